@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+# Both create .venv, install the pinned CPU build of torch first, then skmm with
+# its extras (the pin is repeated so that no later step can upgrade torch).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.skmm-installed
+OUTPUT ?= skmm_output
+
+.PHONY: demo test install lint benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[all]" "$(TORCH)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m skmm demo --output $(OUTPUT)
+
+test: $(STAMP)
+	$(PY) -m ruff check skmm tests benchmarks
+	$(PY) -m pytest
+
+benchmark: $(STAMP)
+	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly
+
+lint: $(STAMP)
+	$(PY) -m ruff check skmm tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(OUTPUT) .pytest_cache .benchmarks

@@ -1,0 +1,187 @@
+"""CRVAEEmbedder speed and memory, written to benchmarks/results/crvae_speed.md.
+
+    python benchmarks/crvae_speed.py [--rows 2000] [--image-size 64] [--epochs 5]
+                                     [--memory-rows 10000] [--device auto]
+
+Three measurements:
+
+1. Training epoch time through skorch (``MultimodalNet``) against a plain
+   PyTorch loop over the same module, the same preloaded tensors, the same
+   optimiser and batch size (the target: skorch adds at most 10%). Epochs of
+   the two are interleaved so that machine drift hits both alike.
+2. ``transform`` throughput in rows per second (images and texts already
+   decoded and encoded, and end to end from the DataFrame).
+3. Peak host memory while fitting ``--memory-rows`` PNG files of 120x200
+   (run in a child process so its peak RSS is its own), against the target
+   "under 2x the uint8 image bytes plus the model".
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skmm import CRVAEEmbedder
+from skmm.datasets import make_shapes
+from skmm.training import TensorDict, resolve_device
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    dev = resolve_device("auto")
+    gpu = torch.cuda.get_device_name(0) if dev == "cuda" else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
+            f"Python {platform.python_version()}")
+
+
+def plain_epoch(module, optimizer, data, batch_size, generator, device):
+    """One epoch of the reference loop: shuffled slices, forward, loss, step."""
+    n = len(data["image"])
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, batch_size):
+        idx = order[start: start + batch_size]
+        batch = {k: v[idx] if k == "lengths" else v[idx].to(device) for k, v in data.items()}
+        optimizer.zero_grad()
+        loss = module.loss_terms(module(**batch), batch)["loss"]
+        loss.backward()
+        optimizer.step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def overhead(rows, image_size, epochs, device):
+    X = make_shapes(rows, image_size=image_size, random_state=0)
+    emb = CRVAEEmbedder(image_size=image_size, max_epochs=1, random_state=0, device=device)
+    emb.fit(X)
+    data = emb._prepare(X, fitting=False)
+    template = copy.deepcopy(emb.net_.module_).cpu()
+
+    net = emb._make_net(copy.deepcopy(template), shuffle_seed=0)
+    net.initialize()
+    ref = copy.deepcopy(template).to(net.device).train()
+    opt = torch.optim.Adam(ref.parameters(), lr=emb.lr)
+    gen = torch.Generator().manual_seed(0)
+    dataset = TensorDict(data)
+    skorch_s, plain_s = [], []
+    for epoch in range(epochs + 1):  # the first epoch of each is a warm-up
+        t = time.perf_counter()
+        net.partial_fit(dataset, epochs=1)
+        if str(net.device).startswith("cuda"):
+            torch.cuda.synchronize()
+        s = time.perf_counter() - t
+        t = time.perf_counter()
+        plain_epoch(ref, opt, data, emb.batch_size, gen, str(net.device))
+        p = time.perf_counter() - t
+        if epoch:
+            skorch_s.append(s)
+            plain_s.append(p)
+    skorch_med, plain_med = statistics.median(skorch_s), statistics.median(plain_s)
+
+    # transform throughput
+    t = time.perf_counter()
+    emb._encode(data)
+    encode_s = time.perf_counter() - t
+    t = time.perf_counter()
+    emb.transform(X)
+    transform_s = time.perf_counter() - t
+    return {
+        "rows": rows, "image_size": image_size, "epochs": epochs, "device": str(net.device),
+        "skorch_epoch_s": skorch_med, "plain_epoch_s": plain_med,
+        "ratio": skorch_med / plain_med,
+        "encode_rows_per_s": rows / encode_s, "transform_rows_per_s": rows / transform_s,
+    }
+
+
+def memory_child(rows, device):
+    """Fit one epoch on ``rows`` PNG files of 120x200; print JSON with peak RSS."""
+    from PIL import Image
+
+    size = (120, 200)
+    shapes = make_shapes(200, image_size=64, random_state=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i in range(rows):
+            path = os.path.join(tmp, f"{i}.png")
+            Image.fromarray(shapes["image"].iloc[i % 200]).resize(size[::-1]).save(path)
+            paths.append(path)
+        import pandas as pd
+
+        X = pd.DataFrame({"image": paths, "text": np.resize(shapes["text"].to_numpy(), rows)})
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        emb = CRVAEEmbedder(image_size=size, max_epochs=1, random_state=0, device=device)
+        t = time.perf_counter()
+        emb.fit(X)
+        fit_s = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    params = sum(p.numel() * p.element_size() for p in emb.net_.module_.parameters())
+    print(json.dumps({
+        "rows": rows, "fit_s": fit_s, "image_bytes": rows * 3 * size[0] * size[1],
+        # parameters + gradients + Adam's two moments
+        "model_bytes": 4 * params, "rss_before": rss_before, "peak_rss": peak,
+    }))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--memory-rows", type=int, default=10000, help="0 skips the memory run")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--output", default=str(RESULTS / "crvae_speed.md"))
+    args = parser.parse_args()
+    if args.memory_child:
+        return memory_child(args.memory_rows, args.device)
+
+    o = overhead(args.rows, args.image_size, args.epochs, args.device)
+    lines = [
+        "# CRVAEEmbedder speed and memory", "",
+        f"Machine: {machine()}", "",
+        f"Command: `python benchmarks/crvae_speed.py --rows {args.rows} --image-size "
+        f"{args.image_size} --epochs {args.epochs} --memory-rows {args.memory_rows}`", "",
+        "| measurement | value |", "| --- | --- |",
+        f"| training epoch, skorch (median of {o['epochs']}) | {o['skorch_epoch_s']:.3f} s |",
+        f"| training epoch, plain PyTorch loop | {o['plain_epoch_s']:.3f} s |",
+        f"| skorch / plain (target <= 1.10) | {o['ratio']:.3f} |",
+        f"| transform, prepared tensors | {o['encode_rows_per_s']:,.0f} rows/s |",
+        f"| transform, from the DataFrame | {o['transform_rows_per_s']:,.0f} rows/s |",
+    ]
+    print("\n".join(lines), flush=True)
+    if args.memory_rows:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", "--memory-rows",
+                              str(args.memory_rows), "--device", args.device],
+                             check=True, capture_output=True, text=True).stdout
+        m = json.loads(out.strip().splitlines()[-1])
+        growth = m["peak_rss"] - m["rss_before"]
+        budget = 2 * m["image_bytes"] + m["model_bytes"]
+        mem = [
+            f"| fit, {m['rows']:,} PNG files of 120x200, 1 epoch | {m['fit_s']:.1f} s |",
+            f"| uint8 image bytes | {m['image_bytes'] / 2**20:,.0f} MiB |",
+            f"| model (params, grads, Adam state) | {m['model_bytes'] / 2**20:,.1f} MiB |",
+            f"| peak RSS growth during fit | {growth / 2**20:,.0f} MiB |",
+            f"| growth / (2 x images + model) (target < 1) | {growth / budget:.2f} |",
+        ]
+        print("\n".join(mem))
+        lines += mem
+    RESULTS.mkdir(exist_ok=True)
+    Path(args.output).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

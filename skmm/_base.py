@@ -1,0 +1,162 @@
+"""What every skmm embedder shares: seeding, device, the net, batched transform."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import ProgressBar
+
+from skmm.exceptions import InvalidRowsError
+from skmm.inputs import check_columns, check_frame
+from skmm.training import MultimodalNet, SliceLoader, TensorDict, random_split, resolve_device
+
+
+def collect_problems(*checks) -> None:
+    """Run input checks, each a callable that may raise InvalidRowsError.
+
+    Every check runs, so one error lists the problems of all columns at once.
+    """
+    reports = []
+    for check in checks:
+        try:
+            check()
+        except InvalidRowsError as err:
+            reports.append(err.report)
+    if reports:
+        raise InvalidRowsError(pd.concat(reports, ignore_index=True))
+
+
+class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the skmm embedders (not for direct use).
+
+    Subclasses implement ``_columns()`` (the columns they read),
+    ``_build_module(data, seed)`` and ``_encode_batch(module, batch)``, and
+    prepare data with ``_prepare(X, fitting)`` into a dict of tensors.
+    """
+
+    # ---- sklearn plumbing ------------------------------------------------
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def _check_X(self, X, *, fitted: bool = False) -> pd.DataFrame:
+        """Check X is a DataFrame with rows and with the columns the model reads."""
+        X = check_frame(X)
+        check_columns(X, self._columns(), context="it was used in fit" if fitted else "")
+        if len(X) == 0:
+            raise ValueError("X has no rows")
+        return X
+
+    def _set_input_features(self, X: pd.DataFrame) -> None:
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+
+    # ---- training --------------------------------------------------------
+    def _seeds(self):
+        """Independent integer seeds for word vectors, torch and shuffling."""
+        rng = check_random_state(self.random_state)
+        return [int(s) for s in rng.randint(0, 2**31 - 1, size=3)]
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _torch_seed(seed: int):
+        """Seed torch inside, leave the caller's global RNG state untouched."""
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _make_net(self, module, shuffle_seed: int, **kwargs) -> MultimodalNet:
+        generator = torch.Generator().manual_seed(shuffle_seed)
+        split = (random_split(self.validation_fraction, torch.Generator().manual_seed(shuffle_seed + 1))
+                 if self.validation_fraction else None)
+        callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
+        return MultimodalNet(
+            module,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            iterator_train__generator=generator,
+            iterator_valid=SliceLoader,
+            train_split=split,
+            callbacks=callbacks,
+            device=resolve_device(self.device),
+            autocast="bf16" if self.precision == "bf16" else None,
+            verbose=self.verbose,
+            **kwargs,
+        )
+
+    def _fit_net(self, module, data: dict, shuffle_seed: int, torch_seed: int) -> MultimodalNet:
+        net = self._make_net(module, shuffle_seed)
+        with self._torch_seed(torch_seed):
+            net.initialize()
+            net.partial_fit(TensorDict(data))
+        return net
+
+    # ---- inference -------------------------------------------------------
+    def _encode(self, data: dict) -> np.ndarray:
+        """Batched, gradient-free encoding of prepared data to float32."""
+        check_is_fitted(self, "net_")
+        net = self.net_
+        module = net.module_
+        module.eval()
+        out = np.empty((len(next(iter(data.values()))), self.n_components), dtype=np.float32)
+        loader = SliceLoader(TensorDict(data), batch_size=max(self.batch_size, 256))
+        start = 0
+        with torch.inference_mode():
+            for batch, _ in loader:
+                z = self._encode_batch(module, net.to_device(batch))
+                out[start: start + len(z)] = z.float().cpu().numpy()
+                start += len(z)
+        return out
+
+    def fit_transform(self, X, y=None, **fit_params):
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def transform(self, X):
+        """Embed the rows of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Holds the columns used in :meth:`fit`; others are ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+            (a DataFrame with ``set_output(transform="pandas")``).
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        return self._encode(self._prepare(X, fitting=False))
+
+    def score(self, X, y=None):
+        """Negative mean training objective on ``X`` (higher is better).
+
+        Lets :class:`~sklearn.model_selection.GridSearchCV` tune the model
+        without labels. Computed in eval mode (latent mean, no sampling).
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        data = self._prepare(X, fitting=False)
+        return -self.net_.evaluate_terms(TensorDict(data))["loss"]
+
+    @property
+    def history_(self):
+        """The skorch History of the last fit: one dict per epoch with each loss term."""
+        check_is_fitted(self, "net_")
+        return self.net_.history

@@ -1,0 +1,359 @@
+"""CRVAEEmbedder: the convolutional-recurrent variational autoencoder as a transformer."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from skmm._base import BaseEmbedder, collect_problems
+from skmm.exceptions import InvalidRowsError
+from skmm.inputs import TextEncoder, as_size, check_text, load_images
+from skmm.nn.crvae import CRVAE
+
+__all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
+
+#: The sizes of the CRVAE paper. ``CRVAEEmbedder(**PAPER_PRESET)`` or
+#: ``CRVAEEmbedder.paper(...)`` builds it (best trained on a GPU).
+PAPER_PRESET = {
+    "image_size": (120, 200),
+    "conv_channels": 32,
+    "rnn": "lstm",
+    "hidden_size": 512,
+    "num_layers": 2,
+    "bidirectional": True,
+    "fusion_size": 4000,
+    "n_components": 1000,
+    "vector_size": 300,
+    "text_weight": 3.0,
+    "lr": 1e-4,
+    "batch_size": 16,
+    "max_epochs": 500,
+}
+
+
+class CRVAEEmbedder(BaseEmbedder):
+    """Joint image-text embedding with a convolutional-recurrent VAE.
+
+    The image goes through three conv 3x3 + ReLU + max-pool blocks, the text
+    (as frozen word vectors) through a stacked bidirectional RNN, LSTM or GRU;
+    both feature vectors are batch-normalised, concatenated and passed through
+    a dense layer to the mean and log-variance of a Gaussian latent. The
+    decoder mirrors the encoder: transposed convolutions rebuild the image, and
+    a recurrent decoder started from the decoded state predicts the word
+    vectors. The loss is ``image MSE + text_weight * text MSE + beta * KL``.
+    :meth:`transform` returns the latent mean.
+
+    Parameters
+    ----------
+    image_col, text_col : str, default="image", "text"
+        Columns of ``X`` holding the images (paths, bytes, PIL images or
+        arrays) and the texts (strings). Other columns are ignored.
+    image_size : int or (int, int), default=64
+        Images are converted to RGB and resized to (height, width).
+    n_components : int, default=32
+        Dimensions of the latent space (of the embedding).
+    conv_channels : int, default=16
+        Filters of each conv block.
+    rnn : {"gru", "lstm", "rnn"}, default="gru"
+        Recurrent cell of the text encoder and decoder.
+    hidden_size : int, default=64
+        Hidden units of the recurrent layers.
+    num_layers : int, default=2
+        Stacked recurrent layers.
+    bidirectional : bool, default=True
+        Bidirectional text encoder.
+    fusion_size : int, default=256
+        Width of the dense fusion layer.
+    teacher_forcing : bool, default=True
+        Feed the true previous word vector to the text decoder during training
+        (a single parallel pass); if False the decoder feeds back its own
+        predictions, as at :meth:`inverse_transform` time.
+    text_weight : float, default=3.0
+        Weight of the text reconstruction term.
+    beta : float, default=1.0
+        Weight of the KL term (per latent dimension, averaged).
+    tokenizer : {"english", "jieba"} or callable, default="english"
+        How texts are split into words; ``"jieba"`` for Chinese.
+    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+        ``"word2vec"`` trains gensim Word2Vec on the training texts (seeded by
+        ``random_state``); a path loads a KeyedVectors file (``.kv``), a
+        word2vec binary (``.bin``) or a text file (``.txt``/``.vec``, GloVe
+        files without header too). Words without a vector get zeros.
+    vector_size : int, default=50
+        Word2Vec dimensions (ignored for loaded vectors).
+    min_count : int, default=1
+        Words seen fewer times in training map to ``<unk>``.
+    max_vocabulary : int or None, default=None
+        Keep only the most frequent words.
+    max_length : int or None, default=None
+        Truncate texts to this many words.
+    max_epochs : int, default=20
+    batch_size : int, default=64
+    lr : float, default=1e-3
+        Adam learning rate.
+    validation_fraction : float or None, default=None
+        Hold out this fraction of the rows to record ``valid_*`` loss terms.
+    device : str, default="auto"
+        ``"auto"`` trains on CUDA when present, else on the CPU.
+    precision : {"float32", "bf16"}, default="float32"
+        ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
+        (ignored on the CPU).
+    random_state : int, RandomState instance or None, default=None
+        Seeds word vectors, weights, sampling and shuffling: on the CPU the
+        same seed gives the same embedding bit for bit.
+    verbose : int, default=0
+        0 prints nothing; 1 prints skorch's table of loss terms per epoch and
+        a progress bar while decoding images; 2 adds a per-batch progress bar.
+
+    Attributes
+    ----------
+    net_ : skmm.training.MultimodalNet
+        The trained skorch net; ``net_.module_`` is the torch module.
+    text_encoder_ : skmm.inputs.TextEncoder
+        Fitted tokenizer, vocabulary and word vectors.
+    vocabulary_ : skmm.inputs.Vocabulary
+    word_vectors_ : ndarray of shape (len(vocabulary_), vector_size)
+    history_ : skorch.history.History
+        Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
+        (and ``valid_*`` with ``validation_fraction``), ``dur``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    skmm.inputs.validate_frame : find the unusable rows of a table before fitting.
+
+    Notes
+    -----
+    ``PAPER_PRESET`` (or :meth:`paper`) holds the sizes of the published
+    CRVAE: 120x200 images, 32 channels, hidden 512, 2 layers, fusion 4000,
+    latent 1000, text weight 3, Adam 1e-4, batch 16, 500 epochs. The
+    defaults here are much smaller, for data sets of a few thousand rows on a
+    CPU.
+
+    Examples
+    --------
+    >>> from skmm import CRVAEEmbedder
+    >>> from skmm.datasets import make_shapes
+    >>> X = make_shapes(64, image_size=32, random_state=0)
+    >>> emb = CRVAEEmbedder(image_size=32, n_components=8, max_epochs=2, random_state=0)
+    >>> emb.fit_transform(X).shape
+    (64, 8)
+    """
+
+    _parameter_constraints = {
+        "image_col": [str],
+        "text_col": [str],
+        "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "conv_channels": [Interval(Integral, 1, None, closed="left")],
+        "rnn": [StrOptions({"rnn", "lstm", "gru"})],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "bidirectional": ["boolean"],
+        "fusion_size": [Interval(Integral, 1, None, closed="left")],
+        "teacher_forcing": ["boolean"],
+        "text_weight": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "tokenizer": [StrOptions({"english", "jieba"}), callable],
+        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
+        "vector_size": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "max_vocabulary": [Interval(Integral, 1, None, closed="left"), None],
+        "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"float32", "bf16"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, image_col="image", text_col="text", *, image_size=64, n_components=32,
+                 conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
+                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=1.0,
+                 tokenizer="english", word_vectors="word2vec", vector_size=50, min_count=1,
+                 max_vocabulary=None, max_length=None, max_epochs=20, batch_size=64, lr=1e-3,
+                 validation_fraction=None, device="auto", precision="float32",
+                 random_state=None, verbose=0):
+        self.image_col = image_col
+        self.text_col = text_col
+        self.image_size = image_size
+        self.n_components = n_components
+        self.conv_channels = conv_channels
+        self.rnn = rnn
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.fusion_size = fusion_size
+        self.teacher_forcing = teacher_forcing
+        self.text_weight = text_weight
+        self.beta = beta
+        self.tokenizer = tokenizer
+        self.word_vectors = word_vectors
+        self.vector_size = vector_size
+        self.min_count = min_count
+        self.max_vocabulary = max_vocabulary
+        self.max_length = max_length
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @classmethod
+    def paper(cls, **overrides) -> CRVAEEmbedder:
+        """An embedder with the paper's sizes (:data:`PAPER_PRESET`), updated by ``overrides``."""
+        return cls(**{**PAPER_PRESET, **overrides})
+
+    def _columns(self):
+        return [self.image_col, self.text_col]
+
+    # ---- data ------------------------------------------------------------
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, text_encoder=None) -> dict:
+        """Decode images and encode texts into the tensors the module reads."""
+        encoder = text_encoder if fitting else self.text_encoder_
+        size = as_size(self.image_size) if fitting else self.image_size_
+        out = {}
+
+        def images():
+            out["image"] = load_images(X[self.image_col], column=self.image_col, mode="RGB",
+                                       size=size, verbose=self.verbose)
+
+        def texts():
+            if fitting:
+                report = check_text(X[self.text_col], column=self.text_col,
+                                    tokenizer=encoder.tokenizer)
+                if len(report):
+                    raise InvalidRowsError(report)
+            else:
+                out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
+                                                               column=self.text_col)
+
+        collect_problems(texts, images)
+        if fitting:  # every row is usable: now the costlier word vectors
+            encoder.fit(X[self.text_col], column=self.text_col)
+            out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
+                                                           column=self.text_col)
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+    # ---- fit -------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train the CRVAE on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per item, with ``image_col`` and ``text_col``.
+        y : ignored
+            Accepted for Pipeline compatibility.
+
+        Returns
+        -------
+        self : CRVAEEmbedder
+
+        Raises
+        ------
+        skmm.exceptions.MissingColumnError
+            A column is missing.
+        skmm.exceptions.InvalidRowsError
+            Some rows hold an unusable image or text; the message names the
+            column, the row labels and the reason. Nothing is trained, and a
+            previously fitted state is kept.
+        skmm.exceptions.NonFiniteLossError
+            The loss became NaN or infinite (a previous fit is kept).
+        """
+        self._validate_params()
+        X = self._check_X(X)
+        if len(X) < 2:
+            raise ValueError(f"CRVAEEmbedder needs at least 2 rows to fit, got {len(X)}")
+        size = as_size(self.image_size)
+        word_seed, torch_seed, shuffle_seed = self._seeds()
+        encoder = TextEncoder(tokenizer=self.tokenizer, min_count=self.min_count,
+                              max_vocabulary=self.max_vocabulary, max_length=self.max_length,
+                              word_vectors=self.word_vectors, vector_size=self.vector_size,
+                              random_state=word_seed)
+        data = self._prepare(X, fitting=True, text_encoder=encoder)
+        with self._torch_seed(torch_seed):
+            module = CRVAE(encoder.vectors_, (3, *size), conv_channels=self.conv_channels,
+                           rnn=self.rnn, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                           bidirectional=self.bidirectional, fusion_size=self.fusion_size,
+                           n_components=self.n_components, teacher_forcing=self.teacher_forcing,
+                           text_weight=self.text_weight, beta=self.beta)
+        net = self._fit_net(module, data, shuffle_seed, torch_seed)
+        # only now, with training done, replace any previously fitted state
+        self.image_size_ = size
+        self.text_encoder_ = encoder
+        self.vocabulary_ = encoder.vocabulary_
+        self.word_vectors_ = encoder.vectors_
+        self.net_ = net
+        self._set_input_features(X)
+        return self
+
+    @staticmethod
+    def _encode_batch(module, batch):
+        mu, _ = module.encode(batch["image"], batch["tokens"], batch["lengths"])
+        return mu
+
+    # ---- decode ----------------------------------------------------------
+    def inverse_transform(self, Z):
+        """Decode embeddings back to images and texts.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``image_col``: uint8 arrays (height, width, 3); ``text_col``: the
+            decoded word vectors verbalised by nearest-neighbour (cosine)
+            lookup in the vocabulary, stopping at the first ``<pad>``; special
+            tokens are dropped.
+        """
+        check_is_fitted(self, "net_")
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim != 2 or Z.shape[1] != self.n_components:
+            raise ValueError(f"Z must have shape (n_samples, {self.n_components}); got {Z.shape}")
+        module = self.net_.module_.eval()
+        table = module.embedding.weight  # (V, D), rows 0..2 special and zero
+        norms = table.norm(dim=1)
+        known = norms > 0
+        images, texts = [], []
+        with torch.inference_mode():
+            for start in range(0, len(Z), 256):
+                z = torch.from_numpy(Z[start: start + 256]).to(self.net_.device)
+                logits, vectors = module.decode(z, self.text_encoder_.max_length_)
+                pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
+                images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
+                texts.extend(self._verbalize(vectors.float(), table, norms, known))
+        return pd.DataFrame({self.image_col: images, self.text_col: texts})
+
+    def _verbalize(self, vectors, table, norms, known):
+        # A predicted vector closer to zero than to any word is read as <pad>: the end.
+        cos = vectors @ table.T / (vectors.norm(dim=-1, keepdim=True) * norms.clamp_min(1e-8))
+        cos[..., ~known] = -np.inf
+        best = cos.argmax(-1)
+        nearest = table[best]
+        is_end = vectors.norm(dim=-1) < (vectors - nearest).norm(dim=-1)
+        itos = self.vocabulary_.itos
+        out = []
+        for ids, ends in zip(best.cpu().numpy(), is_end.cpu().numpy()):
+            words = []
+            for i, end in zip(ids, ends):
+                if end:
+                    break
+                words.append(itos[i])
+            out.append(" ".join(words))
+        return out

@@ -1,0 +1,425 @@
+"""Decode image cells (paths, bytes, PIL images, arrays) into uint8 NCHW arrays."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from tqdm.auto import tqdm
+
+from skmm.exceptions import InvalidRowsError
+from skmm.inputs.frame import (
+    _set_input_features,
+    check_columns,
+    check_frame,
+    make_report,
+)
+
+__all__ = [
+    "ImageDecodeError",
+    "ImageLoader",
+    "as_size",
+    "check_images",
+    "decode_image",
+    "load_images",
+]
+
+#: Channels of each supported output mode.
+CHANNELS = {"RGB": 3, "L": 1}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+_ARRAY_HELP = "expected HxW, HxWx1, HxWx3 or HxWx4"
+_ORIENTATION = 0x0112  # EXIF tag
+
+
+class ImageDecodeError(ValueError):
+    """An image cell cannot be decoded; the message is the short reason."""
+
+
+def as_size(image_size) -> tuple[int, int]:
+    """Normalise an image size to a ``(height, width)`` pair.
+
+    Parameters
+    ----------
+    image_size : int or (int, int)
+        A side (square images) or a ``(height, width)`` pair of positive ints.
+
+    Returns
+    -------
+    size : tuple of int
+        ``(height, width)``.
+
+    Raises
+    ------
+    ValueError
+        If ``image_size`` is not a positive int or a pair of positive ints.
+    """
+    if isinstance(image_size, Integral) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    try:
+        height, width = image_size
+    except (TypeError, ValueError):
+        height = width = None
+    if not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0
+        for s in (height, width)
+    ):
+        raise ValueError(
+            f"image_size must be a positive int or a (height, width) pair of positive ints; "
+            f"got {image_size!r}"
+        )
+    return int(height), int(width)
+
+
+def _array_to_pil(a: np.ndarray) -> Image.Image:
+    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+        if a.shape[2] == 1:
+            a = a[:, :, 0]
+    elif a.ndim != 2:
+        raise ImageDecodeError(
+            f"array of shape {a.shape} is not an image ({_ARRAY_HELP})"
+        )
+    if a.size == 0:
+        raise ImageDecodeError("zero-size image")
+    if a.dtype == np.bool_:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype.kind == "f":
+        if not np.isfinite(a).all():
+            raise ImageDecodeError("array contains NaN or infinite values")
+        if a.max() <= 1:
+            a = a * 255
+        a = np.rint(np.clip(a, 0, 255)).astype(np.uint8)
+    elif a.dtype.kind in "iu":
+        if a.dtype != np.uint8:
+            a = np.clip(a, 0, 255).astype(np.uint8)
+    else:
+        raise ImageDecodeError(f"array of dtype {a.dtype} is not an image")
+    return Image.fromarray(np.ascontiguousarray(a))
+
+
+def _open(cell):
+    """A context manager giving a PIL image for any supported cell."""
+    if isinstance(cell, Image.Image):
+        return contextlib.nullcontext(cell)  # the caller's image: never close it
+    if isinstance(cell, np.ndarray):
+        return contextlib.nullcontext(_array_to_pil(cell))
+    if isinstance(cell, (str, os.PathLike)):
+        path = os.fspath(cell)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not path.strip():
+            raise ImageDecodeError("empty path")
+        if not os.path.isfile(path):
+            raise ImageDecodeError(f"file not found: {path}")
+        if os.path.getsize(path) == 0:
+            raise ImageDecodeError("empty file")
+        return Image.open(path)
+    if isinstance(cell, (bytes, bytearray, memoryview)):
+        if len(cell) == 0:
+            raise ImageDecodeError("empty file")
+        return Image.open(io.BytesIO(cell))
+    if cell is None or (pd.api.types.is_scalar(cell) and pd.isna(cell)):
+        raise ImageDecodeError("missing value")
+    raise ImageDecodeError(f"unsupported cell type {type(cell)}")
+
+
+def _convert(img: Image.Image, mode: str, size: tuple[int, int]) -> np.ndarray:
+    img.load()  # decode now, so that truncated files fail here
+    if img.width == 0 or img.height == 0:
+        raise ImageDecodeError("zero-size image")
+    if img.getexif().get(_ORIENTATION, 1) != 1:
+        img = ImageOps.exif_transpose(img)
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        white = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, img.convert("RGBA"))
+    if img.mode != mode:
+        img = img.convert(mode)
+    height, width = size
+    if img.size != (width, height):
+        img = img.resize((width, height), Image.Resampling.BILINEAR)
+    a = np.asarray(img)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def decode_image(cell, *, mode: str = "RGB", size=(64, 64)) -> np.ndarray:
+    """Decode one image cell into a uint8 ``(C, H, W)`` array.
+
+    Parameters
+    ----------
+    cell : str, os.PathLike, bytes, PIL.Image.Image or numpy.ndarray
+        A path to an image file, the bytes of an encoded file, a PIL image, or
+        an array of shape HxW, HxWx1, HxWx3 or HxWx4. Arrays may be uint8 (or
+        another integer type, clipped to 0..255), bool (True is 255) or float:
+        floats whose maximum is at most 1 are scaled by 255, then all floats
+        are clipped to 0..255 and rounded.
+    mode : {"RGB", "L"}, default="RGB"
+        Output mode: 3 channels or 1 (grey levels).
+    size : int or (height, width), default=(64, 64)
+        Output size; the image is resized (bilinear, with Pillow's antialiasing)
+        only when its size differs. The aspect ratio is not kept.
+
+    Returns
+    -------
+    image : numpy.ndarray of uint8, shape (C, H, W)
+        ``C`` is 3 for ``"RGB"``, 1 for ``"L"``.
+
+    Raises
+    ------
+    ImageDecodeError
+        If the cell is missing, of an unsupported type, a missing, empty,
+        truncated or unidentifiable file, or an array that is not an image.
+
+    Notes
+    -----
+    Transparent pixels (RGBA, LA, palette images with transparency) are
+    composited onto a white background. EXIF orientation is applied.
+    Truncated files raise unless the user has set Pillow's
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``.
+    """
+    if mode not in CHANNELS:
+        raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
+    size = as_size(size)
+    try:
+        with _open(cell) as img:
+            return _convert(img, mode, size)
+    except ImageDecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageDecodeError("cannot identify image file") from None
+    except Image.DecompressionBombError:
+        raise ImageDecodeError(
+            "image too large (Pillow's decompression bomb limit)"
+        ) from None
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        IndexError,
+        struct.error,
+    ) as exc:
+        raise ImageDecodeError("truncated or corrupt image file") from exc
+
+
+def _image_problems(
+    values: pd.Series, *, column, mode="RGB", size=(64, 64), out=None, verbose=0
+) -> list[tuple]:
+    """Decode every cell (into ``out[i]`` if given); return ``(pos, row, reason)``."""
+    problems = []
+    cells = zip(values.index.tolist(), values.tolist())
+    bar = tqdm(cells, total=len(values), desc=f"images {column!r}", disable=not verbose)
+    for i, (row, cell) in enumerate(bar):
+        try:
+            image = decode_image(cell, mode=mode, size=size)
+        except ImageDecodeError as exc:
+            problems.append((i, row, str(exc)))
+        else:
+            if out is not None:
+                out[i] = image
+    return problems
+
+
+def load_images(
+    values: pd.Series, *, column, mode: str = "RGB", size=(64, 64), verbose: int = 0
+) -> np.ndarray:
+    """Decode a column of image cells into one uint8 ``(n, C, H, W)`` array.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells (see :func:`decode_image`); the index gives the row labels
+        used in error messages.
+    column : hashable
+        Column name, for error messages.
+    mode : {"RGB", "L"}, default="RGB"
+        Output mode.
+    size : int or (height, width), default=(64, 64)
+        Output size.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Returns
+    -------
+    images : numpy.ndarray of uint8, shape (n, C, H, W)
+
+    Raises
+    ------
+    skmm.exceptions.InvalidRowsError
+        After trying every cell, if any cannot be decoded; its ``report``
+        lists them all.
+    """
+    if mode not in CHANNELS:
+        raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
+    height, width = as_size(size)
+    out = np.empty((len(values), CHANNELS[mode], height, width), dtype=np.uint8)
+    problems = _image_problems(
+        values, column=column, mode=mode, size=(height, width), out=out, verbose=verbose
+    )
+    if problems:
+        raise InvalidRowsError(make_report((row, column, r) for _, row, r in problems))
+    return out
+
+
+def check_images(
+    values: pd.Series, *, column, mode: str = "RGB", size=(64, 64)
+) -> pd.DataFrame:
+    """Report the image cells that cannot be decoded, without raising.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells (see :func:`decode_image`).
+    column : hashable
+        Column name written in the report.
+    mode : {"RGB", "L"}, default="RGB"
+        Output mode.
+    size : int or (height, width), default=(64, 64)
+        Output size.
+
+    Returns
+    -------
+    report : pandas.DataFrame
+        Columns ``row``, ``column``, ``reason``; empty when every cell decodes.
+    """
+    problems = _image_problems(values, column=column, mode=mode, size=as_size(size))
+    return make_report((row, column, reason) for _, row, reason in problems)
+
+
+class ImageLoader(TransformerMixin, BaseEstimator):
+    """Turn an image column into flattened uint8 pixels.
+
+    A stateless transformer that makes a DataFrame's image column usable by
+    any scikit-learn estimator, e.g. ``make_pipeline(ImageLoader(), PCA(5))``.
+
+    Parameters
+    ----------
+    image_col : str, default="image"
+        Column of ``X`` holding the images (see :func:`decode_image`); other
+        columns are ignored.
+    image_size : int or (height, width), default=(32, 32)
+        Size images are resized to.
+    mode : {"RGB", "L"}, default="RGB"
+        Colour mode.
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    image_size_ : tuple of int
+        ``(height, width)``.
+    n_features_in_ : int
+        Number of columns of ``X`` seen in fit.
+    feature_names_in_ : ndarray of str
+        Columns of ``X`` seen in fit.
+    n_features_out_ : int
+        ``C * H * W``.
+
+    Examples
+    --------
+    >>> from sklearn.decomposition import PCA
+    >>> from sklearn.pipeline import make_pipeline
+    >>> pipe = make_pipeline(ImageLoader(image_size=16), PCA(5))  # doctest: +SKIP
+    >>> Z = pipe.fit_transform(df)  # doctest: +SKIP
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "image_col": [str],
+        "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list],
+        "mode": [StrOptions(set(CHANNELS))],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, image_col="image", image_size=(32, 32), mode="RGB", verbose=0):
+        self.image_col = image_col
+        self.image_size = image_size
+        self.mode = mode
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Check ``X`` and the parameters.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Table with an ``image_col`` column.
+        y : ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : ImageLoader
+            The fitted transformer.
+        """
+        self._validate_params()
+        size = as_size(self.image_size)
+        check_columns(
+            check_frame(X), [self.image_col], context="image_col of ImageLoader"
+        )
+        _set_input_features(self, X)
+        self.image_size_ = size
+        self.n_features_out_ = CHANNELS[self.mode] * size[0] * size[1]
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Decode and flatten the images.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Table with an ``image_col`` column.
+
+        Returns
+        -------
+        pixels : numpy.ndarray of uint8, shape (n_samples, C * H * W)
+            Channel-major: the ``(n, C, H, W)`` array reshaped.
+
+        Raises
+        ------
+        skmm.exceptions.InvalidRowsError
+            If any image cannot be decoded.
+        """
+        check_is_fitted(self)
+        check_columns(
+            check_frame(X), [self.image_col], context="image_col of ImageLoader"
+        )
+        images = load_images(
+            X[self.image_col],
+            column=self.image_col,
+            mode=self.mode,
+            size=self.image_size_,
+            verbose=self.verbose,
+        )
+        return images.reshape(len(images), -1)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the output pixels, ``f"{image_col}_c{c}_y{y}_x{x}"``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        names : ndarray of str, shape (C * H * W,)
+        """
+        check_is_fitted(self)
+        (height, width), channels = self.image_size_, CHANNELS[self.mode]
+        return np.asarray(
+            [
+                f"{self.image_col}_c{c}_y{y}_x{x}"
+                for c in range(channels)
+                for y in range(height)
+                for x in range(width)
+            ],
+            dtype=object,
+        )

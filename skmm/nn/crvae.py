@@ -1,0 +1,120 @@
+"""The convolutional-recurrent variational autoencoder (CRVAE) as a torch module."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from skmm.nn.decoders import DeconvDecoder, RecurrentTextDecoder
+from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder, as_float_image
+
+
+def frozen_embedding(vectors) -> nn.Embedding:
+    """A frozen ``nn.Embedding`` holding a (vocabulary, dim) word-vector table."""
+    weight = torch.as_tensor(vectors, dtype=torch.float32)
+    return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=0)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)), averaged over samples and latent dims."""
+    return -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+class CRVAE(nn.Module):
+    """Image CNN + recurrent text encoder fused into a Gaussian latent, and decoders.
+
+    Parameters
+    ----------
+    vectors : array-like of shape (vocabulary_size, vector_size)
+        Word vectors, row 0 for padding; kept frozen inside the module.
+    image_shape : (int, int, int)
+        Channels, height, width.
+    conv_channels : int
+        Filters of each of the three conv blocks.
+    rnn : {"rnn", "lstm", "gru"}
+    hidden_size, num_layers : int
+        Recurrent encoder and decoder sizes.
+    bidirectional : bool
+        Bidirectional text encoder.
+    fusion_size : int
+        Width of the dense layer after the concatenated features.
+    n_components : int
+        Latent dimensions.
+    teacher_forcing : bool
+        Feed the true previous word vector to the text decoder when training.
+    text_weight, beta : float
+        Weights of the text reconstruction and KL terms of the loss.
+    """
+
+    host_keys = ("lengths",)  # stay on the CPU: pack_padded_sequence wants them there
+
+    def __init__(self, vectors, image_shape, conv_channels=16, rnn="gru", hidden_size=64,
+                 num_layers=2, bidirectional=True, fusion_size=256, n_components=32,
+                 teacher_forcing=True, text_weight=3.0, beta=1.0):
+        super().__init__()
+        c, h, w = image_shape
+        embedding = frozen_embedding(vectors)
+        self.image_encoder = ConvEncoder(c, (h, w), conv_channels)
+        self.text_encoder = RecurrentTextEncoder(embedding, rnn, hidden_size, num_layers,
+                                                 bidirectional)
+        n_img, n_txt = self.image_encoder.out_features, self.text_encoder.out_features
+        self.image_norm = nn.BatchNorm1d(n_img)
+        self.text_norm = nn.BatchNorm1d(n_txt)
+        self.fusion = nn.Sequential(nn.Linear(n_img + n_txt, fusion_size), nn.ReLU(inplace=True))
+        self.mu = nn.Linear(fusion_size, n_components)
+        self.logvar = nn.Linear(fusion_size, n_components)
+        self.expand = nn.Sequential(nn.Linear(n_components, fusion_size), nn.ReLU(inplace=True),
+                                    nn.Linear(fusion_size, n_img + n_txt), nn.ReLU(inplace=True))
+        self.split = (n_img, n_txt)
+        self.image_decoder = DeconvDecoder(self.image_encoder.out_shape, c, (h, w))
+        self.text_decoder = RecurrentTextDecoder(rnn, embedding.embedding_dim, hidden_size,
+                                                 num_layers, n_txt)
+        self.teacher_forcing = teacher_forcing
+        self.text_weight, self.beta = text_weight, beta
+
+    @property
+    def embedding(self) -> nn.Embedding:
+        return self.text_encoder.embedding
+
+    def encode(self, image, tokens, lengths):
+        """Latent mean and log-variance of a batch."""
+        fi = self.image_norm(self.image_encoder(image))
+        ft = self.text_norm(self.text_encoder(tokens, lengths))
+        hidden = self.fusion(torch.cat([fi, ft], dim=1))
+        return self.mu(hidden), self.logvar(hidden)
+
+    def decode(self, z, length: int, targets=None):
+        """Image logits (n, C, H, W) and predicted word vectors (n, length, dim)."""
+        hi, ht = self.expand(z).split(self.split, dim=1)
+        return self.image_decoder(hi), self.text_decoder(ht, length, targets)
+
+    def forward(self, image, tokens, lengths):
+        mu, logvar = self.encode(image, tokens, lengths)
+        if self.training:
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        else:
+            z = mu
+        targets = self.embedding(tokens)
+        image_logits, text_pred = self.decode(
+            z, tokens.shape[1], targets if self.training and self.teacher_forcing else None)
+        return {"mu": mu, "logvar": logvar, "image_logits": image_logits,
+                "text_pred": text_pred, "text_target": targets}
+
+    def loss_terms(self, out, batch):
+        """``image`` (pixel MSE), ``text`` (word-vector MSE), ``kl`` and ``loss``.
+
+        The text term covers every word and the first padding position after
+        it (trained towards the zero ``<pad>`` vector, which marks the end of
+        the text in :meth:`decode`); the rest of the padding is masked out.
+        """
+        image = F.mse_loss(torch.sigmoid(out["image_logits"].float()),
+                           as_float_image(batch["image"]))
+        tokens = batch["tokens"]
+        n_words = (tokens != 0).sum(1, keepdim=True)
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] <= n_words
+        err = (out["text_pred"].float() - out["text_target"]).pow(2).mean(-1)
+        text = (err * mask).sum() / mask.sum()
+        kl = gaussian_kl(out["mu"].float(), out["logvar"].float())
+        loss = image + self.text_weight * text + self.beta * kl
+        return {"loss": loss, "image": image, "text": text, "kl": kl}

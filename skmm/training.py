@@ -1,0 +1,234 @@
+"""skorch glue shared by every skmm model.
+
+The models here are trained on data that fits in memory as a dict of tensors
+(uint8 images, int64 token ids, lengths ...). :class:`TensorDict` holds such a
+dict, :class:`SliceLoader` yields batches as slices of it (no per-sample
+Python work, no collate), and :class:`MultimodalNet` is the skorch
+``NeuralNet`` subclass that
+
+* passes a batch to ``module.forward(**batch)``,
+* asks the module for its loss terms (``module.loss_terms(output, batch)``,
+  a dict whose ``"loss"`` entry is optimised) and records the per-epoch mean of
+  every term in the history (``train_image``, ``train_kl``, ``valid_text`` ...),
+* syncs with the device once per epoch instead of once per batch (skorch's
+  default ``loss.item()`` per batch stalls a GPU pipeline),
+* stops with :class:`~skmm.exceptions.NonFiniteLossError` when a loss is NaN
+  or infinite,
+* optionally runs the forward pass under bf16 autocast on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+
+from skmm.exceptions import NonFiniteLossError
+
+__all__ = ["TensorDict", "SliceLoader", "MultimodalNet", "resolve_device", "random_split"]
+
+
+def resolve_device(device: str | torch.device) -> str:
+    """Resolve ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``."""
+    if str(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+class TensorDict(torch.utils.data.Dataset):
+    """A dataset made of equally long tensors, sliced without copying.
+
+    Parameters
+    ----------
+    tensors : mapping of str to torch.Tensor
+        Arrays with the samples along the first axis.
+    """
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor]):
+        tensors = {k: torch.as_tensor(v) for k, v in tensors.items()}
+        lengths = {len(v) for v in tensors.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"tensors of different lengths: { {k: len(v) for k, v in tensors.items()} }")
+        self.tensors = tensors
+        self.n = lengths.pop()
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, index):
+        return {k: v[index] for k, v in self.tensors.items()}
+
+    def take(self, index) -> TensorDict:
+        """A new TensorDict of the rows ``index`` (a slice or an index tensor)."""
+        return TensorDict({k: v[index] for k, v in self.tensors.items()})
+
+
+class SliceLoader:
+    """Iterate over a :class:`TensorDict` in batches, as skorch's iterator.
+
+    Accepts the keyword arguments skorch passes to a DataLoader
+    (``batch_size``, ``shuffle``, ``generator``; others are ignored) and yields
+    ``(batch_dict, None)`` pairs. Shuffling draws one permutation per epoch
+    from ``generator``, so training is repeatable for a seeded generator.
+    """
+
+    def __init__(self, dataset: TensorDict, batch_size: int = 64, shuffle: bool = False,
+                 generator: torch.Generator | None = None, drop_last: bool = False, **_):
+        if not isinstance(dataset, TensorDict):
+            raise TypeError(f"SliceLoader needs a TensorDict, got {type(dataset).__name__}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.generator = generator
+        self.drop_last = drop_last
+
+    def __len__(self):
+        n, b = len(self.dataset), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        n, size = len(self.dataset), self.batch_size
+        stop = n - n % size if self.drop_last else n
+        if self.shuffle and stop % size == 1 and n > 1:
+            stop -= 1  # a training batch of one sample breaks batch normalisation
+        # shuffled batches gather their rows: no shuffled copy of the whole data
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for start in range(0, stop, size):
+            index = slice(start, start + size) if order is None else order[start: start + size]
+            yield self.dataset.take(index).tensors, None
+
+
+def random_split(fraction: float, generator: torch.Generator | None = None):
+    """A skorch ``train_split`` that holds out a random ``fraction`` of the rows."""
+
+    def split(dataset: TensorDict, y=None, **_):
+        n = len(dataset)
+        n_valid = int(round(fraction * n))
+        if not 0 < n_valid < n:
+            raise ValueError(f"validation_fraction={fraction} leaves no rows to train on or "
+                             f"to validate with among {n} rows")
+        order = torch.randperm(n, generator=generator)
+        return dataset.take(order[n_valid:]), dataset.take(order[:n_valid])
+
+    return split
+
+
+class MultimodalNet(NeuralNet):
+    """The skorch ``NeuralNet`` every skmm model trains with.
+
+    The module must implement ``forward(**batch)`` and
+    ``loss_terms(output, batch) -> dict`` whose ``"loss"`` entry is the
+    objective; every entry is averaged over the epoch (weighted by batch size)
+    and recorded in the history as ``train_<term>`` / ``valid_<term>``
+    (``train_loss`` / ``valid_loss`` for the objective itself).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        An instantiated module (or a class with ``module__`` parameters).
+    autocast : {None, "bf16"}, default=None
+        Run the forward pass under ``torch.autocast`` in bfloat16 on CUDA.
+        Ignored on the CPU.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`; ``criterion`` is not used
+        (the module computes its own loss).
+    """
+
+    def __init__(self, module, *args, criterion=torch.nn.Module, autocast=None,
+                 iterator_train=SliceLoader, iterator_valid=SliceLoader,
+                 dataset=TensorDict, train_split=None, **kwargs):
+        super().__init__(module, *args, criterion=criterion, iterator_train=iterator_train,
+                         iterator_valid=iterator_valid, dataset=dataset,
+                         train_split=train_split, **kwargs)
+        self.autocast = autocast
+
+    @property
+    def _default_callbacks(self):
+        callbacks = [("epoch_timer", EpochTimer()),
+                     ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+                     ("valid_loss", PassthroughScoring(name="valid_loss"))]
+        if self.verbose:
+            callbacks.append(("print_log", PrintLog()))
+        return callbacks
+
+    def get_dataset(self, X, y=None):
+        if isinstance(X, TensorDict):
+            return X
+        return TensorDict(X)
+
+    def _autocast(self):
+        if self.autocast == "bf16" and str(self.device).startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def to_device(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Move a batch to the net's device, but for the module's ``host_keys``."""
+        host = getattr(self.module_, "host_keys", ())
+        return {k: v if k in host else v.to(self.device, non_blocking=True)
+                for k, v in batch.items()}
+
+    def infer(self, x, **fit_params):
+        x = self.to_device(x)
+        with self._autocast():
+            return self.module_(**x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        terms = self.module_.loss_terms(y_pred, self.to_device(X))
+        self._batch_terms_ = terms
+        return terms["loss"]
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        # Same contract as skorch's, but the loss terms stay on the device until
+        # the end of the epoch: one host sync per epoch instead of per batch.
+        if iterator is None:
+            return
+        sums: dict[str, torch.Tensor] = {}
+        batch_losses, batch_sizes = [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            size = len(next(iter(batch[0].values())))
+            for name, value in self._batch_terms_.items():
+                value = value.detach().float() * size
+                sums[name] = sums[name] + value if name in sums else value
+            batch_losses.append(step["loss"].detach())
+            batch_sizes.append(size)
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        n = sum(batch_sizes)
+        names = list(sums)
+        totals = torch.stack([sums[k] for k in names]).cpu().numpy() / max(n, 1)
+        losses = torch.stack(batch_losses).float().cpu().numpy() if batch_losses else []
+        if not np.all(np.isfinite(totals)):
+            bad = [k for k, v in zip(names, totals) if not np.isfinite(v)]
+            raise NonFiniteLossError(
+                f"non-finite {prefix} loss term(s) {bad} in epoch {len(self.history)}; "
+                "lower lr, or check the input data for extreme values")
+        # fill the per-batch rows skorch's scoring callbacks read
+        for row, loss, size in zip(self.history[-1, "batches"], losses, batch_sizes):
+            row[prefix + "_loss"] = float(loss)
+            row[prefix + "_batch_size"] = size
+        for name, total in zip(names, totals):
+            if name != "loss":
+                self.history.record(f"{prefix}_{name}", float(total))
+        self.history.record(prefix + "_batch_count", len(batch_sizes))
+        self._batch_terms_ = None
+
+    def evaluate_terms(self, X) -> dict[str, float]:
+        """Mean of every loss term over ``X`` (a TensorDict), in eval mode."""
+        self.check_is_fitted()
+        sums: dict[str, torch.Tensor] = {}
+        n = 0
+        self.module_.eval()
+        with torch.inference_mode():
+            for batch, _ in self.get_iterator(self.get_dataset(X), training=False):
+                out = self.infer(batch)
+                terms = self.module_.loss_terms(out, self.to_device(batch))
+                size = len(next(iter(batch.values())))
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0) + v.float() * size
+                n += size
+        return {k: float(v) / n for k, v in sums.items()}

@@ -1,0 +1,91 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from skmm.exceptions import MissingColumnError
+from skmm.inputs import check_columns, check_frame, validate_frame
+
+
+@pytest.fixture
+def dirty(tmp_path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (6, 4), "red").save(good)
+    return pd.DataFrame(
+        {
+            "image": [
+                good,
+                tmp_path / "gone.png",
+                np.zeros((5, 5, 3)),
+                None,
+                str(good),
+            ],
+            "text": ["a red square", "fine", "", "also fine", 3.5],
+            "zh": ["红色方块", "。", "你好", "好", "好"],
+            "other": range(5),
+        },
+        index=["a", "b", "c", "d", "e"],
+    )
+
+
+def test_check_frame():
+    df = pd.DataFrame({"x": [1]})
+    assert check_frame(df) is df
+    with pytest.raises(
+        TypeError,
+        match="X must be a pandas DataFrame with one row per item; got ndarray",
+    ):
+        check_frame(np.zeros((2, 2)))
+    with pytest.raises(TypeError, match="^data must .* got Series"):
+        check_frame(df["x"], name="data")
+
+
+def test_check_columns():
+    df = pd.DataFrame({"image": [1], "text": [2]})
+    check_columns(df, ["image", "text"])
+    with pytest.raises(MissingColumnError) as info:
+        check_columns(df, ["image", "caption", "other"], context="text_col of X")
+    assert info.value.column == "caption"
+    assert "'caption'" in str(info.value) and "text_col of X" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_validate_frame_reports_everything_in_row_order(dirty):
+    report = validate_frame(
+        dirty,
+        image_cols="image",
+        text_cols=["text", "zh", "caption"],
+        tokenizer="jieba",
+    )
+    assert list(report.columns) == ["row", "column", "reason"]
+    rows = report.to_records(index=False).tolist()
+    assert rows[0] == (None, "caption", "missing column")
+    assert rows[1][:2] == ("b", "image") and rows[1][2].startswith("file not found: ")
+    assert rows[2:] == [
+        ("b", "zh", "no tokens after tokenization"),
+        ("c", "text", "empty text"),
+        ("d", "image", "missing value"),
+        ("e", "text", "not a string (got float)"),
+    ]
+
+
+def test_validate_frame_filter_idiom(dirty):
+    bad = validate_frame(
+        dirty, image_cols=["image"], text_cols=["text", "zh"], tokenizer="jieba"
+    )
+    clean = dirty.drop(index=bad["row"].dropna().unique())
+    assert list(clean.index) == ["a"]
+    ok = validate_frame(
+        clean, image_cols=["image"], text_cols=["text", "zh"], tokenizer="jieba"
+    )
+    assert ok.empty and list(ok.columns) == ["row", "column", "reason"]
+
+
+def test_validate_frame_options(dirty):
+    assert validate_frame(dirty).empty  # nothing asked, nothing checked
+    with pytest.raises(TypeError):
+        validate_frame(dirty.to_numpy(), image_cols="image")
+    with pytest.raises(ValueError, match="image_size"):
+        validate_frame(dirty, image_cols="image", image_size=0)
+    gray = validate_frame(dirty, image_cols="image", image_mode="L", image_size=3)
+    assert gray["row"].tolist() == ["b", "d"]

@@ -1,0 +1,281 @@
+"""CRVAEEmbedder: sklearn contracts, input errors, training behaviour."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from skmm import CRVAEEmbedder
+from skmm.datasets import make_shapes
+from skmm.embedders.crvae import PAPER_PRESET
+from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
+
+TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
+            vector_size=8, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_shapes(48, image_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(X):
+    return CRVAEEmbedder(**TINY).fit(X)
+
+
+def test_fit_transform_shape_dtype(X, fitted):
+    Z = fitted.transform(X)
+    assert Z.shape == (len(X), 4) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert fitted.n_features_in_ == X.shape[1]
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert len(fitted.word_vectors_) == len(fitted.vocabulary_)
+    # transform is deterministic (eval mode: the latent mean, no sampling)
+    np.testing.assert_array_equal(Z, fitted.transform(X))
+
+
+def test_other_columns_are_ignored_and_order_of_rows_is_kept(X, fitted):
+    Z = fitted.transform(X)
+    shuffled = X.iloc[::-1].assign(extra=1.0)
+    np.testing.assert_allclose(fitted.transform(shuffled), Z[::-1], rtol=1e-5, atol=1e-6)
+
+
+def test_history_records_each_loss_term(fitted):
+    h = fitted.history_
+    assert len(h) == 2
+    for key in ["train_loss", "train_image", "train_text", "train_kl", "dur"]:
+        assert np.isfinite(h[-1, key]), key
+    last = h[-1]
+    assert last["train_loss"] == pytest.approx(
+        last["train_image"] + 3.0 * last["train_text"] + 1.0 * last["train_kl"], rel=1e-4)
+
+
+def test_validation_fraction_records_valid_terms(X):
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, validation_fraction=0.25).fit(X)
+    assert np.isfinite(emb.history_[-1, "valid_text"])
+
+
+def test_random_state_gives_bit_identical_results(X, fitted):
+    again = CRVAEEmbedder(**TINY).fit(X)
+    np.testing.assert_array_equal(fitted.transform(X), again.transform(X))
+    other = CRVAEEmbedder(**{**TINY, "random_state": 1}).fit(X)
+    assert not np.array_equal(fitted.transform(X), other.transform(X))
+
+
+def test_seeding_leaves_global_torch_rng_alone(X):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_pipeline_with_kmeans(X):
+    pipe = make_pipeline(CRVAEEmbedder(**TINY), KMeans(3, n_init=2, random_state=0))
+    labels = pipe.fit_predict(X)
+    assert labels.shape == (len(X),) and set(labels) <= {0, 1, 2}
+
+
+@pytest.mark.slow
+def test_grid_search_and_cross_val_score_without_labels(X):
+    grid = GridSearchCV(CRVAEEmbedder(**{**TINY, "max_epochs": 1}),
+                        {"n_components": [2, 3]}, cv=2)
+    grid.fit(X)
+    assert grid.best_params_["n_components"] in (2, 3)
+    assert grid.best_estimator_.transform(X).shape[1] == grid.best_params_["n_components"]
+    scores = cross_val_score(CRVAEEmbedder(**{**TINY, "max_epochs": 1}), X, cv=2)
+    assert scores.shape == (2,) and np.isfinite(scores).all() and (scores < 0).all()
+
+
+def test_clone_and_params(fitted):
+    c = clone(fitted)
+    assert c.get_params() == fitted.get_params()
+    assert not hasattr(c, "net_")
+    c.set_params(n_components=7, rnn="lstm")
+    assert c.get_params()["n_components"] == 7
+
+
+def test_pickle_and_joblib_round_trip(X, fitted, tmp_path):
+    Z = fitted.transform(X)
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.transform(X), Z)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").transform(X), Z)
+
+
+def test_set_output_pandas_and_feature_names(X):
+    emb = CRVAEEmbedder(**TINY).set_output(transform="pandas")
+    X2 = X.set_axis([f"r{i}" for i in range(len(X))])
+    out = emb.fit_transform(X2)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == [f"crvaeembedder{i}" for i in range(4)]
+    assert list(out.index) == list(X2.index)
+    assert list(emb.get_feature_names_out()) == list(out.columns)
+
+
+def test_score_is_negative_reconstruction_loss(X, fitted):
+    s = fitted.score(X)
+    assert np.isfinite(s) and s < 0
+
+
+@pytest.mark.parametrize("rnn", ["rnn", "lstm"])
+def test_other_cells_and_free_running_decoder(X, rnn):
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, rnn=rnn, teacher_forcing=False,
+                        bidirectional=False, num_layers=1)
+    assert emb.fit_transform(X).shape == (len(X), 4)
+
+
+def test_inverse_transform_gives_images_and_vocabulary_words(X, fitted):
+    Z = fitted.transform(X.iloc[:5])
+    back = fitted.inverse_transform(Z)
+    assert list(back.columns) == ["image", "text"] and len(back) == 5
+    assert back["image"].iloc[0].shape == (16, 16, 3) and back["image"].iloc[0].dtype == np.uint8
+    words = set(fitted.vocabulary_.itos[3:])
+    for text in back["text"]:
+        assert isinstance(text, str)
+        assert set(text.split()) <= words
+    with pytest.raises(ValueError, match="shape"):
+        fitted.inverse_transform(np.zeros((2, 3)))
+
+
+@pytest.mark.slow
+def test_loss_goes_down_and_embedding_knows_the_colour():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score as cvs
+
+    X = make_shapes(240, image_size=16, label="color", random_state=1)
+    emb = CRVAEEmbedder(**{**TINY, "n_components": 8, "max_epochs": 25, "batch_size": 32})
+    Z = emb.fit_transform(X)
+    losses = emb.history_[:, "train_loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    acc = cvs(LogisticRegression(max_iter=2000), Z, X["label"], cv=3).mean()
+    chance = X["label"].value_counts(normalize=True).max()
+    assert acc > chance + 0.3, (acc, chance)
+
+
+def chinese_frame():
+    colours = {"红色": (220, 30, 30), "绿色": (30, 180, 60), "蓝色": (30, 60, 220)}
+    shapes = ["圆形", "方形"]
+    rows = []
+    for i in range(24):
+        name = list(colours)[i % 3]
+        img = Image.new("RGB", (16, 16), "white")
+        img.paste(colours[name], (4, 4, 12, 12))
+        rows.append({"image": np.asarray(img), "text_zh": f"一个{name}的{shapes[i % 2]}。"})
+    return pd.DataFrame(rows)
+
+
+def test_jieba_text_end_to_end():
+    X = chinese_frame()
+    emb = CRVAEEmbedder(text_col="text_zh", tokenizer="jieba", **TINY).fit(X)
+    assert emb.transform(X).shape == (24, 4)
+    itos = set(emb.vocabulary_.itos)
+    assert {"红色", "方形"} <= itos and "。" not in itos
+
+
+# ---- bad input --------------------------------------------------------------------
+
+
+def test_transform_before_fit(X):
+    with pytest.raises(NotFittedError):
+        CRVAEEmbedder().transform(X)
+
+
+def test_not_a_dataframe():
+    with pytest.raises(TypeError, match="DataFrame"):
+        CRVAEEmbedder(**TINY).fit(np.zeros((4, 3)))
+
+
+def test_missing_column_is_named(X, fitted):
+    with pytest.raises(MissingColumnError, match="'caption'"):
+        CRVAEEmbedder(text_col="caption", **TINY).fit(X)
+    with pytest.raises(MissingColumnError, match="'text'.*used in fit"):
+        fitted.transform(X.drop(columns="text"))
+
+
+def test_invalid_parameter():
+    with pytest.raises(ValueError, match="rnn"):
+        CRVAEEmbedder(rnn="transformer").fit(make_shapes(8, image_size=16, random_state=0))
+
+
+def test_bad_rows_are_all_named_before_training(X, tmp_path):
+    bad = X.iloc[:20].copy()
+    bad.index = [f"r{i}" for i in range(20)]
+    truncated = tmp_path / "cut.png"
+    buf = io.BytesIO()
+    Image.fromarray(X["image"].iloc[0]).save(buf, format="PNG")
+    truncated.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    bad.at["r2", "image"] = str(tmp_path / "missing.png")
+    bad.at["r5", "image"] = str(truncated)
+    bad.at["r7", "text"] = "   "
+    bad.at["r9", "text"] = 42
+    emb = CRVAEEmbedder(**TINY)
+    with pytest.raises(InvalidRowsError) as info:
+        emb.fit(bad)
+    msg = str(info.value)
+    for label in ["'r2'", "'r5'", "'r7'", "'r9'"]:
+        assert label in msg
+    assert "'image'" in msg and "'text'" in msg
+    assert set(info.value.report["row"]) == {"r2", "r5", "r7", "r9"}
+    assert not hasattr(emb, "net_")
+
+
+def test_failed_fit_keeps_previous_state(X, tmp_path):
+    emb = CRVAEEmbedder(**TINY).fit(X)
+    Z = emb.transform(X)
+    net = emb.net_
+    broken = X.copy()
+    broken.iloc[3, broken.columns.get_loc("text")] = None
+    with pytest.raises(InvalidRowsError, match="'text'"):
+        emb.fit(broken)
+    assert emb.net_ is net
+    np.testing.assert_array_equal(emb.transform(X), Z)
+
+
+def test_non_finite_loss_is_reported_and_keeps_state(X, tmp_path):
+    from gensim.models import KeyedVectors
+
+    emb = CRVAEEmbedder(**TINY).fit(X)
+    Z = emb.transform(X)
+    words = sorted({w for t in X["text"] for w in t.lower().replace(",", " ").split()})
+    kv = KeyedVectors(vector_size=8)
+    kv.add_vectors(words, np.full((len(words), 8), 3e38, dtype=np.float32))
+    with pytest.raises(NonFiniteLossError, match="non-finite"):
+        emb.set_params(word_vectors=kv).fit(X)
+    np.testing.assert_array_equal(emb.transform(X), Z)
+
+
+# ---- presets -------------------------------------------------------------------------
+
+
+def test_paper_preset_parameters():
+    emb = CRVAEEmbedder.paper(max_epochs=1)
+    params = emb.get_params()
+    for key, value in PAPER_PRESET.items():
+        if key != "max_epochs":
+            assert params[key] == value
+    assert params["max_epochs"] == 1
+
+
+@pytest.mark.slow
+def test_paper_sized_module_runs_forward():
+    from skmm.nn.crvae import CRVAE
+
+    vectors = np.zeros((10, 300), dtype=np.float32)
+    m = CRVAE(vectors, (3, 120, 200), conv_channels=32, rnn="lstm", hidden_size=512,
+              num_layers=2, fusion_size=4000, n_components=1000, text_weight=3.0)
+    batch = {"image": torch.zeros(2, 3, 120, 200, dtype=torch.uint8),
+             "tokens": torch.tensor([[3, 4, 0], [5, 6, 7]]), "lengths": torch.tensor([2, 3])}
+    out = m(**batch)
+    assert out["mu"].shape == (2, 1000) and out["image_logits"].shape == (2, 3, 120, 200)
+    assert torch.isfinite(m.loss_terms(out, batch)["loss"])
