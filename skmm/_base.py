@@ -80,8 +80,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _make_net(self, module, shuffle_seed: int, **kwargs) -> MultimodalNet:
         generator = torch.Generator().manual_seed(shuffle_seed)
-        split = (random_split(self.validation_fraction, torch.Generator().manual_seed(shuffle_seed + 1))
-                 if self.validation_fraction else None)
+        split = None
+        if self.validation_fraction:
+            split_generator = torch.Generator().manual_seed(shuffle_seed + 1)
+            split = random_split(self.validation_fraction, split_generator)
         callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
         return MultimodalNet(
             module,

@@ -52,7 +52,8 @@ class TensorDict(torch.utils.data.Dataset):
         tensors = {k: torch.as_tensor(v) for k, v in tensors.items()}
         lengths = {len(v) for v in tensors.values()}
         if len(lengths) != 1:
-            raise ValueError(f"tensors of different lengths: { {k: len(v) for k, v in tensors.items()} }")
+            sizes = {k: len(v) for k, v in tensors.items()}
+            raise ValueError(f"tensors of different lengths: {sizes}")
         self.tensors = tensors
         self.n = lengths.pop()
 

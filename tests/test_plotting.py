@@ -5,13 +5,13 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from sklearn.datasets import make_blobs
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.datasets import make_blobs  # noqa: E402
 
-from skmm.metrics import cluster_sweep
-from skmm.plotting import plot_cluster_sweep, plot_embedding_map, plot_history
+from skmm.metrics import cluster_sweep  # noqa: E402
+from skmm.plotting import plot_cluster_sweep, plot_embedding_map, plot_history  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

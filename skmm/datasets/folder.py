@@ -31,8 +31,9 @@ def load_image_text_folder(
     absolute path strings; the images are not opened here. The skmm embedders
     accept paths and decode them when they fit or transform; rows whose file
     is missing or unreadable are reported, with the reason, by
-    :func:`skmm.inputs.validate_frame`, so that a dirty table can be filtered
-    before fitting. Every other column is kept as read.
+    ``skmm.inputs.validate_frame(frame, image_cols=[image_col], text_cols=[text_col])``
+    (e.g. ``file not found: /abs/path.png``), so that a dirty table can be
+    filtered before fitting. Every other column is kept as read.
 
     Parameters
     ----------
