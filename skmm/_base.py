@@ -14,6 +14,7 @@ from skorch.callbacks import ProgressBar
 
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import check_columns, check_frame
+from skmm.inputs.frame import _set_input_features as set_input_features
 from skmm.training import MultimodalNet, SliceLoader, TensorDict, random_split, resolve_device
 
 
@@ -60,8 +61,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return X
 
     def _set_input_features(self, X: pd.DataFrame) -> None:
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        set_input_features(self, X)
 
     # ---- training --------------------------------------------------------
     def _seeds(self):

@@ -76,8 +76,9 @@ class CRVAEEmbedder(BaseEmbedder):
         predictions, as at :meth:`inverse_transform` time.
     text_weight : float, default=3.0
         Weight of the text reconstruction term.
-    beta : float, default=1.0
-        Weight of the KL term (per latent dimension, averaged).
+    beta : float, default=0.05
+        Weight of the KL term (per latent dimension, averaged). On the emoji
+        demo, 0.05 clustered the groups better than 1.0 (NMI 0.26 vs 0.16).
     tokenizer : {"english", "jieba"} or callable, default="english"
         How texts are split into words; ``"jieba"`` for Chinese.
     word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
@@ -179,7 +180,7 @@ class CRVAEEmbedder(BaseEmbedder):
 
     def __init__(self, image_col="image", text_col="text", *, image_size=64, n_components=32,
                  conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
-                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=1.0,
+                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
                  tokenizer="english", word_vectors="word2vec", vector_size=50, min_count=1,
                  max_vocabulary=None, max_length=None, max_epochs=20, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
