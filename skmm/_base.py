@@ -126,8 +126,14 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 start += len(z)
         return out
 
-    def fit_transform(self, X, y=None, **fit_params):
-        return self.fit(X, y, **fit_params).transform(X)
+    def fit(self, X, y=None):
+        """Train the model on the rows of ``X`` (``y`` is ignored); return self."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then embed the training rows without decoding them a second time."""
+        return self._encode(self._fit(X))
 
     def transform(self, X):
         """Embed the rows of ``X``.

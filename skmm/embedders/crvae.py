@@ -275,6 +275,10 @@ class CRVAEEmbedder(BaseEmbedder):
         skmm.exceptions.NonFiniteLossError
             The loss became NaN or infinite (a previous fit is kept).
         """
+        return super().fit(X, y)
+
+    def _fit(self, X) -> dict:
+        """Fit; return the prepared training tensors (for fit_transform)."""
         self._validate_params()
         X = self._check_X(X)
         if len(X) < 2:
@@ -300,7 +304,7 @@ class CRVAEEmbedder(BaseEmbedder):
         self.word_vectors_ = encoder.vectors_
         self.net_ = net
         self._set_input_features(X)
-        return self
+        return data
 
     @staticmethod
     def _encode_batch(module, batch):
