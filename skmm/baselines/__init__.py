@@ -1,0 +1,30 @@
+"""Baselines to compare the multimodal embedders with.
+
+* :mod:`skmm.baselines.factorization`: matrix-factorization embeddings
+  (collective MF, autoencoder MF, early fusion), sklearn transformers.
+* :mod:`skmm.baselines.classifiers`: single-modality and late-fusion
+  classifiers (TF-IDF + LinearSVC, an image CNN, LSTM + CNN).
+
+Imported lazily: ``import skmm.baselines`` does not import torch.
+"""
+
+_LOCATIONS = {
+    "CollectiveMF": "factorization",
+    "ConvAutoencoder": "factorization",
+    "AutoencoderMF": "factorization",
+    "EarlyFusion": "factorization",
+    "TextSVMClassifier": "classifiers",
+    "ImageCNNClassifier": "classifiers",
+    "LateFusionClassifier": "classifiers",
+}
+
+__all__ = sorted(_LOCATIONS)
+
+
+def __getattr__(name):
+    if name in _LOCATIONS:
+        import importlib
+
+        module = importlib.import_module(f"skmm.baselines.{_LOCATIONS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'skmm.baselines' has no attribute {name!r}")
