@@ -29,7 +29,14 @@ from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 
 from skmm.exceptions import NonFiniteLossError
 
-__all__ = ["TensorDict", "SliceLoader", "MultimodalNet", "resolve_device", "random_split"]
+__all__ = [
+    "MultimodalNet",
+    "SliceLoader",
+    "TensorDict",
+    "WorkerLoader",
+    "random_split",
+    "resolve_device",
+]
 
 
 def resolve_device(device: str | torch.device) -> str:
@@ -49,7 +56,7 @@ class TensorDict(torch.utils.data.Dataset):
     """
 
     def __init__(self, tensors: Mapping[str, torch.Tensor]):
-        tensors = {k: torch.as_tensor(v) for k, v in tensors.items()}
+        tensors = {k: v if _is_lazy(v) else torch.as_tensor(v) for k, v in tensors.items()}
         lengths = {len(v) for v in tensors.values()}
         if len(lengths) != 1:
             sizes = {k: len(v) for k, v in tensors.items()}
@@ -61,11 +68,33 @@ class TensorDict(torch.utils.data.Dataset):
         return self.n
 
     def __getitem__(self, index):
-        return {k: v[index] for k, v in self.tensors.items()}
+        if isinstance(index, int | np.integer):
+            return {k: v[0] for k, v in self.take(slice(index, index + 1)).tensors.items()}
+        return self.take(index).tensors
 
     def take(self, index) -> TensorDict:
         """A new TensorDict of the rows ``index`` (a slice or an index tensor)."""
-        return TensorDict({k: v[index] for k, v in self.tensors.items()})
+        return TensorDict({k: _take(v, index) for k, v in self.tensors.items()})
+
+    @property
+    def lazy(self) -> bool:
+        """Whether some column is decoded on access (e.g. an ImageColumn of paths)."""
+        return any(_is_lazy(v) for v in self.tensors.values())
+
+
+def _is_lazy(column) -> bool:
+    # A column that is neither a tensor nor an array: decoded when indexed
+    # (skmm.inputs.ImageColumn), so a batch never needs the whole column.
+    return not isinstance(column, torch.Tensor | np.ndarray | list | tuple) and hasattr(
+        column, "__getitem__") and hasattr(column, "shape")
+
+
+def _take(column, index):
+    if _is_lazy(column):
+        if isinstance(index, torch.Tensor):
+            index = index.numpy()
+        return torch.from_numpy(np.ascontiguousarray(column[index]))
+    return column[index]
 
 
 class SliceLoader:
@@ -91,7 +120,8 @@ class SliceLoader:
         n, b = len(self.dataset), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
-    def __iter__(self):
+    def batch_indices(self):
+        """The rows of each batch of one epoch: slices, or index tensors when shuffled."""
         n, size = len(self.dataset), self.batch_size
         stop = n - n % size if self.drop_last else n
         if self.shuffle and stop % size == 1 and n > 1:
@@ -99,8 +129,56 @@ class SliceLoader:
         # shuffled batches gather their rows: no shuffled copy of the whole data
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for start in range(0, stop, size):
-            index = slice(start, start + size) if order is None else order[start: start + size]
+            yield slice(start, start + size) if order is None else order[start: start + size]
+
+    def __iter__(self):
+        for index in self.batch_indices():
             yield self.dataset.take(index).tensors, None
+
+
+class WorkerLoader(SliceLoader):
+    """A :class:`SliceLoader` whose batches are built by DataLoader worker processes.
+
+    For data that does not fit in memory: lazy columns (such as
+    :class:`skmm.inputs.ImageColumn`, image paths decoded on access) are
+    decoded batch by batch in ``num_workers`` processes, ahead of the
+    training loop, into pinned memory when a GPU is used. The batches hold
+    the same rows in the same order as :class:`SliceLoader` with the same
+    generator, so streamed training gives the in-memory result.
+
+    Parameters
+    ----------
+    dataset : TensorDict
+    batch_size : int, default=64
+    shuffle : bool, default=False
+    generator : torch.Generator or None, default=None
+    drop_last : bool, default=False
+    num_workers : int, default=2
+        Worker processes; 0 decodes in the main process.
+    pin_memory : bool or None, default=None
+        Page-locked batches for fast host-to-GPU copies; None means "when
+        CUDA is available".
+    prefetch_factor : int, default=2
+        Batches each worker prepares ahead.
+    """
+
+    def __init__(self, dataset: TensorDict, batch_size: int = 64, shuffle: bool = False,
+                 generator: torch.Generator | None = None, drop_last: bool = False,
+                 num_workers: int = 2, pin_memory: bool | None = None,
+                 prefetch_factor: int = 2, **kwargs):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                         drop_last=drop_last, **kwargs)
+        self.num_workers = int(num_workers)
+        self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
+        self.prefetch_factor = prefetch_factor
+
+    def __iter__(self):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=None, sampler=list(self.batch_indices()),
+            num_workers=self.num_workers, pin_memory=self.pin_memory,
+            prefetch_factor=self.prefetch_factor if self.num_workers else None)
+        for batch in loader:
+            yield batch, None
 
 
 def random_split(fraction: float, generator: torch.Generator | None = None):

@@ -7,6 +7,7 @@ turn into tensors.
 
 from skmm.inputs.frame import check_columns, check_frame, validate_frame
 from skmm.inputs.images import (
+    ImageColumn,
     ImageDecodeError,
     ImageLoader,
     as_size,
@@ -32,6 +33,7 @@ __all__ = [
     "PAD",
     "SOS",
     "UNK",
+    "ImageColumn",
     "ImageDecodeError",
     "ImageLoader",
     "MeanWordVectors",

@@ -26,6 +26,7 @@ from skmm.inputs.frame import (
 )
 
 __all__ = [
+    "ImageColumn",
     "ImageDecodeError",
     "ImageLoader",
     "as_size",
@@ -423,3 +424,57 @@ class ImageLoader(TransformerMixin, BaseEstimator):
             ],
             dtype=object,
         )
+
+
+class ImageColumn:
+    """A column of image cells decoded lazily, batch by batch.
+
+    Stands in for the uint8 ``(n, C, H, W)`` array of :func:`load_images`
+    when the decoded images would not fit in memory: indexing it with a slice
+    or an array of positions decodes only those rows. It pickles (it holds
+    the cells, usually paths), so DataLoader worker processes can decode.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells (see :func:`decode_image`), usually file paths.
+    column : hashable
+        Column name, for error messages.
+    mode : {"RGB", "L"}, default="RGB"
+        Output mode.
+    size : int or (height, width), default=(64, 64)
+        Output size.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n, C, H, W)``, as the decoded array would have.
+    nbytes : int
+        Bytes the decoded array would take.
+    """
+
+    def __init__(self, values: pd.Series, *, column, mode: str = "RGB", size=(64, 64)):
+        if mode not in CHANNELS:
+            raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
+        self.values = pd.Series(values.to_numpy(dtype=object), index=values.index)
+        self.column = column
+        self.mode = mode
+        self.size = as_size(size)
+        self.shape = (len(values), CHANNELS[mode], *self.size)
+        self.dtype = np.dtype(np.uint8)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        if not isinstance(index, slice):
+            index = np.asarray(index)
+        return load_images(self.values.iloc[index], column=self.column, mode=self.mode,
+                           size=self.size)
+
+    def __repr__(self):
+        return f"ImageColumn({self.column!r}, n={len(self)}, mode={self.mode!r}, size={self.size})"
