@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.skmm-installed
 OUTPUT ?= skmm_output
 
-.PHONY: demo test install lint benchmark clean
+.PHONY: demo test install lint benchmark docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ test: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly
 
+# The documentation (Sphinx + numpydoc), warnings as errors: docs/_build/html/index.html
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
 lint: $(STAMP)
 	$(PY) -m ruff check skmm tests benchmarks
 
 clean:
-	rm -rf $(VENV) $(OUTPUT) .pytest_cache .benchmarks
+	rm -rf $(VENV) $(OUTPUT) .pytest_cache .benchmarks docs/_build docs/generated

@@ -26,10 +26,12 @@ import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.hf import AccelerateMixin
 
 from skmm.exceptions import NonFiniteLossError
 
 __all__ = [
+    "AcceleratedMultimodalNet",
     "MultimodalNet",
     "SliceLoader",
     "TensorDict",
@@ -115,10 +117,12 @@ class SliceLoader:
         self.shuffle = shuffle
         self.generator = generator
         self.drop_last = drop_last
+        self.shard = (0, 1)  # (process index, number of processes) under data parallelism
 
     def __len__(self):
         n, b = len(self.dataset), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        batches = n // b if self.drop_last else -(-n // b)
+        return max(batches // self.shard[1], 1) if self.shard[1] > 1 else batches
 
     def batch_indices(self):
         """The rows of each batch of one epoch: slices, or index tensors when shuffled."""
@@ -128,8 +132,15 @@ class SliceLoader:
             stop -= 1  # a training batch of one sample breaks batch normalisation
         # shuffled batches gather their rows: no shuffled copy of the whole data
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
-        for start in range(0, stop, size):
-            yield slice(start, start + size) if order is None else order[start: start + size]
+        batches = [slice(start, start + size) if order is None else order[start: start + size]
+                   for start in range(0, stop, size)]
+        rank, world = self.shard
+        if world > 1:
+            # every process draws the same order (same seed) and takes its share
+            # of the batches; all do the same number of steps, as DDP requires
+            per_process = max(len(batches) // world, 1)
+            batches = batches[rank::world][:per_process] or batches[:1]
+        yield from batches
 
     def __iter__(self):
         for index in self.batch_indices():
@@ -311,3 +322,53 @@ class MultimodalNet(NeuralNet):
                     sums[k] = sums.get(k, 0) + v.float() * size
                 n += size
         return {k: float(v) / n for k, v in sums.items()}
+
+
+class AcceleratedMultimodalNet(AccelerateMixin, MultimodalNet):
+    """:class:`MultimodalNet` trained through Hugging Face Accelerate.
+
+    skorch's :class:`~skorch.hf.AccelerateMixin` hands the module and the
+    optimizer to an :class:`accelerate.Accelerator`, which places them on the
+    device, wraps the module for distributed data parallelism under
+    ``accelerate launch`` (several GPUs or nodes) and runs mixed precision
+    (``Accelerator(mixed_precision="bf16")``). Each process trains on its
+    share of every epoch's batches (:class:`SliceLoader` shards them).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    accelerator : accelerate.Accelerator
+    **kwargs
+        As for :class:`MultimodalNet`; ``device`` must be None (the
+        accelerator places the tensors).
+    """
+
+    def __init__(self, module, *args, accelerator, device=None, **kwargs):
+        super().__init__(module, *args, accelerator=accelerator, device=device, **kwargs)
+
+    @property
+    def _unwrapped(self):
+        return self.accelerator.unwrap_model(self.module_, keep_fp32_wrapper=False)
+
+    def to_device(self, batch):
+        host = getattr(self._unwrapped, "host_keys", ())
+        device = self.accelerator.device
+        return {k: v if k in host else v.to(device, non_blocking=True) for k, v in batch.items()}
+
+    def infer(self, x, **fit_params):
+        return self.module_(**self.to_device(x), **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        terms = self._unwrapped.loss_terms(y_pred, self.to_device(X))
+        self._batch_terms_ = terms
+        return terms["loss"]
+
+    def evaluation_step(self, batch, training=False):
+        # the outputs of skmm modules are not gathered across processes
+        return MultimodalNet.evaluation_step(self, batch, training=training)
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if isinstance(iterator, SliceLoader) and training:
+            iterator.shard = (self.accelerator.process_index, self.accelerator.num_processes)
+        return iterator

@@ -119,7 +119,8 @@ class CRVAEEmbedder(BaseEmbedder):
     text_encoder_ : skmm.inputs.TextEncoder
         Fitted tokenizer, vocabulary and word vectors.
     vocabulary_ : skmm.inputs.Vocabulary
-    word_vectors_ : ndarray of shape (len(vocabulary_), vector_size)
+    word_vectors_ : ndarray of shape (n_words, vector_size)
+        Row ``i`` is the vector of ``vocabulary_.itos[i]``.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (and ``valid_*`` with ``validation_fraction``), ``dur``.

@@ -493,10 +493,11 @@ class TextEncoder(BaseEstimator):
     Attributes
     ----------
     vocabulary_ : Vocabulary
-    vectors_ : numpy.ndarray of float32, shape (len(vocabulary_), vector_size_)
+    vectors_ : numpy.ndarray of float32, shape (n_words, n_dims)
         Row ``i`` is the vector of ``vocabulary_.itos[i]``; zeros for the
-        special tokens and for words without a vector.
-    has_vector_ : numpy.ndarray of bool, shape (len(vocabulary_),)
+        special tokens and for words without a vector
+        (``n_words = len(vocabulary_)``, ``n_dims = vector_size_``).
+    has_vector_ : numpy.ndarray of bool, shape (n_words,)
         Which rows hold a real vector.
     vector_size_ : int
     max_length_ : int
@@ -736,8 +737,9 @@ class MeanWordVectors(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Returns
         -------
-        embeddings : numpy.ndarray of float32, shape (n_samples, vector_size_)
-            Mean of the vectors of the known words of each text (zeros if none).
+        embeddings : numpy.ndarray of float32, shape (n_samples, n_dims)
+            Mean of the vectors of the known words of each text (zeros if none);
+            ``n_dims`` is the fitted encoder's ``vector_size_``.
 
         Raises
         ------

@@ -1,0 +1,166 @@
+"""Sphinx configuration of the skmm documentation.
+
+Build with ``make docs`` (warnings are errors); ``tests/test_docs.py`` builds
+it the same way. Three markers in the sources are expanded here:
+
+* ``skmm-results`` markers: a line ``<!-- skmm-results: PATTERN -->`` in a
+  Markdown page becomes a MyST ``include`` of every ``benchmarks/results``
+  Markdown file matching ``PATTERN`` (and a ``figure`` of every PNG), so that
+  measured numbers are never copied by hand;
+* ``<!-- skmm-preset-table: module.Class PRESET -->`` becomes a table of a
+  published preset (e.g. ``PAPER_PRESET``) next to the estimator's defaults;
+* ``.. pending-api-start`` / ``.. pending-api-end`` blocks of ``api.rst``
+  (and ``<!-- pending-api-start -->`` / ``<!-- pending-api-end -->`` in the
+  Markdown pages), which document modules still being written, are dropped
+  unless ``ENABLE_PENDING_API`` is True.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+import skmm
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+#: Set to True once skmm.embedders.mmeda, skmm.embedders.common_space,
+#: skmm.baselines.*, skmm.comparison and the retrieval metrics of skmm.metrics
+#: are in: api.rst then documents them (from the _pending_*.rst files) and the
+#: common-space guide shows its PAPER_PRESET table.
+ENABLE_PENDING_API = False
+
+project = "skmm"
+author = "skmm developers"
+copyright = "skmm developers"  # noqa: A001 - the name Sphinx reads
+release = version = skmm.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "myst_parser",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+templates_path = ["_templates"]
+# _pending_*.rst: parts of api.rst for modules still being written; included
+# (and scanned for autosummary stubs) only when ENABLE_PENDING_API is True.
+PENDING_API_FILES = ["_pending_embedders.rst", "_pending_baselines.rst", "_pending_metrics.rst"]
+exclude_patterns = ["_build", "_pending_*.rst", "**.ipynb_checkpoints"]
+
+# autodoc / autosummary / numpydoc: one page per object, no class-member tables
+# from numpydoc (the class template lists the methods), no network.
+autosummary_generate = ["api.rst"] + (PENDING_API_FILES if ENABLE_PENDING_API else [])
+autosummary_imported_members = False
+autodoc_default_options = {"member-order": "bysource"}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+numpydoc_xref_param_type = False
+
+myst_enable_extensions = ["colon_fence", "dollarmath"]
+myst_heading_anchors = 3
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skmm {version}"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_static_path: list[str] = []
+html_last_updated_fmt = None
+
+
+# ---------------------------------------------------------------------------
+# Hooks
+# ---------------------------------------------------------------------------
+def _results_markdown(docname: str, pattern: str) -> str:
+    """MyST directives that include the results files matching ``pattern``."""
+    here = (DOCS / docname).parent
+    rel = Path(os.path.relpath(RESULTS, here)).as_posix()
+    names = sorted(p.name for p in RESULTS.glob("*") if fnmatch.fnmatch(p.name, pattern))
+    tables = [n for n in names if n.endswith(".md")]
+    figures = [n for n in names if n.endswith(".png")]
+    if not tables and not figures:
+        return (f"```{{note}}\nNo results matching `{pattern}` in `benchmarks/results/` yet: "
+                "run the benchmark command of this page to produce them.\n```\n")
+    parts = []
+    for name in tables:
+        parts.append(f"```{{include}} {rel}/{name}\n:heading-offset: 2\n```\n")
+    for name in figures:
+        parts.append(f"```{{figure}} {rel}/{name}\n:alt: {name}\n:width: 90%\n\n"
+                     f"`benchmarks/results/{name}`\n```\n")
+    return "\n".join(parts)
+
+
+def _preset_table(spec: str) -> str:
+    """A Markdown table of a published preset next to skmm's defaults.
+
+    ``spec`` is ``"module.Class PRESET_NAME"``; both come from the code, so the
+    table cannot drift from it.
+    """
+    import importlib
+
+    path, preset_name = spec.split()
+    module_name, class_name = path.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    preset = getattr(module, preset_name)
+    defaults = getattr(module, class_name)().get_params()
+    rows = ["| parameter | paper | skmm default |", "| --- | --- | --- |"]
+    for key, value in preset.items():
+        rows.append(f"| `{key}` | `{value!r}` | `{defaults.get(key)!r}` |")
+    return "\n".join(rows) + "\n"
+
+
+def _expand_markers(app, docname, source):
+    lines = source[0].splitlines(keepends=True)
+    out, skipping = [], False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("<!-- skmm-results:") and stripped.endswith("-->"):
+            pattern = stripped[len("<!-- skmm-results:"):-3].strip()
+            out.append(_results_markdown(docname, pattern))
+        elif stripped.startswith("<!-- skmm-preset-table:") and stripped.endswith("-->"):
+            out.append(_preset_table(stripped[len("<!-- skmm-preset-table:"):-3].strip()))
+        elif stripped in (".. pending-api-start", "<!-- pending-api-start -->"):
+            skipping = not ENABLE_PENDING_API
+        elif stripped in (".. pending-api-end", "<!-- pending-api-end -->"):
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    source[0] = "".join(out)
+
+
+def _always_reread(app, env, added, changed, removed):
+    # results files may appear or change between builds: re-read the pages
+    # that glob them, so that an incremental `make docs` shows them too
+    return [name for name in env.found_docs if name in {"benchmarks", "user_guide/crvae",
+                                                        "user_guide/mmeda",
+                                                        "user_guide/common_space"}]
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    # Class pages list skmm's own methods (and those inherited from skmm base
+    # classes), not the ones of scikit-learn, skorch, torch or builtins: their
+    # docstrings point into those projects' own docs.
+    if what != "class":
+        return None
+    target = obj.fget if isinstance(obj, property) else obj
+    if not (callable(target) or isinstance(obj, property)):
+        return None
+    module = getattr(target, "__module__", None) or ""
+    return True if not module.startswith("skmm") else None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)
+    app.connect("source-read", _expand_markers)
+    app.connect("env-get-outdated", _always_reread)
+    return {"parallel_read_safe": True}

@@ -1,0 +1,84 @@
+"""The documentation builds with warnings as errors (what ``make docs`` runs)."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RESULTS = ROOT / "benchmarks" / "results"
+
+for _name in ("sphinx", "numpydoc", "myst_parser", "pydata_sphinx_theme"):
+    pytest.importorskip(_name, reason="the docs extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """Build a copy of docs/ (with the README and the results it includes).
+
+    A copy, so that the autosummary stubs are not written into the checkout.
+    """
+    tmp = tmp_path_factory.mktemp("docs")
+    shutil.copytree(DOCS, tmp / "docs", ignore=shutil.ignore_patterns("_build", "generated"))
+    shutil.copy(ROOT / "README.md", tmp / "README.md")
+    if RESULTS.is_dir():
+        shutil.copytree(RESULTS, tmp / "benchmarks" / "results")
+    out = tmp / "html"
+    warnings = tmp / "warnings.txt"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q",
+         "-w", str(warnings), str(tmp / "docs"), str(out)],
+        capture_output=True, text=True, cwd=tmp,
+    )
+    log = warnings.read_text() if warnings.exists() else ""
+    return proc, out, log + proc.stderr[-4000:]
+
+
+def _text(path: Path) -> str:
+    """The visible text of an HTML page, whitespace collapsed."""
+    raw = re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8"))
+    return " ".join(html.unescape(raw).split())
+
+
+@pytest.mark.slow
+def test_docs_build_without_warnings(built_docs):
+    proc, out, log = built_docs
+    assert proc.returncode == 0, f"sphinx failed (warnings are errors):\n{log}"
+    for page in ("index.html", "installation.html", "input_contract.html", "api.html",
+                 "datasets.html", "benchmarks.html", "user_guide/crvae.html",
+                 "user_guide/mmeda.html", "user_guide/common_space.html",
+                 "generated/skmm.CRVAEEmbedder.html",
+                 "generated/skmm.inputs.validate_frame.html"):
+        assert (out / page).is_file(), page
+
+
+@pytest.mark.slow
+def test_docs_content_comes_from_the_sources(built_docs):
+    proc, out, log = built_docs
+    assert proc.returncode == 0, log
+    # the API page documents the estimator's methods, from its docstrings
+    api = (out / "generated" / "skmm.CRVAEEmbedder.html").read_text(encoding="utf-8")
+    for member in ("fit", "transform", "inverse_transform", "paper"):
+        assert f'id="skmm.CRVAEEmbedder.{member}"' in api
+    # the two commands come from the README
+    install = _text(out / "installation.html")
+    assert "make demo" in install and "make test" in install
+    # every results table is included as it is: its command line is on the page
+    bench = _text(out / "benchmarks.html")
+    for md in sorted(RESULTS.glob("*.md")):
+        for line in md.read_text(encoding="utf-8").splitlines():
+            if line.startswith(("Command:", "Machine:")):
+                assert " ".join(line.replace("`", "").split()) in bench, (md.name, line)
+    # the paper preset table is generated from PAPER_PRESET
+    from skmm.embedders.crvae import PAPER_PRESET
+
+    crvae = _text(out / "user_guide" / "crvae.html")
+    for key, value in PAPER_PRESET.items():
+        assert f"{key} {value!r}" in crvae, key

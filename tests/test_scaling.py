@@ -1,0 +1,94 @@
+"""Scaling paths on the CPU: Accelerate (single process), data-parallel sharding, dask."""
+
+import numpy as np
+import pytest
+import torch
+
+from skmm.training import AcceleratedMultimodalNet, MultimodalNet, SliceLoader, TensorDict
+
+accelerate = pytest.importorskip("accelerate")
+
+
+class Toy(torch.nn.Module):
+    host_keys = ("lengths",)
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x, lengths):
+        return self.lin(x)
+
+    def loss_terms(self, out, batch):
+        a = out.pow(2).mean()
+        b = (out - batch["x"][:, :2]).abs().mean()
+        return {"loss": a + b, "a": a, "b": b}
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    return TensorDict({"x": torch.randn(50, 4, generator=g), "lengths": torch.arange(50)})
+
+
+def _fit(cls, **kwargs):
+    torch.manual_seed(0)
+    net = cls(Toy(), optimizer=torch.optim.Adam, lr=0.01, max_epochs=3, batch_size=8,
+              iterator_train__shuffle=True,
+              iterator_train__generator=torch.Generator().manual_seed(1), verbose=0, **kwargs)
+    return net.fit(_data())
+
+
+def test_accelerate_single_process_equals_plain_net():
+    plain = _fit(MultimodalNet, device="cpu")
+    accelerated = _fit(AcceleratedMultimodalNet, accelerator=accelerate.Accelerator(cpu=True))
+    assert type(accelerated.module_) is Toy  # unwrapped after training
+    np.testing.assert_array_equal(plain.history[:, "train_loss"],
+                                  accelerated.history[:, "train_loss"])
+    assert accelerated.history[-1, "train_a"] == plain.history[-1, "train_a"]
+    torch.testing.assert_close(plain.module_.lin.weight, accelerated.module_.lin.weight,
+                               rtol=0, atol=0)
+    terms = accelerated.evaluate_terms(_data())
+    assert set(terms) == {"loss", "a", "b"}
+
+
+def test_slice_loader_shards_batches_between_processes():
+    data = _data()
+    seen = []
+    for rank in range(3):
+        loader = SliceLoader(data, batch_size=4, shuffle=True,
+                             generator=torch.Generator().manual_seed(5))
+        loader.shard = (rank, 3)
+        batches = [b["lengths"] for b, _ in loader]
+        assert len(batches) == len(loader) == 13 // 3
+        seen.append(torch.cat(batches))
+    rows = torch.cat(seen)
+    assert len(rows.unique()) == len(rows)  # disjoint shares of one permutation
+
+
+@pytest.mark.slow
+def test_grid_search_on_dask_local_cluster_equals_sequential():
+    """GridSearchCV over an skmm estimator with joblib's dask backend (loopback only)."""
+    distributed = pytest.importorskip("distributed")
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from skmm import CRVAEEmbedder
+    from skmm.datasets import make_shapes
+
+    X = make_shapes(40, image_size=16, random_state=0)
+    model = CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4, hidden_size=8,
+                          fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
+                          random_state=0)
+    grid = {"beta": [0.05, 1.0]}
+    sequential = GridSearchCV(model, grid, cv=2).fit(X)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_backend("dask"):
+        on_dask = GridSearchCV(model, grid, cv=2, n_jobs=-1).fit(X)
+    # same seeds, same fits: equal up to float reduction order (a dask worker
+    # runs torch with one thread, this process with several)
+    np.testing.assert_allclose(on_dask.cv_results_["mean_test_score"],
+                               sequential.cv_results_["mean_test_score"], rtol=1e-4)
+    assert on_dask.best_params_ == sequential.best_params_
+    np.testing.assert_allclose(on_dask.best_estimator_.transform(X),
+                               sequential.best_estimator_.transform(X), rtol=1e-3, atol=1e-4)
