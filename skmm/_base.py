@@ -13,9 +13,21 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs import check_columns, check_frame
+from skmm.inputs import ImageColumn, check_columns, check_frame, check_images, load_images
 from skmm.inputs.frame import _set_input_features as set_input_features
-from skmm.training import MultimodalNet, SliceLoader, TensorDict, random_split, resolve_device
+from skmm.training import (
+    AcceleratedMultimodalNet,
+    MultimodalNet,
+    SliceLoader,
+    TensorDict,
+    WorkerLoader,
+    random_split,
+    resolve_device,
+)
+
+#: Default ``memory_budget``: decoded images above this many bytes are streamed
+#: (with ``cache="auto"``).
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 
 def collect_problems(*checks) -> None:
@@ -78,14 +90,54 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             torch.manual_seed(seed)
             yield
 
-    def _make_net(self, module, shuffle_seed: int, **kwargs) -> MultimodalNet:
+    # ---- data larger than memory -----------------------------------------
+    def _streams(self, n_bytes: int) -> bool:
+        """Whether images of ``n_bytes`` decoded are streamed instead of cached."""
+        cache = getattr(self, "cache", "memory")
+        if cache == "none":
+            return True
+        budget = getattr(self, "memory_budget", None)
+        return cache == "auto" and budget is not None and n_bytes > budget
+
+    def _image_data(self, values, *, column, mode: str = "RGB", size):
+        """The uint8 NCHW images of a column: decoded now, or an ImageColumn to stream.
+
+        Either way every cell is decoded once here, so an unreadable image is
+        reported before training starts.
+        """
+        lazy = ImageColumn(values, column=column, mode=mode, size=size)
+        if not self._streams(lazy.nbytes):
+            return load_images(values, column=column, mode=mode, size=size,
+                               verbose=self.verbose)
+        report = check_images(values, column=column, mode=mode, size=size)
+        if len(report):
+            raise InvalidRowsError(report)
+        return lazy
+
+    def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
+        if not lazy:
+            return {prefix: SliceLoader}
+        return {prefix: WorkerLoader,
+                f"{prefix}__num_workers": getattr(self, "num_workers", 2)}
+
+    # ---- the net ---------------------------------------------------------
+    def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False,
+                  **kwargs) -> MultimodalNet:
         generator = torch.Generator().manual_seed(shuffle_seed)
         split = None
         if self.validation_fraction:
             split_generator = torch.Generator().manual_seed(shuffle_seed + 1)
             split = random_split(self.validation_fraction, split_generator)
         callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
-        return MultimodalNet(
+        accelerator = getattr(self, "accelerator", None)
+        if accelerator is None:
+            cls = MultimodalNet
+            placement = {"device": resolve_device(self.device),
+                         "autocast": "bf16" if self.precision == "bf16" else None}
+        else:  # device and mixed precision are the accelerator's
+            cls = AcceleratedMultimodalNet
+            placement = {"accelerator": accelerator, "device": None}
+        return cls(
             module,
             optimizer=torch.optim.Adam,
             lr=self.lr,
@@ -93,17 +145,17 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
             iterator_train__generator=generator,
-            iterator_valid=SliceLoader,
             train_split=split,
             callbacks=callbacks,
-            device=resolve_device(self.device),
-            autocast="bf16" if self.precision == "bf16" else None,
             verbose=self.verbose,
+            **self._loader_kwargs("iterator_train", lazy),
+            **self._loader_kwargs("iterator_valid", lazy),
+            **placement,
             **kwargs,
         )
 
     def _fit_net(self, module, data: dict, shuffle_seed: int, torch_seed: int) -> MultimodalNet:
-        net = self._make_net(module, shuffle_seed)
+        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy)
         with self._torch_seed(torch_seed):
             net.initialize()
             net.partial_fit(TensorDict(data))
@@ -117,7 +169,11 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         module = net.module_
         module.eval()
         out = np.empty((len(next(iter(data.values()))), self.n_components), dtype=np.float32)
-        loader = SliceLoader(TensorDict(data), batch_size=max(self.batch_size, 256))
+        dataset = TensorDict(data)
+        loader_cls, options = SliceLoader, {}
+        if dataset.lazy:
+            loader_cls, options = WorkerLoader, {"num_workers": getattr(self, "num_workers", 2)}
+        loader = loader_cls(dataset, batch_size=max(self.batch_size, 256), **options)
         start = 0
         with torch.inference_mode():
             for batch, _ in loader:

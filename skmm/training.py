@@ -187,7 +187,10 @@ class WorkerLoader(SliceLoader):
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=None, sampler=list(self.batch_indices()),
             num_workers=self.num_workers, pin_memory=self.pin_memory,
-            prefetch_factor=self.prefetch_factor if self.num_workers else None)
+            prefetch_factor=self.prefetch_factor if self.num_workers else None,
+            # its own generator: the DataLoader draws a worker base seed, which
+            # must not advance the global torch RNG the model samples from
+            generator=torch.Generator().manual_seed(0))
         for batch in loader:
             yield batch, None
 

@@ -92,3 +92,77 @@ def test_grid_search_on_dask_local_cluster_equals_sequential():
     assert on_dask.best_params_ == sequential.best_params_
     np.testing.assert_allclose(on_dask.best_estimator_.transform(X),
                                sequential.best_estimator_.transform(X), rtol=1e-3, atol=1e-4)
+
+
+TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
+                  vector_size=8, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def shapes_on_disk(tmp_path_factory):
+    """make_shapes with the image column as PNG paths."""
+    from PIL import Image
+
+    from skmm.datasets import make_shapes
+
+    X = make_shapes(40, image_size=16, random_state=0)
+    folder = tmp_path_factory.mktemp("shapes")
+    paths = []
+    for i, image in enumerate(X["image"]):
+        paths.append(str(folder / f"{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    X = X.astype({"image": object})
+    X["image"] = paths
+    return X
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_streamed_fit_equals_in_memory_fit(shapes_on_disk, num_workers):
+    from skmm import CRVAEEmbedder
+
+    X = shapes_on_disk
+    in_memory = CRVAEEmbedder(**TINY_CRVAE, cache="memory")
+    streamed = CRVAEEmbedder(**TINY_CRVAE, cache="none", num_workers=num_workers)
+    Z_memory = in_memory.fit_transform(X)
+    Z_streamed = streamed.fit_transform(X)
+    np.testing.assert_array_equal(Z_memory, Z_streamed)
+    np.testing.assert_array_equal(in_memory.history_[:, "train_loss"],
+                                  streamed.history_[:, "train_loss"])
+    np.testing.assert_array_equal(streamed.transform(X.iloc[:7]), in_memory.transform(X.iloc[:7]))
+
+
+def test_auto_cache_streams_above_memory_budget(shapes_on_disk):
+    from skmm import CRVAEEmbedder
+
+    small_budget = CRVAEEmbedder(**TINY_CRVAE, memory_budget=1000, num_workers=0)
+    assert small_budget._streams(40 * 3 * 16 * 16)
+    assert not CRVAEEmbedder(**TINY_CRVAE)._streams(40 * 3 * 16 * 16)
+    Z = small_budget.fit_transform(shapes_on_disk)
+    np.testing.assert_array_equal(
+        Z, CRVAEEmbedder(**TINY_CRVAE, cache="memory").fit_transform(shapes_on_disk))
+
+
+def test_streamed_fit_reports_unreadable_file_before_training(shapes_on_disk):
+    from skmm import CRVAEEmbedder
+    from skmm.exceptions import InvalidRowsError
+
+    X = shapes_on_disk.copy()
+    X.loc[X.index[5], "image"] = "/no/such/image.png"
+    with pytest.raises(InvalidRowsError, match="'image'") as err:
+        CRVAEEmbedder(**TINY_CRVAE, cache="none").fit(X)
+    assert "5" in str(err.value)
+
+
+def test_crvae_trains_through_accelerate(shapes_on_disk):
+    import pickle
+
+    from skmm import CRVAEEmbedder
+
+    X = shapes_on_disk
+    plain = CRVAEEmbedder(**TINY_CRVAE, device="cpu").fit(X)
+    accelerated = CRVAEEmbedder(**TINY_CRVAE,
+                                accelerator=accelerate.Accelerator(cpu=True)).fit(X)
+    np.testing.assert_array_equal(plain.transform(X), accelerated.transform(X))
+    assert "train_kl" in accelerated.history_[-1]
+    restored = pickle.loads(pickle.dumps(accelerated))
+    np.testing.assert_array_equal(restored.transform(X), plain.transform(X))

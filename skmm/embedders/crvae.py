@@ -11,9 +11,9 @@ import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, collect_problems
+from skmm._base import DEFAULT_MEMORY_BUDGET, BaseEmbedder, collect_problems
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs import TextEncoder, as_size, check_text, load_images
+from skmm.inputs import TextEncoder, as_size, check_text
 from skmm.nn.crvae import CRVAE
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
@@ -105,6 +105,24 @@ class CRVAEEmbedder(BaseEmbedder):
     precision : {"float32", "bf16"}, default="float32"
         ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
         (ignored on the CPU).
+    cache : {"auto", "memory", "none"}, default="auto"
+        ``"memory"`` decodes all images once into one uint8 array (the fast
+        path); ``"none"`` streams them: every batch is decoded again from the
+        cells (usually file paths) by ``num_workers`` DataLoader worker
+        processes, so memory is bounded by the batch size and the workers,
+        not by the data set. ``"auto"`` streams when the decoded images
+        would take more than ``memory_budget`` bytes. Same seed, same result
+        either way.
+    memory_budget : int or None, default=4 GiB
+        Bytes of decoded images above which ``cache="auto"`` streams.
+    num_workers : int, default=2
+        Decoding processes when streaming (0: in the training process).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+        the same estimator then trains on several GPUs or nodes under
+        ``accelerate launch``, with the accelerator's mixed precision
+        (``Accelerator(mixed_precision="bf16")``); ``device`` and
+        ``precision`` are then ignored. See the scaling page of the docs.
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights, sampling and shuffling: on the CPU the
         same seed gives the same embedding bit for bit.
@@ -175,6 +193,10 @@ class CRVAEEmbedder(BaseEmbedder):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bf16"})],
+        "cache": [StrOptions({"auto", "memory", "none"})],
+        "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
+        "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "accelerator": [HasMethods(["prepare", "backward"]), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -185,7 +207,8 @@ class CRVAEEmbedder(BaseEmbedder):
                  tokenizer="english", word_vectors="word2vec", vector_size=50, min_count=1,
                  max_vocabulary=None, max_length=None, max_epochs=20, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
-                 random_state=None, verbose=0):
+                 cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
+                 accelerator=None, random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_size = image_size
@@ -211,6 +234,10 @@ class CRVAEEmbedder(BaseEmbedder):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.cache = cache
+        self.memory_budget = memory_budget
+        self.num_workers = num_workers
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -230,8 +257,8 @@ class CRVAEEmbedder(BaseEmbedder):
         out = {}
 
         def images():
-            out["image"] = load_images(X[self.image_col], column=self.image_col, mode="RGB",
-                                       size=size, verbose=self.verbose)
+            out["image"] = self._image_data(X[self.image_col], column=self.image_col,
+                                            mode="RGB", size=size)
 
         def texts():
             if fitting:
@@ -248,7 +275,8 @@ class CRVAEEmbedder(BaseEmbedder):
             encoder.fit(X[self.text_col], column=self.text_col)
             out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                            column=self.text_col)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                for k, v in out.items()}
 
     # ---- fit -------------------------------------------------------------
     def fit(self, X, y=None):
@@ -339,7 +367,7 @@ class CRVAEEmbedder(BaseEmbedder):
         images, texts = [], []
         with torch.inference_mode():
             for start in range(0, len(Z), 256):
-                z = torch.from_numpy(Z[start: start + 256]).to(self.net_.device)
+                z = torch.from_numpy(Z[start: start + 256]).to(table.device)
                 logits, vectors = module.decode(z, self.text_encoder_.max_length_)
                 pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
                 images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
