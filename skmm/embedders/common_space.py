@@ -1,0 +1,1053 @@
+"""CommonSpaceEmbedder: a supervised common vector space for any number of modalities."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import re
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from skmm._base import BaseEmbedder, collect_problems
+from skmm.exceptions import InputError, InvalidRowsError
+from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text, load_images
+from skmm.inputs.frame import make_report
+from skmm.metrics import retrieval_table
+from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
+from skmm.training import SliceLoader, TensorDict
+
+__all__ = ["ClassBalancedLoader", "CommonSpaceEmbedder", "PAPER_PRESET", "resolve_modalities"]
+
+#: The settings of the common-vector-space thesis: 512 dimensions, margins 1.0,
+#: gammas 0.25 / 0.25 / 0.5, batch 128, Adam 1e-3 (the width of the first fully
+#: connected layer is ours: the common space's).
+PAPER_PRESET = {
+    "n_components": 512,
+    "hidden_size": 512,
+    "margin_intra": 1.0,
+    "margin_inter": 1.0,
+    "gamma1": 0.25,
+    "gamma2": 0.25,
+    "gamma3": 0.5,
+    "batch_size": 128,
+    "lr": 1e-3,
+}
+
+KINDS = ("image", "text", "vector")
+_OPTIONS = {"tokenizer"}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+# ---------------------------------------------------------------------------
+# Modalities
+# ---------------------------------------------------------------------------
+
+
+def _is_missing(cell) -> bool:
+    if cell is None:
+        return True
+    try:
+        return bool(pd.api.types.is_scalar(cell) and pd.isna(cell))
+    except (TypeError, ValueError):
+        return False
+
+
+def _raiser(report: pd.DataFrame):
+    """A check (for collect_problems) that raises the given problem report."""
+
+    def check():
+        raise InvalidRowsError(report)
+
+    return check
+
+
+def _infer_kind(values: pd.Series, column) -> str:
+    cells = [c for c in values.tolist()[:200] if not _is_missing(c)][:20]
+    if not cells:
+        raise ValueError(f"cannot infer the kind of modality column {column!r}: every cell is "
+                         "missing; give it as (column, kind)")
+    cell = cells[0]
+    if isinstance(cell, str):
+        looks_like_path = cell.lower().endswith(_IMAGE_SUFFIXES) or (
+            len(cell) < 4096 and os.path.isfile(cell))
+        return "image" if looks_like_path else "text"
+    if isinstance(cell, (bytes, bytearray, memoryview, os.PathLike)):
+        return "image"
+    if isinstance(cell, np.ndarray):
+        return "image" if cell.ndim >= 2 else "vector"
+    if isinstance(cell, (list, tuple)):
+        return "vector"
+    if type(cell).__module__.startswith("PIL"):
+        return "image"
+    raise ValueError(f"cannot infer the kind of modality column {column!r} from a cell of type "
+                     f"{type(cell).__name__}; give it as (column, kind) with kind in {KINDS}")
+
+
+def _spec_of(name, value) -> dict:
+    """Normalise one entry of ``modalities`` (without looking at the data)."""
+    if isinstance(value, str):
+        spec = {"column": value}
+    elif isinstance(value, tuple | list) and 1 <= len(value) <= 3:
+        spec = {"column": value[0]}
+        if len(value) >= 2 and value[1] is not None:
+            spec["kind"] = value[1]
+        if len(value) == 3:
+            if not isinstance(value[2], dict):
+                raise ValueError(f"modality {name!r}: the third item must be a dict of options, "
+                                 f"got {value[2]!r}")
+            spec.update(value[2])
+    elif isinstance(value, dict):
+        spec = dict(value)
+        spec.setdefault("column", name)
+    else:
+        raise ValueError(f"modality {name!r}: expected a column name, (column, kind[, options]) "
+                         f"or a dict; got {value!r}")
+    unknown = set(spec) - {"column", "kind"} - _OPTIONS
+    if unknown:
+        raise ValueError(f"modality {name!r}: unknown option(s) {sorted(unknown)}; "
+                         f"known: {sorted(_OPTIONS)}")
+    if "kind" in spec and spec["kind"] not in KINDS:
+        raise ValueError(f"modality {name!r}: kind must be one of {KINDS}, got {spec['kind']!r}")
+    if "tokenizer" in spec and spec.get("kind", "text") != "text":
+        raise ValueError(f"modality {name!r}: tokenizer is an option of text modalities")
+    return spec
+
+
+def _parse_modalities(modalities) -> dict:
+    if modalities is None:
+        modalities = {"image": "image", "text": "text"}
+    if isinstance(modalities, list | tuple):
+        modalities = {c: c for c in modalities}
+    if not modalities:
+        raise ValueError("modalities is empty")
+    out = {}
+    for name, value in modalities.items():
+        if not isinstance(name, str) or "|" in name or "__" in name:
+            raise ValueError(f"modality names must be strings without '|' or '__'; got {name!r}")
+        out[name] = _spec_of(name, value)
+    return out
+
+
+def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
+    """Resolve a ``modalities`` parameter against a table.
+
+    Parameters
+    ----------
+    modalities : dict, list of str or None
+        ``{name: spec}``. A spec is a column name (the kind is inferred from
+        the cells), a tuple ``(column, kind)`` or ``(column, kind, options)``,
+        or a dict ``{"column": ..., "kind": ..., **options}``. Kinds are
+        ``"image"``, ``"text"`` and ``"vector"`` (a column of pre-computed 1-D
+        numeric vectors); the only option is ``tokenizer`` of a text modality
+        (``"english"``, ``"jieba"`` or a callable; by default ``"jieba"`` when
+        most texts hold CJK characters, else ``"english"``). A list of
+        column names uses each column as its own modality; ``None`` means
+        ``{"image": "image", "text": "text"}``.
+    X : pandas.DataFrame
+        The table whose cells decide the inferred kinds and tokenizers.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{name: {"column", "kind"[, "tokenizer"]}}`` in the given order.
+
+    Raises
+    ------
+    ValueError
+        A malformed spec, or a kind that cannot be inferred.
+    skmm.exceptions.MissingColumnError
+        A column is not in ``X``.
+    """
+    specs = _parse_modalities(modalities)
+    check_columns(X, [s["column"] for s in specs.values()], context="named in modalities")
+    out = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        values = X[spec["column"]]
+        if "kind" not in spec:
+            spec["kind"] = _infer_kind(values, spec["column"])
+        if spec["kind"] == "text" and "tokenizer" not in spec:
+            texts = [c for c in values.tolist()[:500] if isinstance(c, str)]
+            cjk = sum(bool(_CJK.search(t)) for t in texts)
+            spec["tokenizer"] = "jieba" if texts and cjk > len(texts) / 2 else "english"
+        out[name] = spec
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Class-balanced batches
+# ---------------------------------------------------------------------------
+
+
+class ClassBalancedLoader(SliceLoader):
+    """Batches made of groups of ``items_per_class`` rows of one class.
+
+    Triplet mining needs positives in the batch: each epoch the rows of each
+    class are shuffled and cut into groups of ``items_per_class`` (a class's
+    last group may be smaller), the groups are shuffled, and consecutive
+    groups fill the batches. Every row is seen once per epoch. Fully
+    vectorised and seeded by ``generator``; without ``shuffle`` it yields
+    plain slices like :class:`~skmm.training.SliceLoader`.
+
+    Parameters
+    ----------
+    dataset : skmm.training.TensorDict
+        Holds an int64 class-id tensor under ``labels_key``.
+    batch_size : int, default=128
+    shuffle : bool, default=True
+    generator : torch.Generator or None, default=None
+    items_per_class : int, default=4
+    labels_key : str, default="y"
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=True, generator=None,
+                 items_per_class=4, labels_key="y", drop_last=False, **_):
+        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                         drop_last=drop_last)
+        self.items_per_class = int(items_per_class)
+        self.labels_key = labels_key
+
+    def order(self) -> torch.Tensor:
+        """One epoch's order of the rows."""
+        y = self.dataset.tensors[self.labels_key].cpu()
+        n = len(y)
+        order = torch.randperm(n, generator=self.generator)
+        y_perm = y[order]
+        by_class = torch.sort(y_perm, stable=True).indices
+        order, y_sorted = order[by_class], y_perm[by_class]
+        counts = torch.bincount(y_sorted)
+        starts = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(n) - starts[y_sorted]
+        chunk = rank // self.items_per_class
+        group = y_sorted * (n + 1) + chunk  # unique id of (class, chunk)
+        _, group = torch.unique(group, return_inverse=True)
+        key = torch.randperm(int(group.max()) + 1, generator=self.generator)[group]
+        return order[torch.sort(key * (n + 1) + rank, stable=True).indices]
+
+    def batch_indices(self):
+        """The rows of each batch of one epoch (class-balanced when shuffled)."""
+        if not self.shuffle:
+            yield from super().batch_indices()
+            return
+        n, size = len(self.dataset), self.batch_size
+        stop = n - n % size if self.drop_last else n
+        if stop % size == 1 and n > 1:
+            stop -= 1  # a training batch of one sample breaks batch normalisation
+        order = self.order()
+        batches = [order[start: start + size] for start in range(0, stop, size)]
+        rank, world = getattr(self, "shard", (0, 1))
+        if world > 1:  # as SliceLoader: every process takes its share of the batches
+            per_process = max(len(batches) // world, 1)
+            batches = batches[rank::world][:per_process] or batches[:1]
+        yield from batches
+
+
+# ---------------------------------------------------------------------------
+# The embedder
+# ---------------------------------------------------------------------------
+
+
+class CommonSpaceEmbedder(BaseEmbedder):
+    """Supervised common vector space of any number of modalities (CVS, M-CVS, RVS).
+
+    Items of the same class lie close in the common space whatever their
+    modality, so that an image retrieves the texts of its class and the
+    other way round. Each modality has a branch: its encoder (a three-block
+    CNN for images, pooled or recurrent word vectors for texts, none for
+    vectors) and two fully connected layers into the common space; aligned
+    attention blocks refine the branch output, which is L2-normalised. The
+    loss is ``alpha`` x the cross-entropy of a linear classifier on the
+    common space + ``beta`` x a triplet loss: ``gamma1`` x the intra-modal
+    term of the first modality, ``gamma2`` x the mean intra-modal term of the
+    others, ``gamma3`` x the mean inter-modal term over modality pairs (both
+    directions), over the semi-hard triplets of the batch (inter-modal:
+    anchors from one modality, positives and negatives from the other). The
+    triplet term is that of pytorch-metric-learning's
+    ``TripletMarginMiner("semihard")`` + ``TripletMarginLoss`` (with
+    ``ref_emb`` across modalities), computed by
+    :func:`skmm.nn.losses.semihard_triplet_loss` with masks instead of
+    enumerated triplets: the same values and gradients (tested), several
+    times faster on class-balanced batches.
+
+    Parameters
+    ----------
+    modalities : dict, list of str or None, default=None
+        ``{name: spec}``; see :func:`resolve_modalities`. E.g.
+        ``{"image": "image", "en": "text", "zh": ("text_zh", "text",
+        {"tokenizer": "jieba"})}``. A row may carry any subset of the
+        modalities (missing cells are None or NaN): fully paired rows and
+        rows with a single modality both train. ``None`` means
+        ``{"image": "image", "text": "text"}``.
+    strategy : {"cvs", "mcvs", "rvs"}, default="cvs"
+        ``"cvs"``: all modalities trained together, one attention block per
+        pair (n(n-1)/2 blocks). ``"mcvs"``: after :meth:`fit`, extend
+        ``modalities`` with :meth:`set_params` and call :meth:`partial_fit`:
+        only the new modality's branch and its blocks (towards every earlier
+        modality) train, everything earlier is frozen and its embeddings stay
+        bit-identical. ``"rvs"``: one ``reference`` modality with its own
+        block; every other modality adds one block towards it (n blocks for
+        n modalities) and only inter-modal terms towards it; the reference is
+        frozen after the first stage.
+    reference : str or None, default=None
+        The reference modality of ``"rvs"`` (default: the first modality).
+    n_components : int, default=128
+        Dimensions of the common space (the thesis used 512,
+        :data:`PAPER_PRESET`).
+    hidden_size : int, default=256
+        Width of the first fully connected layer of every branch.
+    attention : bool, default=True
+        Use the aligned attention blocks (False for the ablation).
+    partner_dropout : float in [0, 1], default=0.5
+        In training, the probability that a row's real partner features are
+        replaced by the stand-in in an attention block (see Notes), so that
+        the paired (fused) and the standalone embeddings are both trained.
+    image_size : int or (int, int), default=32
+        Images are converted to RGB and resized to (height, width).
+    conv_channels : int, default=16
+        Filters of the image CNN.
+    text_pooling : {"mean", "gru", "lstm"}, default="mean"
+        Text encoder: mean of the word vectors, or a bidirectional recurrent
+        net (one layer of ``rnn_hidden_size`` units).
+    rnn_hidden_size : int, default=64
+    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+        ``"word2vec"`` trains gensim Word2Vec on each text modality's
+        training texts; a path or KeyedVectors is used for every text
+        modality.
+    vector_size : int, default=50
+        Word2Vec dimensions.
+    fine_tune_word_vectors : bool, default=True
+        Train the word-vector tables (initialised by Word2Vec or the loaded
+        vectors) with the rest; the special tokens stay zero vectors. On
+        small corpora Word2Vec gives words used in the same contexts (colour
+        names in templated captions) near-identical vectors, and a frozen
+        table leaves the text branch unable to tell them apart. False keeps
+        the table frozen.
+    min_count : int, default=1
+    alpha, beta : float, default=1.0, 1.0
+        Weights of the cross-entropy and triplet terms.
+    gamma1, gamma2, gamma3 : float, default=0.25, 0.25, 0.5
+        Weights of the first modality's intra-modal term, the other
+        modalities' intra-modal terms, and the inter-modal terms.
+    margin_intra, margin_inter : float, default=1.0, 1.0
+        Triplet margins (embeddings are L2-normalised: distances lie in [0, 2]).
+    items_per_class : int, default=4
+        Training batches are built of groups of this many rows of one class
+        (:class:`ClassBalancedLoader`), so that the miner finds positives.
+    map_k : int, default=50
+        K of the mAP@K that :meth:`score` returns.
+    max_epochs : int, default=20
+        Epochs of :meth:`fit` and of every :meth:`partial_fit` stage.
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        Adam learning rate.
+    validation_fraction : float or None, default=None
+        Hold out this fraction of the rows to record ``valid_*`` loss terms.
+    device : str, default="auto"
+    precision : {"float32", "bf16"}, default="float32"
+    random_state : int, RandomState instance or None, default=None
+        Seeds word vectors, weights and batches; on the CPU an int gives
+        bit-identical results.
+    verbose : int, default=0
+        0 prints nothing; 1 prints skorch's epoch table.
+
+    Attributes
+    ----------
+    net_ : skmm.training.MultimodalNet
+        The net of the last stage; ``net_.module_`` is the
+        :class:`~skmm.nn.common_space.CommonSpaceNet`.
+    modalities_ : dict of str to dict
+        The resolved modalities trained so far, in the order they were added.
+    reference_ : str or None
+        The reference modality (``"rvs"``).
+    classes_ : ndarray
+        The class labels seen so far.
+    text_encoders_ : dict of str to skmm.inputs.TextEncoder
+        Tokenizer, vocabulary and word vectors of each text modality.
+    vector_sizes_ : dict of str to int
+        Length of each vector modality.
+    attention_blocks_ : list of tuple
+        ``(modality_a, modality_b, targets)`` of every attention block.
+    stages_ : list of dict
+        One per :meth:`fit` / :meth:`partial_fit` call: ``added`` and
+        ``trainable`` modalities, ``n_classes``, ``epochs`` and
+        ``epoch_seconds`` (median duration of an epoch).
+    history_ : skorch.history.History
+        Of the last stage: ``train_loss``, ``train_ce``, ``train_intra``,
+        ``train_inter``, ``dur`` per epoch.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Notes
+    -----
+    **What stands in for the partner.** A block of the pair (i, s) computes
+    ``e = W_e tanh(g_i W_i + g_s W_s + (g_i * g_s) W_is)``, ``alpha =
+    softmax(e)``, and refines ``g <- g + alpha * g``. When a row carries both
+    modalities (:meth:`transform` of paired rows), each uses the other's real
+    features: the embeddings are fused. When a modality is embedded on its
+    own (:meth:`embed`, :meth:`retrieve`, :meth:`score`, rows missing the
+    partner) the partner's features are replaced by their running mean over
+    the training rows (a buffer of the partner's branch, updated like
+    BatchNorm's running mean); the pre-activation is linear in ``g_s``, so
+    this is the pre-activation averaged over the partner's distribution.
+    Training replaces a row's real partner by the stand-in with probability
+    ``partner_dropout``, so both forms are trained. The RVS reference's own
+    block always uses its stand-in.
+
+    **Stages.** :meth:`partial_fit` with new modalities (``"mcvs"`` or
+    ``"rvs"``) trains their branches and blocks only; text vocabularies of
+    earlier modalities stay fixed (new words map to ``<unk>``). With new
+    classes only, it continues training what the last stage trained and
+    grows the classifier.
+
+    Examples
+    --------
+    >>> from skmm.embedders.common_space import CommonSpaceEmbedder
+    >>> from skmm.datasets import make_shapes
+    >>> X = make_shapes(64, image_size=16, label="color", random_state=0)
+    >>> emb = CommonSpaceEmbedder(image_size=16, n_components=8, max_epochs=2,
+    ...                           random_state=0).fit(X, X["label"])
+    >>> emb.transform(X).shape
+    (64, 8)
+    >>> emb.embed(X, "text").shape
+    (64, 8)
+    """
+
+    _parameter_constraints = {
+        "modalities": [dict, list, tuple, None],
+        "strategy": [StrOptions({"cvs", "mcvs", "rvs"})],
+        "reference": [str, None],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "attention": ["boolean"],
+        "partner_dropout": [Interval(Real, 0, 1, closed="both")],
+        "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
+        "conv_channels": [Interval(Integral, 1, None, closed="left")],
+        "text_pooling": [StrOptions({"mean", "gru", "lstm"})],
+        "rnn_hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
+        "vector_size": [Interval(Integral, 1, None, closed="left")],
+        "fine_tune_word_vectors": ["boolean"],
+        "min_count": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "gamma1": [Interval(Real, 0, None, closed="left")],
+        "gamma2": [Interval(Real, 0, None, closed="left")],
+        "gamma3": [Interval(Real, 0, None, closed="left")],
+        "margin_intra": [Interval(Real, 0, None, closed="left")],
+        "margin_inter": [Interval(Real, 0, None, closed="left")],
+        "items_per_class": [Interval(Integral, 1, None, closed="left")],
+        "map_k": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "device": [str, torch.device],
+        "precision": [StrOptions({"float32", "bf16"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
+                 hidden_size=256, attention=True, partner_dropout=0.5, image_size=32,
+                 conv_channels=16, text_pooling="mean", rnn_hidden_size=64, word_vectors="word2vec",
+                 vector_size=50, fine_tune_word_vectors=True, min_count=1, alpha=1.0,
+                 beta=1.0, gamma1=0.25, gamma2=0.25,
+                 gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
+                 max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
+                 device="auto", precision="float32", random_state=None, verbose=0):
+        self.modalities = modalities
+        self.strategy = strategy
+        self.reference = reference
+        self.n_components = n_components
+        self.hidden_size = hidden_size
+        self.attention = attention
+        self.partner_dropout = partner_dropout
+        self.image_size = image_size
+        self.conv_channels = conv_channels
+        self.text_pooling = text_pooling
+        self.rnn_hidden_size = rnn_hidden_size
+        self.word_vectors = word_vectors
+        self.vector_size = vector_size
+        self.fine_tune_word_vectors = fine_tune_word_vectors
+        self.min_count = min_count
+        self.alpha = alpha
+        self.beta = beta
+        self.gamma1 = gamma1
+        self.gamma2 = gamma2
+        self.gamma3 = gamma3
+        self.margin_intra = margin_intra
+        self.margin_inter = margin_inter
+        self.items_per_class = items_per_class
+        self.map_k = map_k
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @classmethod
+    def paper(cls, **overrides) -> CommonSpaceEmbedder:
+        """An embedder with the thesis settings (:data:`PAPER_PRESET`), updated by ``overrides``."""
+        return cls(**{**PAPER_PRESET, **overrides})
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    # ---- columns and labels ---------------------------------------------
+    def _columns(self):
+        if hasattr(self, "modalities_"):
+            return [s["column"] for s in self.modalities_.values()]
+        return [s["column"] for s in _parse_modalities(self.modalities).values()]
+
+    @staticmethod
+    def _check_y(X: pd.DataFrame, y) -> np.ndarray:
+        if y is None:
+            raise ValueError("CommonSpaceEmbedder is supervised: fit(X, y) needs class labels y")
+        y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y,
+                       dtype=object if not isinstance(y, np.ndarray) else None)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one class label per row); got shape {y.shape}")
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels; they must match")
+        missing = np.array([_is_missing(v) for v in y.tolist()], dtype=bool)
+        if missing.any():
+            rows = X.index[missing].tolist()
+            from skmm.exceptions import format_rows
+
+            raise InputError(f"y has missing labels for rows {format_rows(rows)}", column="y",
+                             rows=rows)
+        return y
+
+    # ---- data ------------------------------------------------------------
+    def _prepare(self, X: pd.DataFrame, specs: dict, *, encoders: dict, fit_names=(),
+                 vector_sizes: dict, size, only=None, require_all=False) -> dict:
+        """Decode, check and encode the modalities of ``X`` into tensors.
+
+        ``fit_names`` are the text modalities whose encoders are fitted here
+        (their entries of ``encoders`` are unfitted TextEncoders). Returns a
+        dict ``{"<m>__mask", "<m>__image" | "<m>__tokens", "<m>__lengths" |
+        "<m>__vector"}``. Every problem of every column is collected before
+        raising.
+        """
+        names = list(specs) if only is None else list(only)
+        n = len(X)
+        out, masks = {}, {}
+        checks = []
+        for m in names:
+            spec = specs[m]
+            col = spec["column"]
+            values = X[col]
+            mask = np.fromiter((not _is_missing(c) for c in values.tolist()), bool, count=n)
+            masks[m] = mask
+            present = values[mask]
+            if require_all and not mask.all():
+                checks.append(_raiser(make_report(
+                    (r, col, f"missing value (modality {m!r} was asked for)")
+                    for r in X.index[~mask].tolist())))
+            kind = spec["kind"]
+            if kind == "image":
+                def images(m=m, col=col, present=present, mask=mask):
+                    pix = load_images(present, column=col, mode="RGB", size=size,
+                                      verbose=self.verbose)
+                    full = np.zeros((n, *pix.shape[1:]), dtype=np.uint8)
+                    full[mask] = pix
+                    out[f"{m}__image"] = full
+                checks.append(images)
+            elif kind == "text":
+                def texts(m=m, col=col, present=present, spec=spec):
+                    tokenizer = encoders[m].tokenizer
+                    report = check_text(present, column=col, tokenizer=tokenizer)
+                    if len(report):
+                        raise InvalidRowsError(report)
+                checks.append(texts)
+            else:
+                def vectors(m=m, col=col, present=present, mask=mask):
+                    out[f"{m}__vector"] = self._vectors(m, col, present, mask, vector_sizes)
+                checks.append(vectors)
+        if not require_all:
+            any_present = np.logical_or.reduce([masks[m] for m in names])
+            if not any_present.all():
+                cols = ", ".join(specs[m]["column"] for m in names)
+                checks.append(_raiser(make_report(
+                    (r, cols, "no modality present (every modality cell is missing)")
+                    for r in X.index[~any_present].tolist())))
+        collect_problems(*checks)
+        # every cell is usable: fit word vectors, encode texts
+        for m in names:
+            if specs[m]["kind"] != "text":
+                continue
+            col, mask = specs[m]["column"], masks[m]
+            present = X[col][mask]
+            if m in fit_names:
+                encoders[m].fit(present, column=col)
+            ids, lengths = encoders[m].encode(present, column=col)
+            tokens = np.zeros((n, ids.shape[1]), dtype=np.int64)
+            full_lengths = np.ones(n, dtype=np.int64)
+            tokens[mask], full_lengths[mask] = ids, lengths
+            out[f"{m}__tokens"], out[f"{m}__lengths"] = tokens, full_lengths
+        for m in names:
+            out[f"{m}__mask"] = masks[m]
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+
+    @staticmethod
+    def _vectors(m, col, present: pd.Series, mask, vector_sizes) -> np.ndarray:
+        problems, rows = [], []
+        expected = vector_sizes.get(m)
+        for row, cell in zip(present.index.tolist(), present.tolist()):
+            try:
+                v = np.asarray(cell, dtype=np.float32)
+            except (TypeError, ValueError):
+                problems.append((row, col, f"not a numeric vector (got {type(cell).__name__})"))
+                continue
+            if v.ndim != 1:
+                problems.append((row, col, f"not a 1-D vector (shape {v.shape})"))
+            elif expected is not None and len(v) != expected:
+                problems.append((row, col, f"vector of length {len(v)}, expected {expected}"))
+            elif not np.isfinite(v).all():
+                problems.append((row, col, "non-finite value in vector"))
+            else:
+                expected = len(v) if expected is None else expected
+                rows.append(v)
+        if problems:
+            raise InvalidRowsError(make_report(problems))
+        vector_sizes.setdefault(m, expected)
+        full = np.zeros((len(mask), expected or 0), dtype=np.float32)
+        if rows:
+            full[mask] = np.stack(rows)
+        return full
+
+    def _new_text_encoder(self, spec, seed):
+        return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
+                           word_vectors=self.word_vectors, vector_size=self.vector_size,
+                           random_state=seed)
+
+    def _branch(self, m, spec, encoders, vector_sizes, size):
+        encoder = make_encoder(
+            spec["kind"], image_shape=(3, *size), conv_channels=self.conv_channels,
+            vectors=encoders[m].vectors_ if m in encoders else None,
+            text_encoder=self.text_pooling, hidden_size=self.rnn_hidden_size,
+            n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors)
+        return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components)
+
+    # ---- seeds -----------------------------------------------------------
+    def _stage_seeds(self, stage: int):
+        if stage == 0 or not isinstance(self.random_state, Integral):
+            return self._seeds()
+        state = np.random.SeedSequence([int(self.random_state), stage]).generate_state(1)[0]
+        rng = check_random_state(int(state))
+        return [int(s) for s in rng.randint(0, 2**31 - 1, size=3)]
+
+    # ---- fit -------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train the common space on the rows of ``X`` and their classes ``y``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per item with the columns of ``modalities``; a row may
+            miss any modality but not all (None or NaN cells).
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values).
+
+        Returns
+        -------
+        self : CommonSpaceEmbedder
+
+        Raises
+        ------
+        ValueError
+            ``y`` missing or of the wrong length, a malformed ``modalities``.
+        skmm.exceptions.MissingColumnError
+            A column of ``modalities`` is missing.
+        skmm.exceptions.InvalidRowsError
+            Unusable cells (naming column, rows and reason) or rows with no
+            modality at all. Nothing is trained and a previous fit is kept.
+        skmm.exceptions.NonFiniteLossError
+            The loss became NaN or infinite (a previous fit is kept).
+        """
+        self._fit(X, y)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Fit, then embed the training rows (see :meth:`transform`)."""
+        return self._mean_embedding(self._fit(X, y))
+
+    def _fit(self, X, y):
+        self._validate_params()
+        X = check_frame(X)
+        if len(X) < 2:
+            raise ValueError(f"CommonSpaceEmbedder needs at least 2 rows to fit, got {len(X)}")
+        specs = resolve_modalities(self.modalities, X)
+        y = self._check_y(X, y)
+        strategy = self.strategy
+        reference = None
+        if strategy == "rvs":
+            reference = self.reference if self.reference is not None else next(iter(specs))
+            if reference not in specs:
+                raise ValueError(f"reference={reference!r} is not one of the modalities "
+                                 f"{list(specs)}")
+        size = as_size(self.image_size)
+        word_seed, torch_seed, shuffle_seed = self._stage_seeds(0)
+        encoders = {m: self._new_text_encoder(s, word_seed + i)
+                    for i, (m, s) in enumerate(specs.items()) if s["kind"] == "text"}
+        vector_sizes: dict = {}
+        data = self._prepare(X, specs, encoders=encoders, fit_names=tuple(encoders),
+                             vector_sizes=vector_sizes, size=size)
+        classes, y_ids = np.unique(y, return_inverse=True)
+        data["y"] = torch.from_numpy(y_ids.astype(np.int64))
+        for m in specs:
+            if not data[f"{m}__mask"].any():
+                raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
+                                 "in any row")
+        with self._torch_seed(torch_seed):
+            branches = {m: self._branch(m, s, encoders, vector_sizes, size)
+                        for m, s in specs.items()}
+            module = CommonSpaceNet(
+                branches, self.n_components, len(classes), alpha=self.alpha, beta=self.beta,
+                gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+                margin_intra=self.margin_intra, margin_inter=self.margin_inter,
+                attention=self.attention, partner_dropout=self.partner_dropout)
+            names = list(specs)
+            if strategy == "rvs":
+                module.add_block(reference, reference, (reference,))
+                others = [m for m in names if m != reference]
+                for m in others:
+                    module.add_block(reference, m, (m,))
+                module.inter_pairs = [(reference, m) for m in others]
+            else:
+                for a, b in itertools.combinations(names, 2):
+                    module.add_block(a, b, (a, b))
+                module.inter_pairs = list(itertools.combinations(names, 2))
+        module.trainable = tuple(names)
+        net, seconds = self._train(module, data, shuffle_seed, torch_seed)
+        # only now, with training done, replace any previously fitted state
+        self.modalities_ = specs
+        self.reference_ = reference
+        self.classes_ = classes
+        self.image_size_ = size
+        self.text_encoders_ = encoders
+        self.vector_sizes_ = vector_sizes
+        self.net_ = net
+        self.stages_ = [self._stage_record(names, module, len(classes), net, seconds)]
+        self._set_input_features(X)
+        return data
+
+    def _stage_record(self, added, module, n_classes, net, seconds):
+        return {"added": list(added), "trainable": list(module.trainable),
+                "n_classes": int(n_classes), "epochs": len(net.history),
+                "epoch_seconds": seconds}
+
+    def _train(self, module, data, shuffle_seed, torch_seed):
+        net = self._make_net(module, shuffle_seed)
+        with self._torch_seed(torch_seed):
+            net.initialize()
+            start = time.perf_counter()
+            net.partial_fit(TensorDict(data))
+            elapsed = time.perf_counter() - start
+        durations = [d for d in net.history[:, "dur"]] if len(net.history) else [elapsed]
+        return net, float(np.median(durations))
+
+    def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
+        # class-balanced training batches, so that the triplet miner finds positives
+        if prefix == "iterator_train" and not lazy:
+            return {prefix: ClassBalancedLoader,
+                    f"{prefix}__items_per_class": self.items_per_class}
+        return super()._loader_kwargs(prefix, lazy)
+
+    @staticmethod
+    def _freeze(module, trainable, classifier: bool, word_vectors: bool):
+        for p in module.parameters():
+            p.requires_grad_(False)
+        for m in trainable:
+            for name, p in module.branches[m].named_parameters():
+                if word_vectors or "embedding" not in name:
+                    p.requires_grad_(True)
+        for key, block in module.blocks.items():
+            if set(module.block_targets[key]) & set(trainable):
+                block.requires_grad_(True)
+        module.classifier.requires_grad_(classifier)
+
+    def partial_fit(self, X, y=None):
+        """Train one more stage: new modalities (M-CVS, RVS) or new classes.
+
+        On an unfitted embedder this is :meth:`fit`. Otherwise the modalities
+        of ``modalities`` not yet trained are added (``strategy`` ``"mcvs"``
+        or ``"rvs"``; extend ``modalities`` with :meth:`set_params` first):
+        their branches and attention blocks are trained, everything trained
+        before is frozen (earlier embeddings stay bit-identical), and the
+        classifier trains only if ``y`` brings new classes. Without new
+        modalities, training continues on ``X`` (the parameters of the last
+        stage, never the RVS reference, and the classifier), and new classes
+        in ``y`` grow the classifier: stage-wise class learning.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Holds the columns of all modalities (cells may be missing).
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : CommonSpaceEmbedder
+
+        Raises
+        ------
+        ValueError
+            New modalities with ``strategy="cvs"``, a changed spec of a
+            trained modality, or the errors of :meth:`fit`. A failed call
+            keeps the previous state.
+        """
+        if not hasattr(self, "net_"):
+            return self.fit(X, y)
+        self._validate_params()
+        X = check_frame(X)
+        if len(X) < 2:
+            raise ValueError(f"partial_fit needs at least 2 rows, got {len(X)}")
+        specs_now = resolve_modalities(self.modalities, X)
+        for m, spec in self.modalities_.items():
+            if m not in specs_now:
+                raise ValueError(f"modality {m!r} was trained and is missing from modalities; "
+                                 "modalities can only be added")
+            if specs_now[m] != spec:
+                raise ValueError(f"modality {m!r} changed from {spec} to {specs_now[m]}; "
+                                 "a trained modality cannot change")
+        new = [m for m in specs_now if m not in self.modalities_]
+        if new and self.strategy == "cvs":
+            raise ValueError(f"strategy='cvs' trains all modalities together: fit again with "
+                             f"{list(specs_now)}, or use strategy='mcvs' or 'rvs' to add {new}")
+        y = self._check_y(X, y)
+        specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
+        stage = len(self.stages_)
+        word_seed, torch_seed, shuffle_seed = self._stage_seeds(stage)
+        encoders = dict(self.text_encoders_)
+        fit_names = []
+        for i, m in enumerate(new):
+            if specs[m]["kind"] == "text":
+                encoders[m] = self._new_text_encoder(specs[m], word_seed + i)
+                fit_names.append(m)
+        vector_sizes = dict(self.vector_sizes_)
+        size = self.image_size_
+        data = self._prepare(X, specs, encoders=encoders, fit_names=tuple(fit_names),
+                             vector_sizes=vector_sizes, size=size)
+        known = set(self.classes_.tolist())
+        added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
+        classes = np.concatenate([self.classes_, np.asarray(added_classes, dtype=object)]) \
+            if added_classes else self.classes_
+        lookup = {c: i for i, c in enumerate(classes.tolist())}
+        data["y"] = torch.tensor([lookup[v] for v in y.tolist()], dtype=torch.int64)
+        for m in new:
+            if not data[f"{m}__mask"].any():
+                raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
+                                 "in any row")
+        module = copy.deepcopy(self.net_.module_)
+        with self._torch_seed(torch_seed):
+            module.grow_classifier(len(classes))
+            device = module.classifier.weight.device
+            earlier = list(self.modalities_)
+            if new:
+                pairs = []
+                for m in new:
+                    module.add_branch(m, self._branch(m, specs[m], encoders, vector_sizes,
+                                                      size).to(device))
+                    if self.strategy == "rvs":
+                        module.add_block(self.reference_, m, (m,))
+                        pairs.append((self.reference_, m))
+                    else:
+                        for j in earlier:
+                            module.add_block(j, m, (m,) if j in self.modalities_ else (j, m))
+                            pairs.append((j, m))
+                    earlier.append(m)
+                module.trainable = tuple(new)
+                module.inter_pairs = pairs
+            elif self.strategy == "rvs" and len(module.trainable) > 1:
+                # the reference is frozen after the first stage
+                module.trainable = tuple(m for m in module.trainable if m != self.reference_)
+        self._freeze(module, module.trainable, classifier=bool(added_classes) or not new,
+                     word_vectors=self.fine_tune_word_vectors)
+        net, seconds = self._train(module, data, shuffle_seed, torch_seed)
+        self.modalities_ = specs
+        self.classes_ = classes
+        self.text_encoders_ = encoders
+        self.vector_sizes_ = vector_sizes
+        self.net_ = net
+        self.stages_ = [*self.stages_,
+                        self._stage_record(new, module, len(classes), net, seconds)]
+        self._set_input_features(X)
+        return self
+
+    @property
+    def attention_blocks_(self):
+        """``(modality_a, modality_b, targets)`` of every attention block."""
+        check_is_fitted(self, "net_")
+        module = self.net_.module_
+        return [(*key.split("|"), module.block_targets[key]) for key in module.blocks]
+
+    # ---- inference -------------------------------------------------------
+    def _embed_all(self, data: dict, names, *, alone: bool = False) -> dict:
+        """Per modality: (n, n_components) float32 embeddings, NaN where missing.
+
+        With ``alone`` each modality is embedded on its own (partner stand-ins),
+        as a retrieval query or gallery is; otherwise the modalities of a row
+        attend to each other.
+        """
+        check_is_fitted(self, "net_")
+        if alone and len(names) > 1:
+            out = {}
+            for m in names:
+                out.update(self._embed_all(data, [m]))
+            return out
+        net = self.net_
+        module = net.module_.eval()
+        n = len(next(iter(data.values())))
+        out = {m: np.full((n, self.n_components), np.nan, dtype=np.float32) for m in names}
+        batch_keys = [k for k in data if k.split("__")[0] in names]
+        loader = SliceLoader(TensorDict({k: data[k] for k in batch_keys}),
+                             batch_size=max(self.batch_size, 256))
+        start = 0
+        with torch.inference_mode():
+            for batch, _ in loader:
+                size = len(next(iter(batch.values())))
+                result = module(**net.to_device(batch))
+                for m, (index, z) in result.items():
+                    out[m][start + index.cpu().numpy()] = z.float().cpu().numpy()
+                start += size
+        return out
+
+    def _mean_embedding(self, data: dict) -> np.ndarray:
+        per = self._embed_all(data, list(self.modalities_))
+        stacked = np.stack(list(per.values()))
+        present = ~np.isnan(stacked[..., 0])
+        total = np.where(present[..., None], stacked, 0).sum(0)
+        return (total / present.sum(0)[:, None]).astype(np.float32)
+
+    def _prepare_fitted(self, X, names, require_all=False):
+        specs = self.modalities_
+        return self._prepare(X, specs, encoders=self.text_encoders_,
+                             vector_sizes=dict(self.vector_sizes_), size=self.image_size_,
+                             only=names, require_all=require_all)
+
+    def transform(self, X):
+        """Embed each row as the mean of the embeddings of its modalities.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Holds the columns of every trained modality; a row may miss any
+            of them but not all.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+            The mean of the L2-normalised embeddings of the modalities
+            present in each row (a DataFrame with
+            ``set_output(transform="pandas")``).
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        return self._mean_embedding(self._prepare_fitted(X, list(self.modalities_)))
+
+    def embed(self, X, modality: str) -> np.ndarray:
+        """Embed one modality of every row of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Holds that modality's column, with a value in every row.
+        modality : str
+            A trained modality.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+            L2-normalised embeddings.
+        """
+        check_is_fitted(self, "net_")
+        if modality not in self.modalities_:
+            raise ValueError(f"unknown modality {modality!r}; trained: {list(self.modalities_)}")
+        X = check_frame(X)
+        if len(X) == 0:
+            raise ValueError("X has no rows")
+        check_columns(X, [self.modalities_[modality]["column"]],
+                      context=f"modality {modality!r}")
+        data = self._prepare_fitted(X, [modality], require_all=True)
+        return self._embed_all(data, [modality])[modality]
+
+    def retrieve(self, query, query_modality: str, gallery, gallery_modality: str, k: int = 10):
+        """Find the ``k`` gallery items closest to each query, across modalities.
+
+        Parameters
+        ----------
+        query, gallery : pandas.DataFrame
+            Rows holding ``query_modality`` and ``gallery_modality``.
+        query_modality, gallery_modality : str
+            Trained modalities (equal for intra-modal retrieval).
+        k : int, default=10
+            Results per query (at most the gallery size).
+
+        Returns
+        -------
+        indices : ndarray of shape (n_queries, k), int64
+            Positions in ``gallery``, best first.
+        similarities : ndarray of shape (n_queries, k), float32
+            Cosine similarities.
+        """
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        q = self.embed(query, query_modality)
+        g = self.embed(gallery, gallery_modality)
+        k = min(int(k), len(g))
+        sim = q @ g.T
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(sim, top, axis=1)
+        order = np.lexsort((top, -part), axis=1)
+        indices = np.take_along_axis(top, order, axis=1).astype(np.int64)
+        return indices, np.take_along_axis(sim, indices, axis=1)
+
+    def score(self, X, y=None):
+        """Mean mAP@``map_k`` of cross-modal retrieval over ordered modality pairs.
+
+        Every modality of ``X`` queries every other one (rows missing a
+        modality are left out of its queries and gallery); with a single
+        trained modality, intra-modal retrieval without the query itself.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : array-like of shape (n_samples,)
+            Class labels; an item is relevant to a query of the same class.
+
+        Returns
+        -------
+        float
+            In [0, 1], higher is better (for GridSearchCV).
+        """
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        y = self._check_y(X, y)
+        names = list(self.modalities_)
+        per = self._embed_all(self._prepare_fitted(X, names), names, alone=True)
+        embeddings, labels = {}, {}
+        for m, z in per.items():
+            present = ~np.isnan(z[:, 0])
+            if present.any():
+                embeddings[m], labels[m] = z[present], y[present]
+        table = retrieval_table(embeddings, labels, k=self.map_k, diagonal=len(embeddings) == 1)
+        values = table.to_numpy(dtype=float)
+        if len(embeddings) > 1:
+            values = values[~np.eye(len(values), dtype=bool)]
+        return float(np.nanmean(values))

@@ -1,0 +1,432 @@
+"""The supervised common vector space (CVS, M-CVS, RVS) as torch modules.
+
+Every modality has a branch: its encoder (a small CNN for images, pooled or
+recurrent frozen word vectors for texts, nothing for pre-computed vectors)
+followed by two fully connected layers into the common space. Aligned
+attention blocks (:class:`AlignedAttention`) refine the branch outputs, which
+are then L2-normalised. :class:`CommonSpaceNet` holds the branches, the blocks
+and a classifier on the common space, and computes the loss
+
+``alpha * cross-entropy + beta * (gamma1 * intra_first + gamma2 * intra_others
++ gamma3 * inter)``
+
+with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_triplet_loss`,
+the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised).
+
+Batches are dicts of tensors keyed ``"<modality>__<input>"`` (``image``,
+``tokens``, ``lengths``, ``vector``) plus ``"<modality>__mask"`` (bool: the
+row carries this modality) and, for training, ``"y"`` (class ids).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder
+from skmm.nn.losses import semihard_triplet_loss
+
+__all__ = [
+    "AlignedAttention",
+    "CommonSpaceNet",
+    "ModalityBranch",
+    "PooledTextEncoder",
+    "VectorEncoder",
+    "block_key",
+]
+
+
+def block_key(a: str, b: str) -> str:
+    """Name of the attention block between modalities ``a`` and ``b`` (in that order)."""
+    return f"{a}|{b}"
+
+
+class WordVectors(nn.Embedding):
+    """A word-vector table whose special tokens (ids 0, 1, 2) always read as zeros.
+
+    Frozen by default; when fine-tuned, ``<pad>``, ``<unk>`` and ``<sos>``
+    stay zero vectors (they get no gradient).
+    """
+
+    n_special = 3
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        out = super().forward(ids)
+        return out * (ids >= self.n_special).unsqueeze(-1).to(out.dtype)
+
+
+def word_vectors_table(vectors, trainable: bool = False) -> WordVectors:
+    """A :class:`WordVectors` table from a (vocabulary, dim) array; frozen unless ``trainable``."""
+    weight = torch.as_tensor(vectors, dtype=torch.float32)
+    return WordVectors.from_pretrained(weight, freeze=not trainable, padding_idx=0)
+
+
+class PooledTextEncoder(nn.Module):
+    """Mean of the (frozen) word vectors of each text, padding excluded.
+
+    Parameters
+    ----------
+    embedding : torch.nn.Embedding
+        Word vectors, row 0 the zero padding vector.
+    """
+
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        self.embedding = embedding
+        self.out_features = embedding.embedding_dim
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        total = self.embedding(tokens).sum(1)  # padding rows are zero vectors
+        return total / lengths.to(total.device, total.dtype).clamp_min(1)[:, None]
+
+
+class VectorEncoder(nn.Module):
+    """Identity encoder of a column of pre-computed numeric vectors.
+
+    Parameters
+    ----------
+    n_features : int
+        Length of the vectors.
+    """
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.out_features = n_features
+
+    def forward(self, vector: torch.Tensor) -> torch.Tensor:
+        return vector.float()
+
+
+class ModalityBranch(nn.Module):
+    """One modality's encoder, then two fully connected layers into the common space.
+
+    The branch also keeps the running mean of its outputs (a buffer, updated
+    in training like BatchNorm's running mean): it stands in for this
+    modality in the attention blocks of other modalities (see
+    :class:`CommonSpaceNet`).
+
+    Parameters
+    ----------
+    kind : {"image", "text", "vector"}
+        Which inputs ``forward`` reads.
+    encoder : torch.nn.Module
+        Has ``out_features``.
+    hidden_size, n_components : int
+        Width of the first and second fully connected layers.
+    momentum : float, default=0.1
+        Of the running mean.
+    """
+
+    def __init__(self, kind: str, encoder: nn.Module, hidden_size: int, n_components: int,
+                 momentum: float = 0.1):
+        super().__init__()
+        self.kind = kind
+        self.encoder = encoder
+        self.fc = nn.Sequential(nn.Linear(encoder.out_features, hidden_size), nn.ReLU(),
+                                nn.Linear(hidden_size, n_components))
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(n_components))
+
+    def forward(self, image=None, tokens=None, lengths=None, vector=None) -> torch.Tensor:
+        if self.kind == "image":
+            features = self.encoder(image)
+        elif self.kind == "text":
+            features = self.encoder(tokens, lengths)
+        else:
+            features = self.encoder(vector)
+        return self.fc(features)
+
+    @torch.no_grad()
+    def update_running_mean(self, g: torch.Tensor) -> None:
+        """Move the running mean towards the mean of ``g`` (n, n_components)."""
+        if len(g):
+            self.running_mean.lerp_(g.detach().float().mean(0), self.momentum)
+
+
+class AlignedAttention(nn.Module):
+    """Aligned attention between two modalities.
+
+    ``e = W_e tanh(g_i W_i + g_s W_s + (g_i * g_s) W_is)``, ``alpha =
+    softmax(e)`` over the features, then both features are refined with the
+    same weights and a residual, ``g <- g + alpha * g``, and L2-normalised.
+
+    Parameters
+    ----------
+    n_components : int
+        Dimension of the common space.
+    """
+
+    def __init__(self, n_components: int):
+        super().__init__()
+        self.w_i = nn.Linear(n_components, n_components, bias=False)
+        self.w_s = nn.Linear(n_components, n_components, bias=False)
+        self.w_is = nn.Linear(n_components, n_components, bias=False)
+        self.w_e = nn.Linear(n_components, n_components)
+
+    def weights(self, g_i: torch.Tensor, g_s: torch.Tensor) -> torch.Tensor:
+        """The attention weights ``alpha`` (rows sum to 1); ``g_s`` may be one row."""
+        e = self.w_e(torch.tanh(self.w_i(g_i) + self.w_s(g_s) + self.w_is(g_i * g_s)))
+        return torch.softmax(e, dim=-1)
+
+    def forward(self, g_i: torch.Tensor, g_s: torch.Tensor):
+        """Refine a pair of (n, d) feature batches; return both, L2-normalised."""
+        alpha = self.weights(g_i, g_s)
+        return F.normalize(g_i + alpha * g_i, dim=-1), F.normalize(g_s + alpha * g_s, dim=-1)
+
+
+class CommonSpaceNet(nn.Module):
+    """Modality branches, aligned attention blocks and a classifier on the common space.
+
+    Parameters
+    ----------
+    branches : dict of str to ModalityBranch
+        In the order of the modalities (the first one's intra-modal triplet
+        term is weighted ``gamma1``).
+    n_components : int
+        Dimension of the common space.
+    n_classes : int
+        Outputs of the classifier.
+    alpha, beta, gamma1, gamma2, gamma3 : float
+        Loss weights (see the module docstring).
+    margin_intra, margin_inter : float
+        Triplet margins (on L2-normalised embeddings).
+    attention : bool
+        Whether blocks are used (:meth:`add_block` is a no-op without).
+
+    partner_dropout : float
+        In training, the probability that a row's real partner features are
+        replaced by the stand-in (so that both the paired and the standalone
+        embeddings are trained).
+
+    Notes
+    -----
+    Each block has a pair ``(a, b)`` and the modalities it *targets* (whose
+    embedding it refines). A modality passes through its blocks in the order
+    they were added: ``g <- g + alpha_b(g, partner) * g``, then L2
+    normalisation. The partner is the partner modality's features in the same
+    row when the row (and the batch) carries it; otherwise (a modality
+    embedded on its own, as for retrieval) a stand-in: the running mean of the
+    partner branch's outputs. The pre-activation of a block is linear in the
+    partner's features, so the stand-in gives the pre-activation averaged over
+    the partner's distribution. A block of a modality with itself (the RVS
+    reference) always uses the stand-in.
+
+    ``trainable`` is the set of modalities whose loss terms are computed
+    (the branches of the other modalities are frozen by the embedder);
+    ``inter_pairs`` the modality pairs of the inter-modal term.
+    """
+
+    def __init__(self, branches: dict, n_components: int, n_classes: int, *, alpha=1.0,
+                 beta=1.0, gamma1=0.25, gamma2=0.25, gamma3=0.5, margin_intra=1.0,
+                 margin_inter=1.0, attention=True, partner_dropout=0.5):
+        super().__init__()
+        self.branches = nn.ModuleDict(branches)
+        self.blocks = nn.ModuleDict()
+        self.block_targets: dict[str, tuple[str, ...]] = {}
+        self.classifier = nn.Linear(n_components, n_classes)
+        self.n_components = n_components
+        self.alpha, self.beta = alpha, beta
+        self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
+        self.margin_intra, self.margin_inter = margin_intra, margin_inter
+        self.attention = attention
+        self.partner_dropout = partner_dropout
+        self.trainable: tuple[str, ...] = tuple(branches)
+        self.inter_pairs: list[tuple[str, str]] = []
+
+    # ---- structure -------------------------------------------------------
+    @property
+    def host_keys(self):
+        return tuple(f"{m}__lengths" for m in self.branches)
+
+    @property
+    def modalities(self) -> list[str]:
+        return list(self.branches)
+
+    def add_branch(self, name: str, branch: ModalityBranch) -> None:
+        """Add a modality branch."""
+        self.branches[name] = branch
+
+    def add_block(self, a: str, b: str, targets) -> None:
+        """Add the attention block of the pair ``(a, b)`` refining ``targets``."""
+        if not self.attention:
+            return
+        key = block_key(a, b)
+        self.blocks[key] = AlignedAttention(self.n_components).to(
+            self.classifier.weight.device)
+        self.block_targets[key] = tuple(targets)
+
+    def grow_classifier(self, n_classes: int) -> None:
+        """Add outputs for new classes, keeping the weights of the known ones."""
+        old = self.classifier
+        if n_classes == old.out_features:
+            return
+        new = nn.Linear(old.in_features, n_classes).to(old.weight.device)
+        with torch.no_grad():
+            new.weight[: old.out_features] = old.weight
+            new.bias[: old.out_features] = old.bias
+        self.classifier = new
+
+    # ---- forward ---------------------------------------------------------
+    def _inputs(self, m: str, batch: dict, index: torch.Tensor) -> dict:
+        kind = self.branches[m].kind
+        if kind == "image":
+            return {"image": batch[f"{m}__image"][index]}
+        if kind == "text":
+            lengths = batch[f"{m}__lengths"]
+            tokens = batch[f"{m}__tokens"][index]
+            lengths = lengths[index.to(lengths.device)]
+            width = int(lengths.max()) if len(lengths) else 1
+            return {"tokens": tokens[:, :width], "lengths": lengths}
+        return {"vector": batch[f"{m}__vector"][index]}
+
+    def _partner(self, partner: str, index: torch.Tensor, features: dict, n_rows: int,
+                 like: torch.Tensor) -> torch.Tensor:
+        """The partner's features for the rows ``index``: real where the row has it."""
+        stand_in = self.branches[partner].running_mean.to(like.dtype)
+        if partner not in features:
+            return stand_in[None, :].expand(len(index), -1)
+        p_index, g_p = features[partner]
+        full = stand_in[None, :].expand(n_rows, -1).clone()
+        full[p_index] = g_p.to(like.dtype)
+        has = torch.zeros(n_rows, dtype=torch.bool, device=like.device)
+        has[p_index] = True
+        if self.training and self.partner_dropout > 0:
+            has &= torch.rand(n_rows, device=like.device) >= self.partner_dropout
+        full = torch.where(has[:, None], full, stand_in[None, :])
+        return full[index]
+
+    def _attend(self, m: str, index: torch.Tensor, g: torch.Tensor, features: dict,
+                n_rows: int) -> torch.Tensor:
+        for key, block in self.blocks.items():
+            if m not in self.block_targets[key]:
+                continue
+            a, b = key.split("|")
+            partner = b if m == a else a
+            if partner == m:
+                other = self._partner(m, index, {}, n_rows, g)
+            else:
+                other = self._partner(partner, index, features, n_rows, g)
+            alpha = block.weights(g, other) if m == a else block.weights(other, g)
+            g = g + alpha * g
+        return F.normalize(g, dim=-1)
+
+    def forward(self, **batch):
+        """Embed the modalities present in the batch.
+
+        Returns
+        -------
+        dict of str to (index, z)
+            For each modality with a ``"<m>__mask"`` in the batch: the
+            positions of the rows that carry it and their (k, n_components)
+            L2-normalised embeddings.
+        """
+        features, n_rows = {}, 0
+        for m, branch in self.branches.items():
+            mask = batch.get(f"{m}__mask")
+            if mask is None:
+                continue
+            n_rows = len(mask)
+            index = mask.nonzero().squeeze(1)
+            if not len(index):
+                continue
+            g = branch(**self._inputs(m, batch, index))
+            if self.training and m in self.trainable:
+                branch.update_running_mean(g)
+            features[m] = (index, g)
+        return {m: (index, self._attend(m, index, g, features, n_rows))
+                for m, (index, g) in features.items()}
+
+    # ---- loss ------------------------------------------------------------
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Class scores of L2-normalised embeddings.
+
+        The embeddings are scaled by sqrt(n_components) first, so that their
+        coordinates are of order 1 (those of a unit vector are of order
+        1/sqrt(d), which would keep the logits, and the cross-entropy's
+        gradients, tiny).
+        """
+        return self.classifier(z * self.n_components ** 0.5)
+
+    def loss_terms(self, out, batch):
+        """``ce``, ``intra``, ``inter`` and the weighted ``loss``.
+
+        Only the ``trainable`` modalities contribute cross-entropy and
+        intra-modal terms; a modality missing from a row contributes nothing
+        for that row. The inter-modal term averages, over ``inter_pairs`` and
+        both directions, a triplet loss with anchors from one modality and
+        positives and negatives from the other (any rows of the same class,
+        paired or not).
+        """
+        y = batch["y"]
+        device = y.device
+        zero = torch.zeros((), device=device, requires_grad=torch.is_grad_enabled())
+        ce, intra_first, intra_other = [], [], []
+        first = next(iter(self.branches))
+        for m in self.trainable:
+            if m not in out:
+                continue
+            index, z = out[m]
+            z = z.float()
+            ym = y[index]
+            ce.append(F.cross_entropy(self.logits(z), ym))
+            term = semihard_triplet_loss(z, ym, margin=self.margin_intra)
+            (intra_first if m == first else intra_other).append(term)
+        inter = []
+        for a, b in self.inter_pairs:
+            if a in out and b in out:
+                (ia, za), (ib, zb) = out[a], out[b]
+                za, zb = za.float(), zb.float()
+                inter.append(semihard_triplet_loss(za, y[ia], zb, y[ib], self.margin_inter))
+                inter.append(semihard_triplet_loss(zb, y[ib], za, y[ia], self.margin_inter))
+
+        def mean(values):
+            return torch.stack(values).mean() if values else zero
+
+        ce_t, first_t, other_t, inter_t = map(mean, (ce, intra_first, intra_other, inter))
+        intra_t = (first_t * self.gamma1 + other_t * self.gamma2)
+        triplet = intra_t + self.gamma3 * inter_t
+        loss = self.alpha * ce_t + self.beta * triplet + zero
+        return {"loss": loss, "ce": ce_t.detach(), "intra": intra_t.detach(),
+                "inter": inter_t.detach()}
+
+
+def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
+                 text_encoder="mean", hidden_size=64, n_features=None,
+                 fine_tune_word_vectors=False) -> nn.Module:
+    """Build the encoder of one modality.
+
+    Parameters
+    ----------
+    kind : {"image", "text", "vector"}
+    image_shape : (int, int, int)
+        Channels, height, width (images).
+    conv_channels : int
+        Filters of the three conv blocks (images).
+    vectors : array-like of shape (vocabulary, dim)
+        Word vectors (texts).
+    text_encoder : {"mean", "gru", "lstm"}
+        Pooled word vectors or a bidirectional recurrent net (texts).
+    hidden_size : int
+        Units of the recurrent net.
+    n_features : int
+        Length of the vectors (vectors).
+    fine_tune_word_vectors : bool
+        Train the word-vector table (texts); frozen otherwise.
+
+    Returns
+    -------
+    torch.nn.Module
+        With an ``out_features`` attribute.
+    """
+    if kind == "image":
+        c, h, w = image_shape
+        return ConvEncoder(c, (h, w), conv_channels)
+    if kind == "text":
+        embedding = word_vectors_table(vectors, trainable=fine_tune_word_vectors)
+        if text_encoder == "mean":
+            return PooledTextEncoder(embedding)
+        return RecurrentTextEncoder(embedding, text_encoder, hidden_size, 1, True)
+    if kind == "vector":
+        return VectorEncoder(n_features)
+    raise ValueError(f"unknown modality kind {kind!r}")

@@ -1,0 +1,464 @@
+"""CommonSpaceEmbedder: contracts, missing modalities, stages (M-CVS, RVS), retrieval."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+
+from skmm.datasets import make_shapes
+from skmm.embedders.common_space import (
+    ClassBalancedLoader,
+    CommonSpaceEmbedder,
+    resolve_modalities,
+)
+from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
+from skmm.metrics import mean_average_precision
+from skmm.nn.common_space import AlignedAttention
+from skmm.nn.losses import semihard_triplet_loss
+from skmm.training import TensorDict
+
+TINY = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
+            max_epochs=2, batch_size=32, random_state=0)
+
+
+def with_vectors(X, seed=0):
+    """Add a 'vec' column: a noisy one-hot of the colour, and a second text column."""
+    rng = np.random.default_rng(seed)
+    codes = pd.factorize(X["color"])[0]
+    vec = np.eye(5, dtype=np.float32)[codes] + rng.normal(scale=0.1, size=(len(X), 5))
+    X = X.copy()
+    X["vec"] = pd.Series(list(vec.astype(np.float32)), index=X.index, dtype=object)
+    X["caption"] = ("it is " + X["color"].astype(str)).astype(object)
+    return X
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_shapes(48, image_size=16, label="color", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def y(X):
+    return X["label"].to_numpy()
+
+
+@pytest.fixture(scope="module")
+def fitted(X, y):
+    return CommonSpaceEmbedder(**TINY).fit(X, y)
+
+
+# ---- contracts ---------------------------------------------------------------
+def test_fit_transform_shape_dtype_and_determinism(X, y, fitted):
+    Z = fitted.transform(X)
+    assert Z.shape == (len(X), 8) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    np.testing.assert_array_equal(Z, fitted.transform(X))
+    assert fitted.n_features_in_ == X.shape[1]
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert set(fitted.classes_) == set(y)
+    for m in ("image", "text"):
+        E = fitted.embed(X, m)
+        assert E.shape == (len(X), 8) and E.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1, rtol=1e-5)
+
+
+def test_fit_transform_equals_fit_then_transform(X, y, fitted):
+    Z = CommonSpaceEmbedder(**TINY).fit_transform(X, y)
+    np.testing.assert_array_equal(Z, fitted.transform(X))
+
+
+def test_history_records_each_loss_term(fitted):
+    h = fitted.history_
+    assert len(h) == 2
+    last = h[-1]
+    for key in ["train_loss", "train_ce", "train_intra", "train_inter", "dur"]:
+        assert np.isfinite(last[key]), key
+    assert last["train_loss"] == pytest.approx(
+        last["train_ce"] + last["train_intra"] + 0.5 * last["train_inter"], rel=1e-4)
+    assert fitted.stages_[0]["added"] == ["image", "text"]
+
+
+def test_random_state_gives_bit_identical_results(X, y, fitted):
+    again = CommonSpaceEmbedder(**TINY).fit(X, y)
+    np.testing.assert_array_equal(fitted.transform(X), again.transform(X))
+    other = CommonSpaceEmbedder(**{**TINY, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(fitted.transform(X), other.transform(X))
+
+
+def test_seeding_leaves_global_torch_rng_alone(X, y):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}).fit(X, y)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_clone_params_pickle_joblib(X, fitted, tmp_path):
+    c = clone(fitted)
+    assert c.get_params() == fitted.get_params() and not hasattr(c, "net_")
+    c.set_params(n_components=3, strategy="rvs")
+    assert c.get_params()["strategy"] == "rvs"
+    Z = fitted.transform(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X), Z)
+    joblib.dump(fitted, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").transform(X), Z)
+
+
+def test_set_output_pandas(X, y):
+    emb = CommonSpaceEmbedder(**TINY).set_output(transform="pandas")
+    X2 = X.set_axis([f"r{i}" for i in range(len(X))])
+    out = emb.fit_transform(X2, y)
+    assert isinstance(out, pd.DataFrame) and list(out.index) == list(X2.index)
+    assert list(out.columns) == [f"commonspaceembedder{i}" for i in range(8)]
+    assert list(emb.get_feature_names_out()) == list(out.columns)
+
+
+def test_verbose_zero_prints_nothing(X, y, capsys):
+    CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_validation_fraction_records_valid_terms(X, y):
+    emb = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}, validation_fraction=0.25).fit(X, y)
+    assert np.isfinite(emb.history_[-1, "valid_ce"])
+
+
+@pytest.mark.slow
+def test_grid_search_uses_retrieval_score(X, y):
+    grid = GridSearchCV(CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}),
+                        {"n_components": [4, 8]}, cv=2)
+    grid.fit(X, y)
+    assert grid.best_params_["n_components"] in (4, 8)
+    assert 0 <= grid.best_score_ <= 1
+
+
+# ---- errors ------------------------------------------------------------------
+def test_y_is_validated_before_training(X, y):
+    emb = CommonSpaceEmbedder(**TINY)
+    with pytest.raises(ValueError, match="48 rows but y has 47"):
+        emb.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="needs class labels"):
+        emb.fit(X)
+    bad = y.astype(object)
+    bad[[3, 5]] = None
+    with pytest.raises(ValueError, match=r"missing labels for rows \[3, 5\]"):
+        emb.fit(X, bad)
+    assert not hasattr(emb, "net_")
+
+
+def test_bad_cells_name_column_rows_and_reason(X, y):
+    Xb = X.copy()
+    Xb["text"] = Xb["text"].astype(object)
+    Xb.loc[2, "text"] = "   "
+    Xb["image"] = Xb["image"].astype(object)
+    Xb.loc[4, "image"] = "/no/such/file.png"
+    with pytest.raises(InvalidRowsError) as err:
+        CommonSpaceEmbedder(**TINY).fit(Xb, y)
+    msg = str(err.value)
+    assert "'text'" in msg and "[2]" in msg and "empty text" in msg
+    assert "'image'" in msg and "[4]" in msg
+
+
+def test_row_without_any_modality_and_missing_column(X, y):
+    Xb = X.copy()
+    Xb["text"] = Xb["text"].astype(object)
+    Xb["image"] = Xb["image"].astype(object)
+    Xb.loc[7, ["image", "text"]] = None
+    with pytest.raises(InvalidRowsError, match=r"\[7\].*no modality present"):
+        CommonSpaceEmbedder(**TINY).fit(Xb, y)
+    with pytest.raises(MissingColumnError, match="caption"):
+        CommonSpaceEmbedder(**TINY, modalities={"image": "image", "t": "caption"}).fit(X, y)
+
+
+def test_failed_fit_keeps_previous_state(X, y, fitted):
+    emb = pickle.loads(pickle.dumps(fitted))
+    Z = emb.transform(X)
+    with pytest.raises(ValueError):
+        emb.fit(X, y[:10])
+    with pytest.raises(NonFiniteLossError):
+        emb.set_params(lr=1e30, max_epochs=1).fit(X, y)
+    np.testing.assert_array_equal(emb.transform(X), Z)
+
+
+def test_transform_errors(X, y, fitted):
+    with pytest.raises(NotFittedError):
+        CommonSpaceEmbedder(**TINY).transform(X)
+    with pytest.raises(MissingColumnError):
+        fitted.transform(X.drop(columns="text"))
+    with pytest.raises(ValueError, match="unknown modality"):
+        fitted.embed(X, "audio")
+    Xb = X.copy()
+    Xb["text"] = Xb["text"].astype(object)
+    Xb.loc[1, "text"] = None
+    with pytest.raises(InvalidRowsError, match=r"\[1\].*missing value"):
+        fitted.embed(Xb, "text")
+    # embedding one modality needs only its column
+    assert fitted.embed(X[["image"]], "image").shape == (len(X), 8)
+
+
+def test_bad_modalities_specs(X, y):
+    with pytest.raises(ValueError, match="kind must be one of"):
+        CommonSpaceEmbedder(modalities={"a": ("image", "audio")}).fit(X, y)
+    with pytest.raises(ValueError, match="unknown option"):
+        CommonSpaceEmbedder(modalities={"a": ("text", "text", {"lang": "fr"})}).fit(X, y)
+    with pytest.raises(ValueError, match="reference"):
+        CommonSpaceEmbedder(**TINY, strategy="rvs", reference="audio").fit(X, y)
+
+
+# ---- modalities --------------------------------------------------------------
+def test_resolve_modalities_infers_kinds_and_tokenizers(X):
+    Xv = with_vectors(X)
+    Xv["zh"] = pd.Series(["红色的圆形"] * len(X), index=X.index, dtype=object)
+    specs = resolve_modalities({"img": "image", "en": "text", "v": "vec", "zh": "zh",
+                                "cap": ("caption", "text", {"tokenizer": "jieba"}),
+                                "d": {"column": "text", "tokenizer": "english"}}, Xv)
+    assert specs["img"] == {"column": "image", "kind": "image"}
+    assert specs["en"] == {"column": "text", "kind": "text", "tokenizer": "english"}
+    assert specs["v"] == {"column": "vec", "kind": "vector"}
+    assert specs["zh"]["tokenizer"] == "jieba"
+    assert specs["cap"]["tokenizer"] == "jieba"
+    assert specs["d"] == {"column": "text", "kind": "text", "tokenizer": "english"}
+    assert list(resolve_modalities(["image", "text"], X)) == ["image", "text"]
+
+
+def test_vector_modality_and_bad_vectors(X, y):
+    Xv = with_vectors(X)
+    emb = CommonSpaceEmbedder(**TINY, modalities={"image": "image", "v": "vec"}).fit(Xv, y)
+    assert emb.vector_sizes_ == {"v": 5}
+    assert emb.embed(Xv, "v").shape == (len(X), 8)
+    Xb = Xv.copy()
+    Xb.at[3, "vec"] = np.array([1.0, np.nan, 0, 0, 0], dtype=np.float32)
+    Xb.at[6, "vec"] = np.zeros(3, dtype=np.float32)
+    with pytest.raises(InvalidRowsError) as err:
+        emb.transform(Xb)
+    assert "non-finite" in str(err.value) and "length 3, expected 5" in str(err.value)
+
+
+def test_unpaired_rows_train_and_missing_modalities_give_no_loss(X, y):
+    # first half: images only; second half: texts only (two unpaired collections)
+    Xu = X.copy()
+    Xu["image"] = Xu["image"].astype(object)
+    Xu["text"] = Xu["text"].astype(object)
+    Xu.loc[X.index[:24], "text"] = np.nan
+    Xu.loc[X.index[24:], "image"] = None
+    emb = CommonSpaceEmbedder(**TINY).fit(Xu, y)
+    Z = emb.transform(Xu)
+    assert np.isfinite(Z).all()
+    # a row with one modality is embedded as that modality alone
+    np.testing.assert_allclose(Z[:24], emb.embed(X.iloc[:24], "image"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[24:], emb.embed(X.iloc[24:], "text"), rtol=1e-5, atol=1e-6)
+    assert np.isfinite(emb.history_[-1, "train_inter"])
+    # a batch that holds no text: no text terms, and no inter-modal term at all
+    module = emb.net_.module_.train()
+    data = emb._prepare_fitted(Xu.iloc[:24], ["image", "text"])
+    data["y"] = torch.tensor([list(emb.classes_).index(v) for v in y[:24]])
+    out = module(**data)
+    assert set(out) == {"image"}
+    terms = module.loss_terms(out, data)
+    assert terms["inter"] == 0 and terms["ce"] > 0
+
+
+def test_paired_rows_transform_is_mean_without_attention(X, y):
+    emb = CommonSpaceEmbedder(**TINY, attention=False).fit(X, y)
+    expected = (emb.embed(X, "image") + emb.embed(X, "text")) / 2
+    np.testing.assert_allclose(emb.transform(X), expected, rtol=1e-5, atol=1e-6)
+    assert emb.attention_blocks_ == [] and len(emb.net_.module_.blocks) == 0
+
+
+def test_paired_rows_attend_to_each_other_with_attention(X, fitted):
+    # with attention a paired row uses its partner's real features (fusion);
+    # alone, a modality uses the partner's running mean
+    alone = (fitted.embed(X, "image") + fitted.embed(X, "text")) / 2
+    assert not np.allclose(fitted.transform(X), alone)
+
+
+# ---- building blocks ---------------------------------------------------------
+def test_aligned_attention_formula():
+    torch.manual_seed(0)
+    block = AlignedAttention(6)
+    gi, gs = torch.randn(4, 6), torch.randn(4, 6)
+    e = torch.tanh(gi @ block.w_i.weight.T + gs @ block.w_s.weight.T
+                   + (gi * gs) @ block.w_is.weight.T) @ block.w_e.weight.T + block.w_e.bias
+    alpha = torch.softmax(e, dim=-1)
+    zi, zs = block(gi, gs)
+    torch.testing.assert_close(zi, torch.nn.functional.normalize(gi + alpha * gi, dim=-1))
+    torch.testing.assert_close(zs, torch.nn.functional.normalize(gs + alpha * gs, dim=-1))
+    torch.testing.assert_close(alpha.sum(-1), torch.ones(4))
+
+
+def test_semihard_triplet_loss_matches_pytorch_metric_learning():
+    from pytorch_metric_learning import losses, miners
+
+    torch.manual_seed(0)
+    z = torch.randn(40, 8, requires_grad=True)
+    labels = torch.arange(10).repeat_interleave(4)
+    ref = torch.randn(36, 8)
+    ref_labels = torch.randint(0, 10, (36,))
+    miner, loss = miners.TripletMarginMiner(0.5, "semihard"), losses.TripletMarginLoss(0.5)
+    expected = loss(z, labels, miner(z, labels))
+    got = semihard_triplet_loss(z, labels, margin=0.5)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(torch.autograd.grad(got, z)[0],
+                               torch.autograd.grad(expected, z)[0])
+    expected = loss(z, labels, miner(z, labels, ref, ref_labels), ref, ref_labels)
+    torch.testing.assert_close(semihard_triplet_loss(z, labels, ref, ref_labels, 0.5), expected)
+    # no positive at all: zero, not NaN
+    assert semihard_triplet_loss(z[:10], labels[::4][:10]) == 0
+
+
+def test_class_balanced_loader_groups_classes():
+    y = torch.tensor([0] * 9 + [1] * 6 + [2] * 5 + [3] * 1)
+    data = TensorDict({"y": y, "i": torch.arange(len(y))})
+    gen = torch.Generator().manual_seed(0)
+    loader = ClassBalancedLoader(data, batch_size=8, items_per_class=4, generator=gen)
+    batches = [b["i"] for b, _ in loader]
+    seen = torch.cat(batches)
+    assert sorted(seen.tolist()) == list(range(len(y)))  # every row once
+    assert len(batches) == len(loader) == 3
+    order = seen.tolist()
+    # each class comes in contiguous groups of 4 (the last one smaller):
+    # at most ceil(n_class / 4) runs of consecutive rows of the class
+    runs = {}
+    for i, row in enumerate(order):
+        if i == 0 or y[order[i - 1]] != y[row]:
+            runs[int(y[row])] = runs.get(int(y[row]), 0) + 1
+    counts = torch.bincount(y)
+    for cls, n_runs in runs.items():
+        assert n_runs <= -(-int(counts[cls]) // 4), (cls, runs)
+    again = ClassBalancedLoader(data, batch_size=8, items_per_class=4,
+                                generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.cat([b["i"] for b, _ in again]), seen)
+
+
+# ---- stages ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def Xv(X):
+    return with_vectors(X)
+
+
+def test_mcvs_adding_a_modality_keeps_earlier_embeddings_bit_identical(Xv, y):
+    emb = CommonSpaceEmbedder(**TINY, strategy="mcvs",
+                              modalities={"image": "image", "text": "text"}).fit(Xv, y)
+    before = {m: emb.embed(Xv, m) for m in ("image", "text")}
+    state = {k: v.clone() for k, v in emb.net_.module_.state_dict().items()}
+    emb.set_params(modalities={"image": "image", "text": "text", "v": "vec"})
+    emb.partial_fit(Xv, y)
+    for m in ("image", "text"):
+        np.testing.assert_array_equal(emb.embed(Xv, m), before[m])
+    new_state = emb.net_.module_.state_dict()
+    for k, v in state.items():
+        if not k.startswith("classifier"):
+            assert torch.equal(new_state[k], v), k
+    assert [b[:2] for b in emb.attention_blocks_] == [("image", "text"), ("image", "v"),
+                                                      ("text", "v")]
+    assert emb.attention_blocks_[1][2] == ("v",)
+    assert [s["added"] for s in emb.stages_] == [["image", "text"], ["v"]]
+    assert emb.stages_[1]["trainable"] == ["v"]
+    assert emb.transform(Xv).shape == (len(Xv), 8)
+    assert np.isfinite(emb.history_[-1, "train_inter"])
+    # the new modality was trained: its history has inter-modal terms towards both
+    assert emb.net_.module_.inter_pairs == [("image", "v"), ("text", "v")]
+
+
+def test_rvs_and_cvs_block_counts(Xv, y):
+    mods = {"image": "image", "text": "text", "v": "vec", "cap": "caption"}
+    cvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}, modalities=mods).fit(Xv, y)
+    assert len(cvs.attention_blocks_) == 4 * 3 // 2
+    rvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}, modalities=mods, strategy="rvs",
+                              reference="text").fit(Xv, y)
+    assert len(rvs.attention_blocks_) == 4
+    assert rvs.attention_blocks_[0] == ("text", "text", ("text",))
+    assert all(a == "text" for a, _, _ in rvs.attention_blocks_)
+
+
+def test_rvs_stagewise_freezes_the_reference(Xv, y):
+    emb = CommonSpaceEmbedder(**TINY, strategy="rvs",
+                              modalities={"image": "image", "v": "vec"}).fit(Xv, y)
+    assert emb.reference_ == "image" and len(emb.attention_blocks_) == 2
+    ref = emb.embed(Xv, "image")
+    vec = emb.embed(Xv, "v")
+    emb.partial_fit(Xv, y)  # after the first stage the reference is frozen
+    np.testing.assert_array_equal(emb.embed(Xv, "image"), ref)
+    assert not np.array_equal(emb.embed(Xv, "v"), vec)
+    emb.set_params(modalities={"image": "image", "v": "vec", "text": "text"})
+    emb.partial_fit(Xv, y)
+    assert len(emb.attention_blocks_) == 3
+    assert emb.attention_blocks_[-1] == ("image", "text", ("text",))
+    np.testing.assert_array_equal(emb.embed(Xv, "image"), ref)
+    assert emb.net_.module_.inter_pairs == [("image", "text")]
+    # more training (stage-wise class learning) never touches the reference
+    emb.partial_fit(Xv, y)
+    np.testing.assert_array_equal(emb.embed(Xv, "image"), ref)
+
+
+def test_partial_fit_rules(X, y, fitted):
+    emb = pickle.loads(pickle.dumps(fitted))
+    emb.set_params(modalities={"image": "image", "text": "text", "c": "color"})
+    with pytest.raises(ValueError, match="strategy='cvs'"):
+        emb.partial_fit(X, y)
+    emb.set_params(modalities={"image": "image", "text": ("text", "text",
+                                                          {"tokenizer": "jieba"})})
+    with pytest.raises(ValueError, match="cannot change"):
+        emb.partial_fit(X, y)
+    # unfitted: partial_fit is fit
+    fresh = CommonSpaceEmbedder(**TINY).partial_fit(X, y)
+    np.testing.assert_array_equal(fresh.transform(X), fitted.transform(X))
+
+
+def test_partial_fit_with_new_classes_grows_the_classifier(X, y):
+    first = np.isin(y, ["blue", "green", "orange"])
+    emb = CommonSpaceEmbedder(**TINY).fit(X[first], y[first])
+    assert list(emb.classes_) == ["blue", "green", "orange"]
+    w = emb.net_.module_.classifier.weight.detach().clone()
+    emb.partial_fit(X[~first], y[~first])
+    assert list(emb.classes_) == ["blue", "green", "orange", "purple", "red"]
+    assert emb.net_.module_.classifier.out_features == 5
+    assert not torch.equal(emb.net_.module_.classifier.weight[:3], w)  # it kept training
+    assert len(emb.stages_) == 2 and emb.stages_[1]["added"] == []
+    assert 0 <= emb.score(X, y) <= 1
+
+
+# ---- retrieval ---------------------------------------------------------------
+def test_retrieve_and_score(X, y, fitted):
+    idx, sim = fitted.retrieve(X.iloc[:5], "image", X, "text", k=7)
+    assert idx.shape == sim.shape == (5, 7) and idx.dtype == np.int64
+    assert (np.diff(sim, axis=1) <= 1e-6).all()
+    full = fitted.embed(X.iloc[:5], "image") @ fitted.embed(X, "text").T
+    np.testing.assert_allclose(sim, np.take_along_axis(full, idx, 1), rtol=1e-5)
+    np.testing.assert_allclose(sim[:, 0], full.max(1), rtol=1e-5)
+    s = fitted.score(X, y)
+    q, g = fitted.embed(X, "image"), fitted.embed(X, "text")
+    expected = (mean_average_precision(q, y, g, y, k=50)
+                + mean_average_precision(g, y, q, y, k=50)) / 2
+    assert s == pytest.approx(expected)
+    with pytest.raises(ValueError, match="k must be"):
+        fitted.retrieve(X, "image", X, "text", k=0)
+
+
+@pytest.mark.slow
+def test_cross_modal_retrieval_far_above_chance():
+    X = make_shapes(240, image_size=16, label="color", random_state=0)
+    X_test = make_shapes(120, image_size=16, label="color", random_state=1)
+    emb = CommonSpaceEmbedder(**{**TINY, "max_epochs": 12, "n_components": 16, "lr": 3e-3,
+                                 "hidden_size": 32, "conv_channels": 8}).fit(X, X["label"])
+    y_test = X_test["label"].to_numpy()
+    q, g = emb.embed(X_test, "image"), emb.embed(X_test, "text")
+    rng = np.random.default_rng(0)
+    chance = np.mean([mean_average_precision(q, rng.permutation(y_test), g, y_test, k=10)
+                      for _ in range(5)])
+    assert mean_average_precision(q, y_test, g, y_test, k=10) > chance + 0.3
+    assert mean_average_precision(g, y_test, q, y_test, k=10) > chance + 0.3
+
+
+def test_paper_preset():
+    emb = CommonSpaceEmbedder.paper(max_epochs=1)
+    params = emb.get_params()
+    assert params["n_components"] == 512 and params["batch_size"] == 128
+    assert (params["gamma1"], params["gamma2"], params["gamma3"]) == (0.25, 0.25, 0.5)
+    assert params["margin_intra"] == params["margin_inter"] == 1.0 and params["lr"] == 1e-3
+    assert params["max_epochs"] == 1
