@@ -1,18 +1,14 @@
 """Sphinx configuration of the skmm documentation.
 
 Build with ``make docs`` (warnings are errors); ``tests/test_docs.py`` builds
-it the same way. Three markers in the sources are expanded here:
+it the same way. Two markers in the sources are expanded here:
 
 * ``skmm-results`` markers: a line ``<!-- skmm-results: PATTERN -->`` in a
   Markdown page becomes a MyST ``include`` of every ``benchmarks/results``
   Markdown file matching ``PATTERN`` (and a ``figure`` of every PNG), so that
   measured numbers are never copied by hand;
 * ``<!-- skmm-preset-table: module.Class PRESET -->`` becomes a table of a
-  published preset (e.g. ``PAPER_PRESET``) next to the estimator's defaults;
-* ``.. pending-api-start`` / ``.. pending-api-end`` blocks of ``api.rst``
-  (and ``<!-- pending-api-start -->`` / ``<!-- pending-api-end -->`` in the
-  Markdown pages), which document modules still being written, are dropped
-  unless ``ENABLE_PENDING_API`` is True.
+  published preset (e.g. ``PAPER_PRESET``) next to the estimator's defaults.
 """
 
 from __future__ import annotations
@@ -26,12 +22,6 @@ import skmm
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 RESULTS = ROOT / "benchmarks" / "results"
-
-#: Set to True once skmm.embedders.mmeda, skmm.embedders.common_space,
-#: skmm.baselines.*, skmm.comparison and the retrieval metrics of skmm.metrics
-#: are in: api.rst then documents them (from the _pending_*.rst files) and the
-#: common-space guide shows its PAPER_PRESET table.
-ENABLE_PENDING_API = False
 
 project = "skmm"
 author = "skmm developers"
@@ -49,14 +39,11 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-# _pending_*.rst: parts of api.rst for modules still being written; included
-# (and scanned for autosummary stubs) only when ENABLE_PENDING_API is True.
-PENDING_API_FILES = ["_pending_embedders.rst", "_pending_baselines.rst", "_pending_metrics.rst"]
-exclude_patterns = ["_build", "_pending_*.rst", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 
 # autodoc / autosummary / numpydoc: one page per object, no class-member tables
 # from numpydoc (the class template lists the methods), no network.
-autosummary_generate = ["api.rst"] + (PENDING_API_FILES if ENABLE_PENDING_API else [])
+autosummary_generate = ["api.rst"]
 autosummary_imported_members = False
 autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "none"
@@ -121,7 +108,7 @@ def _preset_table(spec: str) -> str:
 
 def _expand_markers(app, docname, source):
     lines = source[0].splitlines(keepends=True)
-    out, skipping = [], False
+    out = []
     for line in lines:
         stripped = line.strip()
         if stripped.startswith("<!-- skmm-results:") and stripped.endswith("-->"):
@@ -129,11 +116,7 @@ def _expand_markers(app, docname, source):
             out.append(_results_markdown(docname, pattern))
         elif stripped.startswith("<!-- skmm-preset-table:") and stripped.endswith("-->"):
             out.append(_preset_table(stripped[len("<!-- skmm-preset-table:"):-3].strip()))
-        elif stripped in (".. pending-api-start", "<!-- pending-api-start -->"):
-            skipping = not ENABLE_PENDING_API
-        elif stripped in (".. pending-api-end", "<!-- pending-api-end -->"):
-            skipping = False
-        elif not skipping:
+        else:
             out.append(line)
     source[0] = "".join(out)
 

@@ -166,7 +166,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         return X[self.columns()].apply(pd.to_numeric).to_numpy(dtype=np.float64)
 
     def transform(self, X) -> np.ndarray:
-        """The text matrix of ``X``: float32 of shape (n_samples, n_features_out_)."""
+        """The text matrix of ``X``: float32 of shape ``(n_samples, n_features_out_)``."""
         check_is_fitted(self, "scaler_")
         X = check_frame(X)
         check_columns(X, self.columns(), context="it was used in fit")
