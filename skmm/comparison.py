@@ -1,0 +1,649 @@
+"""The downstream comparison: multimodal embedders against single-modality baselines.
+
+One question first: does the multimodal embedding beat what one would do with
+one modality? :func:`run_comparison` answers it with cross-validation on one
+table:
+
+* **classification**: every contender is fitted inside each fold of a seeded
+  :class:`~sklearn.model_selection.StratifiedKFold` and scored on the held-out
+  fold (macro-F1 and accuracy, mean ± std over folds, fit and predict time).
+  Contenders are classifiers (majority class, TF-IDF + LinearSVC, an image
+  CNN, LSTM + CNN late fusion) and embedders, each followed by a
+  LinearSVC and a LogisticRegression (on standardised features). The
+  supervised :class:`~skmm.CommonSpaceEmbedder` sees only the training fold's
+  labels.
+* **clustering**: KMeans on each embedder's embedding of the held-out fold,
+  with as many clusters as classes; NMI and ARI against the target
+  (:func:`skmm.metrics.clustering_scores`).
+* **retrieval**: mAP@50 on the held-out fold (each item queries the others,
+  items of its class are relevant); for the CommonSpaceEmbedder also
+  image -> text (:func:`skmm.metrics.mean_average_precision`).
+
+:func:`make_contenders` builds the registry for a data set (``"emoji"`` or
+``"shapes"``) in a full or ``quick`` configuration; contenders whose module
+is not installed are skipped and listed. :func:`write_report` writes
+``results.md``, ``results.csv`` (and the clustering, retrieval and per-fold
+tables), a bar chart with error bars and a t-SNE map of each embedder.
+``python -m skmm benchmark`` and ``python -m skmm demo`` call these.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+__all__ = [
+    "HEADS",
+    "ComparisonResult",
+    "Contender",
+    "load_benchmark_data",
+    "make_contenders",
+    "run_comparison",
+    "write_report",
+]
+
+#: Classifier heads put after every embedder, by name: each builds a fresh
+#: pipeline (standardisation + linear model) for a seed.
+HEADS: dict[str, Callable[[int], Pipeline]] = {
+    "LinearSVC": lambda seed: make_pipeline(
+        StandardScaler(), LinearSVC(C=0.1, max_iter=10000, random_state=seed)),
+    "LogisticRegression": lambda seed: make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.1, max_iter=3000)),
+}
+
+
+@dataclass
+class Contender:
+    """One entry of the comparison.
+
+    Parameters
+    ----------
+    name : str
+        Row label, e.g. ``"CRVAE"`` (an embedder's rows add ``" + <head>"``).
+    modality : str
+        ``"image"``, ``"text"``, ``"image + text"`` or ``"-"`` (majority class).
+    estimator : estimator
+        An unfitted classifier (``kind="classifier"``) or transformer
+        (``kind="embedder"``); cloned for every fold.
+    kind : {"classifier", "embedder"}
+    heads : sequence of str, default=("LinearSVC", "LogisticRegression")
+        Keys of :data:`HEADS` evaluated after an embedder.
+    supervised : bool, default=False
+        The embedder uses ``y`` in ``fit`` (fitted once per fold and target).
+    cross_modal : (str, str) or None, default=None
+        Modalities ``(query, gallery)`` for cross-modal mAP with the
+        embedder's ``embed(X, modality)`` method.
+    """
+
+    name: str
+    modality: str
+    estimator: object
+    kind: str = "embedder"
+    heads: Sequence[str] = ("LinearSVC", "LogisticRegression")
+    supervised: bool = False
+    cross_modal: tuple | None = None
+
+    def pipeline(self, head: str, random_state: int = 0) -> Pipeline:
+        """The scikit-learn Pipeline this contender stands for with ``head``.
+
+        Parameters
+        ----------
+        head : str
+            A key of :data:`HEADS`.
+        random_state : int, default=0
+
+        Returns
+        -------
+        sklearn.pipeline.Pipeline
+            ``embed`` (a clone of the embedder) then ``head``.
+        """
+        return Pipeline([("embed", clone(self.estimator)), ("head", HEADS[head](random_state))])
+
+
+@dataclass
+class ComparisonResult:
+    """Tables and embeddings produced by :func:`run_comparison`.
+
+    Attributes
+    ----------
+    classification : pandas.DataFrame
+        One row per target and model: ``target``, ``model``, ``modality``,
+        ``f1_mean``, ``f1_std``, ``accuracy_mean``, ``accuracy_std``,
+        ``fit_s``, ``predict_s`` (mean seconds per fold).
+    clustering : pandas.DataFrame
+        One row per target and embedder: ``nmi_mean``, ``nmi_std``,
+        ``ari_mean``, ``ari_std``.
+    retrieval : pandas.DataFrame
+        One row per target and embedder: ``map_mean``, ``map_std`` (same-class
+        retrieval within the held-out fold) and, for cross-modal embedders,
+        ``cross_map_mean``, ``cross_map_std``.
+    folds : pandas.DataFrame
+        Every per-fold score.
+    maps : dict of str to (ndarray, ndarray)
+        Per embedder, the first fold's held-out embedding and its labels of the
+        first target (for t-SNE maps).
+    skipped : dict of str to str
+        Contenders left out, and why.
+    info : dict
+        Data set, rows, folds, seed, duration.
+    """
+
+    classification: pd.DataFrame
+    clustering: pd.DataFrame
+    retrieval: pd.DataFrame
+    folds: pd.DataFrame
+    maps: dict = field(default_factory=dict)
+    skipped: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def main_table(self, target: str | None = None) -> pd.DataFrame:
+        """Classification of one target with the clustering and retrieval columns.
+
+        Parameters
+        ----------
+        target : str or None, default=None
+            ``None`` takes the first target.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``model``, ``modality``, ``macro-F1``, ``accuracy``
+            (``"mean ± std"`` strings), ``NMI``, ``mAP@50``, ``fit s``,
+            ``predict s``; sorted by mean macro-F1, best first.
+        """
+        if target is None:
+            target = self.classification["target"].iloc[0]
+        cls = self.classification[self.classification["target"] == target]
+        clu = self.clustering[self.clustering["target"] == target].set_index("embedder")
+        ret = self.retrieval[self.retrieval["target"] == target].set_index("embedder")
+        rows = []
+        for _, r in cls.sort_values("f1_mean", ascending=False).iterrows():
+            emb = r["embedder"]
+            rows.append({
+                "model": r["model"],
+                "modality": r["modality"],
+                "macro-F1": _pm(r["f1_mean"], r["f1_std"]),
+                "accuracy": _pm(r["accuracy_mean"], r["accuracy_std"]),
+                "NMI": f"{clu.loc[emb, 'nmi_mean']:.3f}" if emb in clu.index else "",
+                "mAP@50": f"{ret.loc[emb, 'map_mean']:.3f}" if emb in ret.index else "",
+                "fit s": f"{r['fit_s']:.1f}",
+                "predict s": f"{r['predict_s']:.2f}",
+            })
+        return pd.DataFrame(rows)
+
+
+def _pm(mean, std) -> str:
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+# ---------------------------------------------------------------------------
+# Data and contenders
+# ---------------------------------------------------------------------------
+
+#: Settings of each configuration (``CONFIGS[quick]``): image side, training epochs
+#: of the CNN, the late fusion, the unsupervised embedders and the common space,
+#: folds, rows of the shapes data set, embedding dimensions.
+CONFIGS = {
+    False: {"image_size": 64, "cnn_epochs": 30, "fusion_epochs": 30, "epochs": 30,
+            "common_epochs": 40, "patience": 5, "cv": 5, "shape_rows": 1500,
+            "n_components": 32},
+    True: {"image_size": 32, "cnn_epochs": 4, "fusion_epochs": 8, "epochs": 5,
+           "common_epochs": 8, "patience": 3, "cv": 3, "shape_rows": 600,
+           "n_components": 32},
+}
+
+
+def load_benchmark_data(dataset: str = "emoji", *, quick: bool = False, random_state: int = 0,
+                        verbose: int = 0) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Load a comparison data set and its classification targets.
+
+    Parameters
+    ----------
+    dataset : {"emoji", "shapes"}, default="emoji"
+        ``"emoji"``: :func:`skmm.datasets.load_emoji` (1,914 rows), targets
+        ``group`` and, unless ``quick``, ``subgroup``. ``"shapes"``:
+        :func:`skmm.datasets.make_shapes` with ``label="joint"`` (600 rows
+        quick, 1,500 full), target ``joint`` and, unless ``quick``, ``shape``
+        (the image tells it) and ``mood`` (the text tells it).
+    quick : bool, default=False
+        Smaller images (32 pixels instead of 64) and fewer targets.
+    random_state : int, default=0
+        Seed of ``make_shapes``.
+    verbose : int, default=0
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        With columns ``image`` and ``text``.
+    targets : dict of str to ndarray
+        The first is the main target.
+    """
+    cfg = CONFIGS[bool(quick)]
+    if dataset == "emoji":
+        from skmm.datasets import load_emoji
+
+        X = load_emoji(image_size=cfg["image_size"], verbose=verbose)
+        targets = {"group": X["group"].to_numpy(dtype=object)}
+        if not quick:
+            targets["subgroup"] = X["subgroup"].to_numpy(dtype=object)
+    elif dataset == "shapes":
+        from skmm.datasets import make_shapes
+
+        X = make_shapes(cfg["shape_rows"], image_size=cfg["image_size"], label="joint",
+                        random_state=random_state)
+        targets = {"joint": X["label"].to_numpy()}
+        if not quick:
+            targets["shape"] = X["shape"].to_numpy(dtype=object)
+            targets["mood"] = X["mood"].to_numpy(dtype=object)
+    else:
+        raise ValueError(f"dataset must be 'emoji' or 'shapes'; got {dataset!r}")
+    return X, targets
+
+
+def _optional(module: str, name: str, skipped: dict, label: str):
+    """Import ``module.name``; record ``label`` in ``skipped`` when it is unavailable."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        skipped[label] = f"{module}.{name} unavailable ({exc})"
+        return None
+
+
+def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state: int = 0,
+                    names: Sequence[str] | None = None,
+                    skipped: dict | None = None) -> list[Contender]:
+    """Build the registry of contenders for a data set.
+
+    Parameters
+    ----------
+    dataset : {"emoji", "shapes"}, default="emoji"
+    quick : bool, default=False
+        Fewer epochs and 32-pixel images, so that the whole comparison runs
+        in a few minutes on 2 CPU cores.
+    random_state : int, default=0
+        Seed of every estimator.
+    names : sequence of str or None, default=None
+        Keep only the contenders with these names (all by default).
+    skipped : dict or None, default=None
+        Filled with the contenders that could not be built and why (a
+        module not installed yet).
+
+    Returns
+    -------
+    list of Contender
+        Majority class, TF-IDF + LinearSVC, image CNN, LSTM + CNN late
+        fusion, pixel PCA, mean word vectors, CRVAE, MMEDA, collective MF,
+        ConvAE MF, early fusion and the supervised common space.
+    """
+    from skmm.baselines.classifiers import (
+        ImageCNNClassifier,
+        LateFusionClassifier,
+        TextSVMClassifier,
+    )
+    from skmm.embedders.crvae import CRVAEEmbedder
+    from skmm.inputs import ImageLoader, MeanWordVectors
+
+    skipped = {} if skipped is None else skipped
+    cfg = CONFIGS[bool(quick)]
+    size, epochs, k, seed = cfg["image_size"], cfg["epochs"], cfg["n_components"], random_state
+    patience = cfg["patience"]
+    both = "image + text"
+    out = [
+        Contender("majority class", "-", DummyClassifier(strategy="most_frequent"),
+                  kind="classifier"),
+        Contender("TF-IDF + LinearSVC", "text", TextSVMClassifier(), kind="classifier"),
+        Contender("image CNN", "image",
+                  ImageCNNClassifier(image_size=size, max_epochs=cfg["cnn_epochs"],
+                                     patience=patience, random_state=seed),
+                  kind="classifier"),
+        Contender("LSTM + CNN late fusion", both,
+                  LateFusionClassifier(image_size=size, max_epochs=cfg["fusion_epochs"],
+                                       patience=patience, random_state=seed),
+                  kind="classifier"),
+        Contender("pixel PCA", "image",
+                  make_pipeline(ImageLoader(image_size=min(size, 32), mode="L"),
+                                StandardScaler(), _pca(k, seed))),
+        Contender("mean word vectors", "text", MeanWordVectors(random_state=seed)),
+        Contender("CRVAE", both,
+                  CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
+                                random_state=seed)),
+    ]
+    mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
+    if mmeda is not None:
+        out.append(Contender("MMEDA-II", both,
+                             mmeda(variant="II", image_size=min(size, 32), n_components=k,
+                                   max_epochs=epochs, random_state=seed)))
+    convae = _optional("skmm.baselines.factorization", "ConvAutoencoder", {}, "")
+    ae_kwargs = {"n_components": k, "max_epochs": epochs}
+    if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long
+        ae_kwargs["image_features"] = convae(image_size=min(size, 32), n_components=50,
+                                             max_epochs=epochs, random_state=seed)
+    for cls_name, label, kwargs in [
+        ("CollectiveMF", "collective MF", {"n_components": k}),
+        ("AutoencoderMF", "ConvAE MF", ae_kwargs),
+        ("EarlyFusion", "early fusion (PCA + word vectors)", {}),
+    ]:
+        cls = _optional("skmm.baselines.factorization", cls_name, skipped, label)
+        if cls is not None:
+            out.append(Contender(label, both, cls(random_state=seed, **kwargs)))
+    common = _optional("skmm.embedders.common_space", "CommonSpaceEmbedder", skipped,
+                       "common space (supervised)")
+    if common is not None:
+        out.append(Contender("common space (supervised)", both,
+                             common(modalities={"image": "image", "en": "text"},
+                                    image_size=min(size, 32), n_components=k,
+                                    max_epochs=cfg["common_epochs"], random_state=seed),
+                             supervised=True, cross_modal=("image", "en")))
+    if names is not None:
+        unknown = set(names) - {c.name for c in out} - set(skipped)
+        if unknown:
+            raise ValueError(f"unknown contenders {sorted(unknown)}; "
+                             f"known: {[c.name for c in out]}")
+        out = [c for c in out if c.name in names]
+    return out
+
+
+def _pca(n_components: int, seed: int):
+    """A PCA of ``n_components`` (randomized solver, seeded)."""
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components, svd_solver="randomized", random_state=seed)
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+
+
+def _scores(y_true, y_pred) -> dict:
+    return {"f1": f1_score(y_true, y_pred, average="macro", zero_division=0),
+            "accuracy": accuracy_score(y_true, y_pred)}
+
+
+def _timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
+
+
+def run_comparison(X: pd.DataFrame, targets: Mapping[str, np.ndarray],
+                   contenders: Sequence[Contender], *, cv: int = 5, random_state: int = 0,
+                   map_k: int = 50, verbose: int = 0) -> ComparisonResult:
+    """Cross-validate every contender on every target.
+
+    The folds are a seeded :class:`~sklearn.model_selection.StratifiedKFold`
+    of the first target, shared by all targets and contenders, so every row
+    of the tables is scored on the same held-out rows. In each fold an
+    embedder is fitted once on the training rows (with that target's labels
+    when it is supervised, else once for all targets) and every head is then
+    fitted on its training embedding: the same result as fitting each
+    ``Contender.pipeline(head)`` in the fold, without training the embedder
+    once per head. Its fit time is added to each head's.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The rows (columns ``image`` and ``text`` for the default contenders).
+    targets : mapping of str to array-like of shape (n_samples,)
+        Classification targets; the first one stratifies the folds.
+    contenders : sequence of Contender
+        See :func:`make_contenders`.
+    cv : int, default=5
+        Number of folds.
+    random_state : int, default=0
+        Seeds the folds, the heads and k-means.
+    map_k : int, default=50
+        K of the retrieval mAP.
+    verbose : int, default=0
+        1 prints one line per contender and fold.
+
+    Returns
+    -------
+    ComparisonResult
+    """
+    if not targets:
+        raise ValueError("targets is empty")
+    targets = {name: np.asarray(y) for name, y in targets.items()}
+    for name, y in targets.items():
+        if len(y) != len(X):
+            raise ValueError(f"target {name!r} has {len(y)} labels for {len(X)} rows")
+    from skmm.metrics import clustering_scores, mean_average_precision
+
+    first = next(iter(targets))
+    splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    folds = list(splitter.split(np.zeros(len(X)), targets[first]))
+    records, clusters, retrievals, maps = [], [], [], {}
+    t_start = time.perf_counter()
+
+    def log(msg):
+        if verbose:
+            print(msg, flush=True)
+
+    for contender in contenders:
+        for f, (train, test) in enumerate(folds):
+            X_train, X_test = X.iloc[train], X.iloc[test]
+            t0 = time.perf_counter()
+            if contender.kind == "classifier":
+                for target, y in targets.items():
+                    est = clone(contender.estimator)
+                    _, fit_s = _timed(est.fit, X_train, y[train])
+                    pred, predict_s = _timed(est.predict, X_test)
+                    records.append({"target": target, "model": contender.name,
+                                    "embedder": None, "modality": contender.modality,
+                                    "fold": f, "fit_s": fit_s, "predict_s": predict_s,
+                                    **_scores(y[test], pred)})
+            else:
+                fitted = {}
+                for target, y in targets.items():
+                    key = target if contender.supervised else None
+                    if key not in fitted:
+                        est = clone(contender.estimator)
+                        Z_train, fit_s = _timed(est.fit_transform, X_train, y[train])
+                        Z_test, tr_s = _timed(est.transform, X_test)
+                        fitted[key] = (est, np.asarray(Z_train, dtype=np.float64),
+                                       np.asarray(Z_test, dtype=np.float64), fit_s, tr_s)
+                    est, Z_train, Z_test, fit_s, tr_s = fitted[key]
+                    for head in contender.heads:
+                        model = HEADS[head](random_state)
+                        _, head_fit = _timed(model.fit, Z_train, y[train])
+                        pred, head_pred = _timed(model.predict, Z_test)
+                        records.append({"target": target, "model": f"{contender.name} + {head}",
+                                        "embedder": contender.name,
+                                        "modality": contender.modality, "fold": f,
+                                        "fit_s": fit_s + head_fit, "predict_s": tr_s + head_pred,
+                                        **_scores(y[test], pred)})
+                    scores = clustering_scores(Z_test, y[test], random_state=random_state)
+                    clusters.append({"target": target, "embedder": contender.name, "fold": f,
+                                     "nmi": scores["nmi"], "ari": scores["ari"]})
+                    ret = {"target": target, "embedder": contender.name, "fold": f,
+                           "map": mean_average_precision(Z_test, y[test], Z_test, y[test],
+                                                         k=map_k, exclude_self=True)}
+                    if contender.cross_modal is not None:
+                        q, g = contender.cross_modal
+                        ret["cross_map"] = mean_average_precision(
+                            est.embed(X_test, q), y[test], est.embed(X_test, g), y[test],
+                            k=map_k)
+                    retrievals.append(ret)
+                    if f == 0 and target == first:
+                        maps[contender.name] = (Z_test.astype(np.float32), y[test])
+            log(f"  {contender.name}: fold {f + 1}/{cv} ({time.perf_counter() - t0:.1f} s)")
+
+    folds_df = pd.DataFrame(records)
+    classification = (
+        folds_df.groupby(["target", "model"], sort=False, dropna=False)
+        .agg(embedder=("embedder", "first"), modality=("modality", "first"),
+             f1_mean=("f1", "mean"), f1_std=("f1", "std"),
+             accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+             fit_s=("fit_s", "mean"), predict_s=("predict_s", "mean"))
+        .reset_index())
+    clustering = _summarise(pd.DataFrame(clusters), ["nmi", "ari"])
+    retrieval = _summarise(pd.DataFrame(retrievals), ["map", "cross_map"])
+    info = {"rows": len(X), "cv": cv, "random_state": random_state, "map_k": map_k,
+            "targets": {t: int(len(pd.unique(y))) for t, y in targets.items()},
+            "seconds": time.perf_counter() - t_start}
+    return ComparisonResult(classification, clustering, retrieval, folds_df, maps, {}, info)
+
+
+def _summarise(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """Mean and std over folds of ``columns`` per target and embedder."""
+    if frame.empty:
+        return pd.DataFrame(columns=["target", "embedder"])
+    columns = [c for c in columns if c in frame]
+    aggs = {}
+    for c in columns:
+        aggs[f"{c}_mean"] = (c, "mean")
+        aggs[f"{c}_std"] = (c, "std")
+    return frame.groupby(["target", "embedder"], sort=False).agg(**aggs).reset_index()
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def _machine() -> str:
+    import os
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs{load}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}")
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + " --- |" * len(cols)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _bar_chart(result: ComparisonResult, path: Path) -> None:
+    from skmm.plotting import _pyplot
+
+    plt = _pyplot()
+    table = result.classification
+    names = list(table["target"].unique())
+    n_models = table.groupby("target").size().max()
+    fig, axes = plt.subplots(1, len(names), figsize=(6.5 * len(names), 0.32 * n_models + 1.5),
+                             squeeze=False)
+    for ax, target in zip(axes[0], names):
+        t = table[table["target"] == target].sort_values("f1_mean")
+        colors = [{"text": "tab:orange", "image": "tab:blue", "-": "tab:gray"}.get(m, "tab:green")
+                  for m in t["modality"]]
+        ax.barh(t["model"], t["f1_mean"], xerr=t["f1_std"].fillna(0), color=colors, capsize=3)
+        ax.set_xlabel("macro-F1 (mean ± std over folds)")
+        ax.set_title(f"target: {target}")
+        ax.set_xlim(0, 1)
+        ax.grid(axis="x", alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in
+               ("tab:green", "tab:blue", "tab:orange", "tab:gray")]
+    axes[0][-1].legend(handles, ["image + text", "image", "text", "none"], loc="lower right",
+                       fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def write_report(result: ComparisonResult, output, *, title: str = "skmm comparison",
+                 command: str = "", figures: bool = True, random_state: int = 0) -> Path:
+    """Write the tables and figures of a comparison into ``output``.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+    output : str or path-like
+        Folder, created if needed.
+    title : str, default="skmm comparison"
+        First heading of ``results.md``.
+    command : str, default=""
+        The command line that produced the result, written in ``results.md``.
+    figures : bool, default=True
+        Also draw ``f1_bars.png`` and ``tsne_<embedder>.png`` (needs matplotlib).
+    random_state : int, default=0
+        Seeds t-SNE.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``results.md``.
+    """
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    info = result.info
+    result.classification.to_csv(out / "results.csv", index=False)
+    result.clustering.to_csv(out / "clustering.csv", index=False)
+    result.retrieval.to_csv(out / "retrieval.csv", index=False)
+    result.folds.to_csv(out / "folds.csv", index=False)
+    lines = [f"# {title}", "", f"Machine: {_machine()}", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += [f"Data: {info.get('dataset', '')} ({info['rows']} rows); targets "
+              + ", ".join(f"{t} ({n} classes)" for t, n in info["targets"].items())
+              + f"; {info['cv']}-fold stratified cross-validation (seed "
+              f"{info['random_state']}); total {info['seconds']:.0f} s.", "",
+              "Every model is fitted on the training folds only (embedders with their "
+              "classifier heads, the supervised common space with the training labels) and "
+              "scored on the held-out fold. NMI/ARI: KMeans with as many clusters as classes "
+              f"on the held-out embedding. mAP@{info['map_k']}: each held-out item queries "
+              "the others, items of its class are relevant. Times: mean seconds per fold.", ""]
+    for target in result.classification["target"].unique():
+        lines += [f"## Classification: {target}", "", _markdown(result.main_table(target)), ""]
+    if not result.clustering.empty:
+        clu = result.clustering.copy()
+        clu["NMI"] = [_pm(m, s) for m, s in zip(clu["nmi_mean"], clu["nmi_std"])]
+        clu["ARI"] = [_pm(m, s) for m, s in zip(clu["ari_mean"], clu["ari_std"])]
+        lines += ["## Clustering (KMeans on the held-out embedding)", "",
+                  _markdown(clu[["target", "embedder", "NMI", "ARI"]]), ""]
+    if not result.retrieval.empty:
+        ret = result.retrieval.copy()
+        k = info["map_k"]
+        ret[f"mAP@{k}"] = [_pm(m, s) for m, s in zip(ret["map_mean"], ret["map_std"])]
+        cols = ["target", "embedder", f"mAP@{k}"]
+        if "cross_map_mean" in ret:
+            ret[f"image->text mAP@{k}"] = [
+                "" if pd.isna(m) else _pm(m, s)
+                for m, s in zip(ret["cross_map_mean"], ret["cross_map_std"])]
+            cols.append(f"image->text mAP@{k}")
+        lines += ["## Retrieval (same class, held-out fold)", "", _markdown(ret[cols]), ""]
+    if result.skipped:
+        lines += ["## Not run", ""] + [f"- {k}: {v}" for k, v in result.skipped.items()] + [""]
+    if figures:
+        from skmm.plotting import _pyplot, plot_embedding_map
+
+        plt = _pyplot()
+        _bar_chart(result, out / "f1_bars.png")
+        lines += ["## Figures", "", "![macro-F1](f1_bars.png)", ""]
+        for name, (Z, labels) in result.maps.items():
+            ax = plot_embedding_map(Z, labels, random_state=random_state,
+                                    title=f"{name}: t-SNE of a held-out fold")
+            file = f"tsne_{_slug(name)}.png"
+            ax.figure.savefig(out / file, dpi=110, bbox_inches="tight")
+            plt.close(ax.figure)
+            lines += [f"![{name}]({file})"]
+        lines.append("")
+    path = out / "results.md"
+    path.write_text("\n".join(lines))
+    return path
