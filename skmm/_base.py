@@ -18,10 +18,10 @@ from skmm.inputs.frame import _set_input_features as set_input_features
 from skmm.training import (
     AcceleratedMultimodalNet,
     MultimodalNet,
+    RandomSplit,
     SliceLoader,
     TensorDict,
     WorkerLoader,
-    random_split,
     resolve_device,
 )
 
@@ -126,8 +126,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         generator = torch.Generator().manual_seed(shuffle_seed)
         split = None
         if self.validation_fraction:
-            split_generator = torch.Generator().manual_seed(shuffle_seed + 1)
-            split = random_split(self.validation_fraction, split_generator)
+            split = RandomSplit(self.validation_fraction, seed=shuffle_seed + 1)
         callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
         accelerator = getattr(self, "accelerator", None)
         if accelerator is None:

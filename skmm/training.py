@@ -36,7 +36,7 @@ __all__ = [
     "SliceLoader",
     "TensorDict",
     "WorkerLoader",
-    "random_split",
+    "RandomSplit",
     "resolve_device",
 ]
 
@@ -195,19 +195,35 @@ class WorkerLoader(SliceLoader):
             yield batch, None
 
 
-def random_split(fraction: float, generator: torch.Generator | None = None):
-    """A skorch ``train_split`` that holds out a random ``fraction`` of the rows."""
+class RandomSplit:
+    """A skorch ``train_split`` that holds out a random ``fraction`` of the rows.
 
-    def split(dataset: TensorDict, y=None, **_):
+    Seeded and picklable: the same ``seed`` holds out the same rows, and a net
+    (or an estimator holding one) that uses it pickles.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the rows used for validation, in (0, 1).
+    seed : int, default=0
+        Seed of the permutation that picks the validation rows.
+    """
+
+    def __init__(self, fraction: float, seed: int = 0):
+        self.fraction = fraction
+        self.seed = seed
+
+    def __call__(self, dataset: TensorDict, y=None, **_):
         n = len(dataset)
-        n_valid = int(round(fraction * n))
+        n_valid = int(round(self.fraction * n))
         if not 0 < n_valid < n:
-            raise ValueError(f"validation_fraction={fraction} leaves no rows to train on or "
-                             f"to validate with among {n} rows")
-        order = torch.randperm(n, generator=generator)
+            raise ValueError(f"validation_fraction={self.fraction} leaves no rows to train on "
+                             f"or to validate with among {n} rows")
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         return dataset.take(order[n_valid:]), dataset.take(order[:n_valid])
 
-    return split
+    def __repr__(self):
+        return f"RandomSplit({self.fraction!r}, seed={self.seed!r})"
 
 
 class MultimodalNet(NeuralNet):

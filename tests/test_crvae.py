@@ -282,3 +282,12 @@ def test_paper_sized_module_runs_forward():
     out = m(**batch)
     assert out["mu"].shape == (2, 1000) and out["image_logits"].shape == (2, 3, 120, 200)
     assert torch.isfinite(m.loss_terms(out, batch)["loss"])
+
+
+def test_fitted_with_validation_split_pickles(X):
+    import pickle
+
+    emb = CRVAEEmbedder(**{**TINY, "validation_fraction": 0.25}).fit(X)
+    assert "valid_loss" in emb.history_[-1]
+    restored = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(restored.transform(X), emb.transform(X))

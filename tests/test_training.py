@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from skmm.exceptions import NonFiniteLossError
-from skmm.training import MultimodalNet, SliceLoader, TensorDict, random_split, resolve_device
+from skmm.training import MultimodalNet, RandomSplit, SliceLoader, TensorDict, resolve_device
 
 
 class Regressor(nn.Module):
@@ -61,17 +61,17 @@ def test_slice_loader_never_yields_a_training_batch_of_one():
 
 def test_random_split_partitions_rows():
     ds = TensorDict({"i": torch.arange(20)})
-    train, valid = random_split(0.25, torch.Generator().manual_seed(0))(ds)
+    train, valid = RandomSplit(0.25, seed=0)(ds)
     assert len(valid) == 5 and len(train) == 15
     assert sorted(torch.cat([train.tensors["i"], valid.tensors["i"]]).tolist()) == list(range(20))
     with pytest.raises(ValueError, match="validation_fraction"):
-        random_split(0.001)(ds)
+        RandomSplit(0.001)(ds)
 
 
 def test_net_records_every_loss_term_per_epoch_and_learns():
     torch.manual_seed(0)
     net = MultimodalNet(Regressor(), max_epochs=30, lr=0.05, batch_size=8,
-                        optimizer=torch.optim.SGD, train_split=random_split(0.25), verbose=0)
+                        optimizer=torch.optim.SGD, train_split=RandomSplit(0.25), verbose=0)
     net.fit(data())
     h = net.history
     for key in ["train_loss", "train_mse", "train_l2", "valid_loss", "valid_mse", "dur"]:

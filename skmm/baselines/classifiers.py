@@ -42,7 +42,7 @@ from skmm.exceptions import InvalidRowsError, format_rows
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text, load_images
 from skmm.inputs.frame import _set_input_features
 from skmm.nn.encoders import as_float_image
-from skmm.training import MultimodalNet, SliceLoader, TensorDict, random_split, resolve_device
+from skmm.training import MultimodalNet, RandomSplit, SliceLoader, TensorDict, resolve_device
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier"]
 
@@ -280,18 +280,6 @@ class _LateFusion(nn.Module):
         return {"loss": F.cross_entropy(logits.float(), batch["y"])}
 
 
-class _SeededSplit:
-    """A picklable skorch ``train_split``: a seeded random validation split."""
-
-    def __init__(self, fraction: float, seed: int):
-        self.fraction = fraction
-        self.seed = seed
-
-    def __call__(self, dataset, y=None, **kwargs):
-        generator = torch.Generator().manual_seed(self.seed)
-        return random_split(self.fraction, generator)(dataset, y, **kwargs)
-
-
 @contextlib.contextmanager
 def _torch_seed(seed: int):
     """Seed torch inside, leave the caller's global RNG state untouched."""
@@ -394,7 +382,7 @@ class _NeuralClassifier(ClassifierMixin, BaseEstimator):
         callbacks = []
         split = None
         if self.validation_fraction:
-            split = _SeededSplit(self.validation_fraction, shuffle_seed + 1)
+            split = RandomSplit(self.validation_fraction, shuffle_seed + 1)
             callbacks.append(("early_stopping",
                               EarlyStopping(monitor="valid_loss", patience=self.patience,
                                             load_best=True, sink=self._sink)))
