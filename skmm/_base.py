@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 import pandas as pd
 import torch
@@ -23,6 +21,7 @@ from skmm.training import (
     TensorDict,
     WorkerLoader,
     resolve_device,
+    torch_seed,
 )
 
 #: Default ``memory_budget``: decoded images above this many bytes are streamed
@@ -81,14 +80,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         rng = check_random_state(self.random_state)
         return [int(s) for s in rng.randint(0, 2**31 - 1, size=3)]
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _torch_seed(seed: int):
-        """Seed torch inside, leave the caller's global RNG state untouched."""
-        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+    #: Seed torch inside a block, leaving the caller's global RNG state untouched.
+    _torch_seed = staticmethod(torch_seed)
 
     # ---- data larger than memory -----------------------------------------
     def _streams(self, n_bytes: int) -> bool:

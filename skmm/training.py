@@ -38,7 +38,17 @@ __all__ = [
     "WorkerLoader",
     "RandomSplit",
     "resolve_device",
+    "torch_seed",
 ]
+
+
+@contextlib.contextmanager
+def torch_seed(seed: int):
+    """Seed torch inside the block and leave the caller's global RNG state untouched."""
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def resolve_device(device: str | torch.device) -> str:

@@ -18,7 +18,6 @@ The two neural classifiers train through :class:`skmm.training.MultimodalNet`
 
 from __future__ import annotations
 
-import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,7 +41,14 @@ from skmm.exceptions import InvalidRowsError, format_rows
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text, load_images
 from skmm.inputs.frame import _set_input_features
 from skmm.nn.encoders import as_float_image
-from skmm.training import MultimodalNet, RandomSplit, SliceLoader, TensorDict, resolve_device
+from skmm.training import (
+    MultimodalNet,
+    RandomSplit,
+    SliceLoader,
+    TensorDict,
+    resolve_device,
+    torch_seed,
+)
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier"]
 
@@ -280,13 +286,6 @@ class _LateFusion(nn.Module):
         return {"loss": F.cross_entropy(logits.float(), batch["y"])}
 
 
-@contextlib.contextmanager
-def _torch_seed(seed: int):
-    """Seed torch inside, leave the caller's global RNG state untouched."""
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 _NET_CONSTRAINTS = {
@@ -358,14 +357,14 @@ class _NeuralClassifier(ClassifierMixin, BaseEstimator):
         y = _check_y(X, y)
         encoder = LabelEncoder().fit(y)
         rng = check_random_state(self.random_state)
-        torch_seed, shuffle_seed, word_seed = (int(s) for s in rng.randint(0, 2**31 - 1, 3))
+        seed, shuffle_seed, word_seed = (int(s) for s in rng.randint(0, 2**31 - 1, 3))
         state = {"word_seed": word_seed}
         data = self._prepare(X, fitting=True, state=state)
         data["y"] = torch.from_numpy(encoder.transform(y).astype(np.int64))
-        with _torch_seed(torch_seed):
+        with torch_seed(seed):
             module = self._build_module(data, len(encoder.classes_), state)
         net = self._make_net(module, shuffle_seed)
-        with _torch_seed(torch_seed):
+        with torch_seed(seed):
             net.initialize()
             net.partial_fit(TensorDict(data))
         # only now, with training done, replace any previously fitted state
