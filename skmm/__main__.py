@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -68,10 +69,14 @@ def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: i
     if results_dir is not None:
         stem = f"comparison_{dataset}{'_quick' if quick else ''}"
         results_dir.mkdir(parents=True, exist_ok=True)
-        # the tables only: the figures stay in the output folder
+        # the tables and the bar chart (the docs show both); t-SNE maps stay
+        # in the output folder
         text = path.read_text().split("## Figures")[0].rstrip()
-        text += f"\n\nFigures: `{output}/` (f1_bars.png, tsne_*.png)."
+        text += f"\n\nt-SNE maps per embedder: `{output}/tsne_*.png`."
         (results_dir / f"{stem}.md").write_text(text + "\n")
+        bars = path.parent / "f1_bars.png"
+        if bars.exists():
+            shutil.copyfile(bars, results_dir / f"{stem}_f1_bars.png")
         result.classification.to_csv(results_dir / f"{stem}.csv", index=False)
         written.append(results_dir.resolve())
     first = next(iter(targets))
