@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 
@@ -27,6 +30,15 @@ from skmm.training import (
 #: Default ``memory_budget``: decoded images above this many bytes are streamed
 #: (with ``cache="auto"``).
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
+
+#: Parameter constraints of the scaling options (``cache``, ``memory_budget``,
+#: ``num_workers``, ``accelerator``) that the embedders share.
+SCALING_CONSTRAINTS = {
+    "cache": [StrOptions({"auto", "memory", "none"})],
+    "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
+    "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "accelerator": [HasMethods(["prepare", "backward"]), None],
+}
 
 
 def collect_problems(*checks) -> None:

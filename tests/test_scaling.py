@@ -166,3 +166,20 @@ def test_crvae_trains_through_accelerate(shapes_on_disk):
     assert "train_kl" in accelerated.history_[-1]
     restored = pickle.loads(pickle.dumps(accelerated))
     np.testing.assert_array_equal(restored.transform(X), plain.transform(X))
+
+
+TINY_MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
+                  hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
+                  random_state=0)
+
+
+def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
+    from skmm import MMEDAEmbedder
+
+    X = shapes_on_disk
+    in_memory = MMEDAEmbedder(**TINY_MMEDA, cache="memory", device="cpu")
+    Z = in_memory.fit_transform(X)
+    streamed = MMEDAEmbedder(**TINY_MMEDA, cache="none", num_workers=0)
+    np.testing.assert_array_equal(streamed.fit_transform(X), Z)
+    accelerated = MMEDAEmbedder(**TINY_MMEDA, accelerator=accelerate.Accelerator(cpu=True))
+    np.testing.assert_array_equal(accelerated.fit_transform(X), Z)

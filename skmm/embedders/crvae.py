@@ -11,7 +11,12 @@ import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import DEFAULT_MEMORY_BUDGET, BaseEmbedder, collect_problems
+from skmm._base import (
+    DEFAULT_MEMORY_BUDGET,
+    SCALING_CONSTRAINTS,
+    BaseEmbedder,
+    collect_problems,
+)
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_text
 from skmm.nn.crvae import CRVAE
@@ -193,10 +198,7 @@ class CRVAEEmbedder(BaseEmbedder):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bf16"})],
-        "cache": [StrOptions({"auto", "memory", "none"})],
-        "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
-        "num_workers": [Interval(Integral, 0, None, closed="left")],
-        "accelerator": [HasMethods(["prepare", "backward"]), None],
+        **SCALING_CONSTRAINTS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }

@@ -13,7 +13,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, collect_problems
+from skmm._base import (
+    DEFAULT_MEMORY_BUDGET,
+    SCALING_CONSTRAINTS,
+    BaseEmbedder,
+    collect_problems,
+)
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import (
     MeanWordVectors,
@@ -22,7 +27,6 @@ from skmm.inputs import (
     check_frame,
     check_text,
     get_tokenizer,
-    load_images,
 )
 from skmm.inputs.frame import make_report
 from skmm.nn.mmeda import MMEDA
@@ -246,6 +250,16 @@ class MMEDAEmbedder(BaseEmbedder):
         ``"auto"`` trains on CUDA when present, else on the CPU.
     precision : {"float32", "bf16"}, default="float32"
         bf16 autocast on CUDA (ignored on the CPU).
+    cache : {"auto", "memory", "none"}, default="auto"
+        ``"none"`` streams the images (decoded batch by batch from the cells,
+        usually paths, by ``num_workers`` DataLoader workers); ``"auto"``
+        streams when the decoded images exceed ``memory_budget`` bytes. Same
+        seed, same result. See :class:`~skmm.CRVAEEmbedder`.
+    memory_budget : int or None, default=4 GiB
+    num_workers : int, default=2
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (several GPUs or nodes under
+        ``accelerate launch``, its mixed precision).
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights and shuffling: bit-identical on the CPU.
     verbose : int, default=0
@@ -302,6 +316,7 @@ class MMEDAEmbedder(BaseEmbedder):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bf16"})],
+        **SCALING_CONSTRAINTS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -312,7 +327,8 @@ class MMEDAEmbedder(BaseEmbedder):
                  conv_channels=16, image_code=64, text_code=32, hidden_size=128,
                  fusion_size=128, column_batch_size=256, max_epochs=30, batch_size=64,
                  lr=1e-3, validation_fraction=None, device="auto", precision="float32",
-                 random_state=None, verbose=0):
+                 cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
+                 accelerator=None, random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.variant = variant
@@ -335,6 +351,10 @@ class MMEDAEmbedder(BaseEmbedder):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.cache = cache
+        self.memory_budget = memory_budget
+        self.num_workers = num_workers
+        self.accelerator = accelerator
         self.random_state = random_state
         self.verbose = verbose
 
@@ -356,8 +376,8 @@ class MMEDAEmbedder(BaseEmbedder):
         out = {}
 
         def images():
-            out["image"] = load_images(X[self.image_col], column=self.image_col, mode="RGB",
-                                       size=size, verbose=self.verbose)
+            out["image"] = self._image_data(X[self.image_col], column=self.image_col,
+                                            mode="RGB", size=size)
 
         def texts():
             if fitting:
@@ -368,7 +388,8 @@ class MMEDAEmbedder(BaseEmbedder):
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the text features
             out["text"] = builder.fit_transform(X)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                for k, v in out.items()}
 
     # ---- fit -------------------------------------------------------------
     def fit(self, X, y=None):
