@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
-import platform
 import statistics
 import sys
 import time
@@ -46,21 +44,16 @@ from skmm.datasets import load_emoji
 from skmm.embedders.common_space import ClassBalancedLoader, CommonSpaceEmbedder
 from skmm.inputs import english_tokenize, jieba_tokenize
 from skmm.metrics import mean_average_precision, retrieval_table
-from skmm.training import TensorDict, resolve_device
+from skmm.training import TensorDict
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import epoch_overhead, machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 K = 50
 THREE = {"image": "image", "en": "text", "zh": ("text_zh", "text", {"tokenizer": "jieba"})}
 TWO = {k: THREE[k] for k in ("image", "en")}
 PAIRS = [(q, g) for q in THREE for g in THREE if q != g]
-
-
-def machine() -> str:
-    dev = resolve_device("auto")
-    gpu = torch.cuda.get_device_name(0) if dev == "cuda" else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
-            f"Python {platform.python_version()}")
 
 
 def load(image_size, min_items, quick):
@@ -135,29 +128,17 @@ def plain_epoch(module, optimizer, loader, device):
 
 
 def overhead(emb: CommonSpaceEmbedder, train, epochs):
-    """Median epoch time of skorch vs a plain loop over copies of the fitted CVS module."""
+    """Median epoch time of skorch vs a plain loop over copies of the fitted CVS module.
+
+    The plain loop draws the same class-balanced batches as skorch's iterator.
+    """
     dataset = training_data(emb, train)
-    template = copy.deepcopy(emb.net_.module_).cpu()
-    net = emb._make_net(copy.deepcopy(template), shuffle_seed=0)
-    net.initialize()
-    device = str(net.device)
-    ref = copy.deepcopy(template).to(device)
-    opt = torch.optim.Adam(ref.parameters(), lr=emb.lr)
     loader = ClassBalancedLoader(dataset, batch_size=emb.batch_size, shuffle=True,
                                  generator=torch.Generator().manual_seed(0),
                                  items_per_class=emb.items_per_class)
-    skorch_s, plain_s = [], []
-    for epoch in range(epochs + 1):  # the first epoch of each is a warm-up
-        t = time.perf_counter()
-        net.partial_fit(dataset, epochs=1)
-        s = time.perf_counter() - t
-        t = time.perf_counter()
-        plain_epoch(ref, opt, loader, device)
-        p = time.perf_counter() - t
-        if epoch:
-            skorch_s.append(s)
-            plain_s.append(p)
-    return statistics.median(skorch_s), statistics.median(plain_s)
+    o = epoch_overhead(emb, None, epochs, dataset=dataset,
+                       plain=lambda ref, opt, device: plain_epoch(ref, opt, loader, device))
+    return o["skorch_epoch_s"], o["plain_epoch_s"]
 
 
 def training_data(emb, train):

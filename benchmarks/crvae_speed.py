@@ -19,12 +19,9 @@ Three measurements:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
-import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,36 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from skmm import CRVAEEmbedder
 from skmm.datasets import make_shapes
-from skmm.training import TensorDict, resolve_device
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import epoch_overhead, machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> str:
-    dev = resolve_device("auto")
-    gpu = torch.cuda.get_device_name(0) if dev == "cuda" else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
-            f"Python {platform.python_version()}")
-
-
-def plain_epoch(module, optimizer, data, batch_size, generator, device):
-    """One epoch of the reference loop: shuffled slices, forward, loss, step."""
-    n = len(data["image"])
-    order = torch.randperm(n, generator=generator)
-    for start in range(0, n, batch_size):
-        idx = order[start: start + batch_size]
-        batch = {k: v[idx] if k == "lengths" else v[idx].to(device) for k, v in data.items()}
-        optimizer.zero_grad()
-        loss = module.loss_terms(module(**batch), batch)["loss"]
-        loss.backward()
-        optimizer.step()
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def overhead(rows, image_size, epochs, device):
@@ -69,28 +44,7 @@ def overhead(rows, image_size, epochs, device):
     emb = CRVAEEmbedder(image_size=image_size, max_epochs=1, random_state=0, device=device)
     emb.fit(X)
     data = emb._prepare(X, fitting=False)
-    template = copy.deepcopy(emb.net_.module_).cpu()
-
-    net = emb._make_net(copy.deepcopy(template), shuffle_seed=0)
-    net.initialize()
-    ref = copy.deepcopy(template).to(net.device).train()
-    opt = torch.optim.Adam(ref.parameters(), lr=emb.lr)
-    gen = torch.Generator().manual_seed(0)
-    dataset = TensorDict(data)
-    skorch_s, plain_s = [], []
-    for epoch in range(epochs + 1):  # the first epoch of each is a warm-up
-        t = time.perf_counter()
-        net.partial_fit(dataset, epochs=1)
-        if str(net.device).startswith("cuda"):
-            torch.cuda.synchronize()
-        s = time.perf_counter() - t
-        t = time.perf_counter()
-        plain_epoch(ref, opt, data, emb.batch_size, gen, str(net.device))
-        p = time.perf_counter() - t
-        if epoch:
-            skorch_s.append(s)
-            plain_s.append(p)
-    skorch_med, plain_med = statistics.median(skorch_s), statistics.median(plain_s)
+    o = epoch_overhead(emb, data, epochs)
 
     # transform throughput
     t = time.perf_counter()
@@ -100,9 +54,9 @@ def overhead(rows, image_size, epochs, device):
     emb.transform(X)
     transform_s = time.perf_counter() - t
     return {
-        "rows": rows, "image_size": image_size, "epochs": epochs, "device": str(net.device),
-        "skorch_epoch_s": skorch_med, "plain_epoch_s": plain_med,
-        "ratio": skorch_med / plain_med,
+        "rows": rows, "image_size": image_size, "epochs": epochs, "device": o["device"],
+        "skorch_epoch_s": o["skorch_epoch_s"], "plain_epoch_s": o["plain_epoch_s"],
+        "ratio": o["ratio"],
         "encode_rows_per_s": rows / encode_s, "transform_rows_per_s": rows / transform_s,
     }
 

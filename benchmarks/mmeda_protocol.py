@@ -27,8 +27,6 @@ Writes ``benchmarks/results/mmeda_protocol.md`` and ``mmeda_protocol.png``
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 import warnings
@@ -65,16 +63,11 @@ from skmm.baselines.factorization import (
 from skmm.datasets import load_emoji
 from skmm.embedders.mmeda import MMEDAEmbedder, TextFeatures
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import machine  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 SEED = 0
-
-
-def machine() -> str:
-    """One line describing the CPU/GPU and library versions."""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
-            f"Python {platform.python_version()}")
 
 
 def representations(size: int, epochs: int, conv_epochs: int) -> dict:

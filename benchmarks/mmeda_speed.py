@@ -18,7 +18,6 @@ The data are the emoji of :func:`skmm.datasets.load_emoji` (the first
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
@@ -26,12 +25,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from crvae_speed import machine, plain_epoch  # noqa: E402
+from skmm.datasets import load_emoji, make_shapes
+from skmm.embedders.mmeda import MMEDAEmbedder
 
-from skmm.datasets import load_emoji, make_shapes  # noqa: E402
-from skmm.embedders.mmeda import MMEDAEmbedder  # noqa: E402
-from skmm.training import TensorDict  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import epoch_overhead, machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,26 +40,7 @@ def measure(X, image_size, epochs, variant, device):
                         device=device)
     emb.fit(X)
     data = emb._prepare(X, fitting=False)
-    template = copy.deepcopy(emb.net_.module_).cpu()
-    net = emb._make_net(copy.deepcopy(template), shuffle_seed=0)
-    net.initialize()
-    ref = copy.deepcopy(template).to(net.device).train()
-    opt = torch.optim.Adam(ref.parameters(), lr=emb.lr)
-    gen = torch.Generator().manual_seed(0)
-    dataset = TensorDict(data)
-    skorch_s, plain_s = [], []
-    for epoch in range(epochs + 1):  # the first epoch of each is a warm-up
-        t = time.perf_counter()
-        net.partial_fit(dataset, epochs=1)
-        if str(net.device).startswith("cuda"):
-            torch.cuda.synchronize()
-        s = time.perf_counter() - t
-        t = time.perf_counter()
-        plain_epoch(ref, opt, data, emb.batch_size, gen, str(net.device))
-        p = time.perf_counter() - t
-        if epoch:
-            skorch_s.append(s)
-            plain_s.append(p)
+    o = epoch_overhead(emb, data, epochs)
     t = time.perf_counter()
     emb._encode(data)
     encode_s = time.perf_counter() - t
@@ -69,10 +48,9 @@ def measure(X, image_size, epochs, variant, device):
     emb.transform(X)
     transform_s = time.perf_counter() - t
     n = len(X)
-    return {"device": str(net.device), "skorch": statistics.median(skorch_s),
-            "plain": statistics.median(plain_s),
-            "ratio": statistics.median(skorch_s) / statistics.median(plain_s),
-            "ratios": [s / p for s, p in zip(skorch_s, plain_s)],
+    return {"device": o["device"], "skorch": o["skorch_epoch_s"],
+            "plain": o["plain_epoch_s"], "ratio": o["ratio"],
+            "ratios": [s / p for s, p in zip(o["skorch_s"], o["plain_s"])],
             "encode": n / encode_s, "transform": n / transform_s}
 
 
