@@ -32,6 +32,7 @@ from skmm.exceptions import NonFiniteLossError
 
 __all__ = [
     "AcceleratedMultimodalNet",
+    "FixedSplit",
     "MultimodalNet",
     "SliceLoader",
     "TensorDict",
@@ -223,17 +224,41 @@ class RandomSplit:
         self.fraction = fraction
         self.seed = seed
 
-    def __call__(self, dataset: TensorDict, y=None, **_):
-        n = len(dataset)
+    def indices(self, n: int, *, min_train: int = 1):
+        """Positions of the training and the validation rows among ``n``.
+
+        Raises ValueError when fewer than ``min_train`` rows would be left to
+        train on, or none to validate with.
+        """
         n_valid = int(round(self.fraction * n))
-        if not 0 < n_valid < n:
-            raise ValueError(f"validation_fraction={self.fraction} leaves no rows to train on "
-                             f"or to validate with among {n} rows")
+        if not 0 < n_valid <= n - min_train:
+            raise ValueError(f"validation_fraction={self.fraction} leaves too few rows to train "
+                             f"on or to validate with among {n} rows")
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        return dataset.take(order[n_valid:]), dataset.take(order[:n_valid])
+        return order[n_valid:], order[:n_valid]
+
+    def __call__(self, dataset: TensorDict, y=None, **_):
+        train, valid = self.indices(len(dataset))
+        return dataset.take(train), dataset.take(valid)
 
     def __repr__(self):
         return f"RandomSplit({self.fraction!r}, seed={self.seed!r})"
+
+
+class FixedSplit:
+    """A picklable skorch ``train_split`` returning fixed training and validation rows.
+
+    Parameters
+    ----------
+    train_idx, valid_idx : torch.Tensor
+        Positions of the training and of the validation rows.
+    """
+
+    def __init__(self, train_idx, valid_idx):
+        self.train_idx, self.valid_idx = train_idx, valid_idx
+
+    def __call__(self, dataset: TensorDict, y=None, **_):
+        return dataset.take(self.train_idx), dataset.take(self.valid_idx)
 
 
 class MultimodalNet(NeuralNet):

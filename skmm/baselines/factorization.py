@@ -37,13 +37,13 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import BaseEmbedder, collect_problems
-from skmm.embedders.mmeda import TextFeatures, _FixedSplit
+from skmm.embedders.mmeda import TextFeatures
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import as_size, check_columns, check_frame, load_images
 from skmm.inputs.frame import _set_input_features, make_report
 from skmm.nn.mmeda import AutoencoderMF as AutoencoderMFModule
 from skmm.nn.mmeda import ImageAutoencoder
-from skmm.training import TensorDict
+from skmm.training import FixedSplit, RandomSplit, TensorDict
 
 __all__ = ["AutoencoderMF", "CollectiveMF", "ConvAutoencoder", "EarlyFusion", "ImageFeatures",
            "collective_als"]
@@ -783,22 +783,17 @@ class AutoencoderMF(BaseEmbedder):
         seeds = [int(s) for s in rng.randint(0, 2**31 - 1, size=5)]
         builders = self._builders(seeds[0], seeds[1])
         data = self._prepare(X, fitting=True, builders=builders)
-        n = len(X)
         train_idx = valid_idx = None
         if self.validation_fraction:
-            n_valid = int(round(self.validation_fraction * n))
-            if not 0 < n_valid < n - 1:
-                raise ValueError(f"validation_fraction={self.validation_fraction} leaves too "
-                                 f"few rows to train on or to validate with among {n} rows")
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seeds[4]))
-            train_idx, valid_idx = order[n_valid:].sort().values, order[:n_valid].sort().values
+            split = RandomSplit(self.validation_fraction, seed=seeds[4])
+            train_idx, valid_idx = (i.sort().values for i in split.indices(len(X), min_train=2))
         features = data["features"] if train_idx is None else data["features"][train_idx]
         with self._torch_seed(seeds[2]):
             module = AutoencoderMFModule(features.T, self.n_components, self.hidden_size,
                                          self.column_batch_size)
         net = self._make_net(module, seeds[3])
         if train_idx is not None:
-            net.train_split = _FixedSplit(train_idx, valid_idx)
+            net.train_split = FixedSplit(train_idx, valid_idx)
         with self._torch_seed(seeds[2]):
             net.initialize()
             net.partial_fit(TensorDict(data))

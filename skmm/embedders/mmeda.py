@@ -30,7 +30,7 @@ from skmm.inputs import (
 )
 from skmm.inputs.frame import make_report
 from skmm.nn.mmeda import MMEDA
-from skmm.training import TensorDict
+from skmm.training import FixedSplit, RandomSplit, TensorDict
 
 __all__ = ["MMEDAEmbedder", "TextFeatures"]
 
@@ -427,15 +427,10 @@ class MMEDAEmbedder(BaseEmbedder):
         word_seed, torch_seed, shuffle_seed = self._seeds()
         builder = self._text_builder(word_seed)
         data = self._prepare(X, fitting=True, text_builder=builder)
-        n = len(X)
         train_idx = valid_idx = None
         if self.validation_fraction:
-            n_valid = int(round(self.validation_fraction * n))
-            if not 0 < n_valid < n - 1:
-                raise ValueError(f"validation_fraction={self.validation_fraction} leaves too "
-                                 f"few rows to train on or to validate with among {n} rows")
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(shuffle_seed + 1))
-            train_idx, valid_idx = order[n_valid:].sort().values, order[:n_valid].sort().values
+            split = RandomSplit(self.validation_fraction, seed=shuffle_seed + 1)
+            train_idx, valid_idx = (i.sort().values for i in split.indices(len(X), min_train=2))
         train_text = data["text"] if train_idx is None else data["text"][train_idx]
         with self._torch_seed(torch_seed):
             module = MMEDA((3, *size), train_text.T, n_components=self.n_components,
@@ -445,7 +440,7 @@ class MMEDAEmbedder(BaseEmbedder):
                            column_batch_size=self.column_batch_size)
         net = self._make_net(module, shuffle_seed)
         if train_idx is not None:
-            net.train_split = _FixedSplit(train_idx, valid_idx)
+            net.train_split = FixedSplit(train_idx, valid_idx)
         with self._torch_seed(torch_seed):
             net.initialize()
             net.partial_fit(TensorDict(data))
@@ -487,13 +482,3 @@ class MMEDAEmbedder(BaseEmbedder):
         X = self._check_X(X, fitted=True)
         terms = self.net_.evaluate_terms(TensorDict(self._prepare(X, fitting=False)))
         return -(terms["loss"] - terms.get("columns", 0.0))
-
-
-class _FixedSplit:
-    """A picklable skorch ``train_split`` returning fixed training and validation rows."""
-
-    def __init__(self, train_idx, valid_idx):
-        self.train_idx, self.valid_idx = train_idx, valid_idx
-
-    def __call__(self, dataset, y=None, **_):
-        return dataset.take(self.train_idx), dataset.take(self.valid_idx)
