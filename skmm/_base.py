@@ -32,12 +32,15 @@ from skmm.training import (
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 #: Parameter constraints of the scaling options (``cache``, ``memory_budget``,
-#: ``num_workers``, ``accelerator``) that the embedders share.
+#: ``num_workers``, ``accelerator``, ``channels_last``, ``compile``) that the
+#: embedders share.
 SCALING_CONSTRAINTS = {
     "cache": [StrOptions({"auto", "memory", "none"})],
     "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
     "num_workers": [Interval(Integral, 0, None, closed="left")],
     "accelerator": [HasMethods(["prepare", "backward"]), None],
+    "channels_last": ["boolean"],
+    "compile": ["boolean", dict],
 }
 
 
@@ -104,17 +107,24 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         budget = getattr(self, "memory_budget", None)
         return cache == "auto" and budget is not None and n_bytes > budget
 
-    def _image_data(self, values, *, column, mode: str = "RGB", size):
+    def _image_data(self, values, *, column, mode: str = "RGB", size, present=None):
         """The uint8 NCHW images of a column: decoded now, or an ImageColumn to stream.
 
         Either way every cell is decoded once here, so an unreadable image is
-        reported before training starts.
+        reported before training starts. With a boolean mask ``present``
+        only those cells are read; the other rows are black images.
         """
-        lazy = ImageColumn(values, column=column, mode=mode, size=size)
+        lazy = ImageColumn(values, column=column, mode=mode, size=size, present=present)
+        cells = values if present is None else values[present]
         if not self._streams(lazy.nbytes):
-            return load_images(values, column=column, mode=mode, size=size,
-                               verbose=self.verbose)
-        report = check_images(values, column=column, mode=mode, size=size)
+            pixels = load_images(cells, column=column, mode=mode, size=size,
+                                 verbose=self.verbose)
+            if present is None:
+                return pixels
+            full = np.zeros(lazy.shape, dtype=np.uint8)
+            full[present] = pixels
+            return full
+        report = check_images(cells, column=column, mode=mode, size=size)
         if len(report):
             raise InvalidRowsError(report)
         return lazy
@@ -124,6 +134,23 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             return {prefix: SliceLoader}
         return {prefix: WorkerLoader,
                 f"{prefix}__num_workers": getattr(self, "num_workers", 2)}
+
+    def _batches(self, data: dict, batch_size: int):
+        """An inference loader over prepared ``data``: worker processes if it streams."""
+        dataset = TensorDict(data)
+        if dataset.lazy:
+            return WorkerLoader(dataset, batch_size=batch_size,
+                                num_workers=getattr(self, "num_workers", 2))
+        return SliceLoader(dataset, batch_size=batch_size)
+
+    def _gpu_options(self) -> dict:
+        """The net's ``channels_last`` and ``compile`` (``compile__*``) parameters."""
+        compile_ = getattr(self, "compile", False)
+        options = {"channels_last": getattr(self, "channels_last", False),
+                   "compile": compile_ is True or isinstance(compile_, dict)}
+        if isinstance(compile_, dict):
+            options.update({f"compile__{k}": v for k, v in compile_.items()})
+        return options
 
     # ---- the net ---------------------------------------------------------
     def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False,
@@ -155,6 +182,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             **self._loader_kwargs("iterator_train", lazy),
             **self._loader_kwargs("iterator_valid", lazy),
             **placement,
+            **self._gpu_options(),
             **kwargs,
         )
 
@@ -173,11 +201,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         module = net.module_
         module.eval()
         out = np.empty((len(next(iter(data.values()))), self.n_components), dtype=np.float32)
-        dataset = TensorDict(data)
-        loader_cls, options = SliceLoader, {}
-        if dataset.lazy:
-            loader_cls, options = WorkerLoader, {"num_workers": getattr(self, "num_workers", 2)}
-        loader = loader_cls(dataset, batch_size=max(self.batch_size, 256), **options)
+        loader = self._batches(data, max(self.batch_size, 256))
         start = 0
         with torch.inference_mode():
             for batch, _ in loader:

@@ -183,3 +183,131 @@ def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
     np.testing.assert_array_equal(streamed.fit_transform(X), Z)
     accelerated = MMEDAEmbedder(**TINY_MMEDA, accelerator=accelerate.Accelerator(cpu=True))
     np.testing.assert_array_equal(accelerated.fit_transform(X), Z)
+
+
+TINY_COMMON = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
+                   max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def partly_paired(shapes_on_disk):
+    """Shapes on disk with a few image cells missing (text-only rows)."""
+    X = shapes_on_disk.copy()
+    X.loc[X.index[[3, 17, 30]], "image"] = None
+    return X
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_common_space_streamed_equals_in_memory(partly_paired, num_workers):
+    from skmm import CommonSpaceEmbedder
+    from skmm.embedders.common_space import ClassBalancedWorkerLoader
+
+    X, y = partly_paired, partly_paired["color"].to_numpy()
+    in_memory = CommonSpaceEmbedder(**TINY_COMMON, cache="memory").fit(X, y)
+    streamed = CommonSpaceEmbedder(**TINY_COMMON, cache="none", num_workers=num_workers)
+    Z = streamed.fit_transform(X, y)
+    assert streamed.net_.iterator_train is ClassBalancedWorkerLoader
+    np.testing.assert_array_equal(Z, in_memory.transform(X))
+    np.testing.assert_array_equal(streamed.history_[:, "train_loss"],
+                                  in_memory.history_[:, "train_loss"])
+    with_image = X.dropna(subset=["image"])
+    np.testing.assert_array_equal(streamed.embed(with_image, "image"),
+                                  in_memory.embed(with_image, "image"))
+    assert streamed.score(X, y) == in_memory.score(X, y)
+
+
+def test_common_space_streamed_stage_and_bad_file(partly_paired):
+    from skmm import CommonSpaceEmbedder
+    from skmm.exceptions import InvalidRowsError
+
+    X, y = partly_paired, partly_paired["color"].to_numpy()
+    params = dict(TINY_COMMON, strategy="mcvs", modalities=["text"])
+    streamed = CommonSpaceEmbedder(**params, cache="none", num_workers=0).fit(X, y)
+    in_memory = CommonSpaceEmbedder(**params, cache="memory").fit(X, y)
+    for emb in (streamed, in_memory):  # add the image modality as a second stage
+        emb.set_params(modalities=["text", "image"]).partial_fit(X, y)
+    np.testing.assert_array_equal(streamed.transform(X), in_memory.transform(X))
+
+    bad = X.copy()
+    bad.loc[bad.index[8], "image"] = "/no/such/file.png"
+    before = streamed.transform(X)
+    with pytest.raises(InvalidRowsError, match="'image'") as err:
+        streamed.fit(bad, y)
+    assert "8" in str(err.value)
+    np.testing.assert_array_equal(streamed.transform(X), before)  # previous fit kept
+
+
+def test_common_space_trains_through_accelerate(shapes_on_disk):
+    from skmm import CommonSpaceEmbedder
+
+    X, y = shapes_on_disk, shapes_on_disk["color"].to_numpy()
+    plain = CommonSpaceEmbedder(**TINY_COMMON, device="cpu").fit(X, y)
+    accelerated = CommonSpaceEmbedder(**TINY_COMMON,
+                                      accelerator=accelerate.Accelerator(cpu=True)).fit(X, y)
+    np.testing.assert_array_equal(plain.transform(X), accelerated.transform(X))
+    assert "train_inter" in accelerated.history_[-1]
+
+
+# ---- GPU efficiency options, checked on the CPU --------------------------------
+def test_channels_last_keeps_weights_and_images_channels_last(shapes_on_disk):
+    from skmm import CRVAEEmbedder
+
+    X = shapes_on_disk
+    seen = []
+    default = CRVAEEmbedder(**TINY_CRVAE, cache="memory").fit(X)
+    emb = CRVAEEmbedder(**TINY_CRVAE, cache="memory", channels_last=True)
+    emb.fit(X)
+    net = emb.net_
+    conv = [p for p in net.module_.parameters() if p.dim() == 4]
+    assert conv and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv)
+    batch = net.to_device({"image": torch.zeros(2, 3, 16, 16, dtype=torch.uint8),
+                           "lengths": torch.ones(2, dtype=torch.int64)})
+    seen.append(batch["image"])
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert batch["lengths"].device.type == "cpu"  # host keys stay put
+    # the same training in another memory layout: equal up to rounding, which
+    # two epochs compound (differences of about 3e-4 on values of about 0.1)
+    np.testing.assert_allclose(emb.transform(X), default.transform(X), rtol=0, atol=2e-3)
+
+
+@pytest.mark.slow
+def test_compile_option_trains_a_compiled_module(shapes_on_disk):
+    import pickle
+
+    from skmm import CRVAEEmbedder
+
+    X = shapes_on_disk
+    # "aot_eager" traces forward and backward as inductor does, without a C++ build
+    emb = CRVAEEmbedder(**TINY_CRVAE, cache="memory", compile={"backend": "aot_eager"})
+    emb.fit(X)
+    assert emb.net_.compile and emb.net_.compile__backend == "aot_eager"
+    assert hasattr(emb.net_.module_, "_orig_mod")  # a torch.compile wrapper
+    plain = CRVAEEmbedder(**TINY_CRVAE, cache="memory").fit(X)
+    np.testing.assert_allclose(emb.history_[:, "train_loss"], plain.history_[:, "train_loss"],
+                               rtol=1e-4)
+    # traced kernels round differently; two epochs compound it (as channels_last)
+    np.testing.assert_allclose(emb.transform(X), plain.transform(X), rtol=0, atol=2e-3)
+    restored = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(restored.transform(X), emb.transform(X))
+
+
+def test_compiled_common_space_grows_a_stage(shapes_on_disk):
+    from skmm import CommonSpaceEmbedder
+
+    X, y = shapes_on_disk, shapes_on_disk["color"].to_numpy()
+    emb = CommonSpaceEmbedder(**TINY_COMMON, strategy="mcvs", modalities=["text"],
+                              compile={"backend": "eager"}).fit(X, y)
+    before = emb.embed(X, "text")
+    emb.set_params(modalities=["text", "image"]).partial_fit(X, y)
+    assert [s["added"] for s in emb.stages_] == [["text"], ["image"]]
+    np.testing.assert_array_equal(emb.embed(X, "text"), before)  # frozen stage
+
+
+def test_gpu_options_are_validated():
+    from skmm import CRVAEEmbedder, MMEDAEmbedder
+
+    for cls in (CRVAEEmbedder, MMEDAEmbedder):
+        with pytest.raises(ValueError, match="compile"):
+            cls(compile="yes").fit(None)
+        with pytest.raises(ValueError, match="channels_last"):
+            cls(channels_last=1.5).fit(None)

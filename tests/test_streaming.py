@@ -69,3 +69,17 @@ def test_worker_loader_matches_slice_loader(paths, num_workers):
     for (a, _), (b, _) in pairs:
         torch.testing.assert_close(a["image"], b["image"], rtol=0, atol=0)
         assert a["y"].tolist() == b["y"].tolist()
+
+
+def test_image_column_reads_missing_cells_as_black(paths):
+    cells = paths.astype(object).copy()
+    cells.iloc[[2, 5]] = None
+    present = cells.notna().to_numpy()
+    column = ImageColumn(cells, column="image", size=(8, 6), present=present)
+    full = load_images(paths, column="image", size=(8, 6))
+    got = column[np.arange(7)]
+    np.testing.assert_array_equal(got[present[:7]], full[:7][present[:7]])
+    assert not got[[2, 5]].any()
+    assert column[2:3].shape == (1, 3, 8, 6) and not column[2:3].any()
+    with pytest.raises(ValueError, match="one flag per row"):
+        ImageColumn(cells, column="image", present=present[:3])

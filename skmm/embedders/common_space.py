@@ -16,15 +16,21 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, collect_problems
+from skmm._base import (
+    DEFAULT_MEMORY_BUDGET,
+    SCALING_CONSTRAINTS,
+    BaseEmbedder,
+    collect_problems,
+)
 from skmm.exceptions import InputError, InvalidRowsError
-from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text, load_images
+from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text
 from skmm.inputs.frame import make_report
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
-from skmm.training import SliceLoader, TensorDict
+from skmm.training import SliceLoader, TensorDict, WorkerLoader, unwrap
 
-__all__ = ["ClassBalancedLoader", "CommonSpaceEmbedder", "PAPER_PRESET", "resolve_modalities"]
+__all__ = ["ClassBalancedLoader", "ClassBalancedWorkerLoader", "CommonSpaceEmbedder",
+           "PAPER_PRESET", "resolve_modalities"]
 
 #: The settings of the common-vector-space thesis: 512 dimensions, margins 1.0,
 #: gammas 0.25 / 0.25 / 0.5, batch 128, Adam 1e-3 (the width of the first fully
@@ -210,9 +216,9 @@ class ClassBalancedLoader(SliceLoader):
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=True, generator=None,
-                 items_per_class=4, labels_key="y", drop_last=False, **_):
+                 items_per_class=4, labels_key="y", drop_last=False, **kwargs):
         super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                         drop_last=drop_last)
+                         drop_last=drop_last, **kwargs)
         self.items_per_class = int(items_per_class)
         self.labels_key = labels_key
 
@@ -249,6 +255,15 @@ class ClassBalancedLoader(SliceLoader):
             per_process = max(len(batches) // world, 1)
             batches = batches[rank::world][:per_process] or batches[:1]
         yield from batches
+
+
+class ClassBalancedWorkerLoader(ClassBalancedLoader, WorkerLoader):
+    """A :class:`ClassBalancedLoader` whose batches are decoded by DataLoader workers.
+
+    For streamed images (``cache="none"``): the same batches as
+    :class:`ClassBalancedLoader` with the same generator, built by
+    ``num_workers`` processes (see :class:`~skmm.training.WorkerLoader`).
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -352,7 +367,33 @@ class CommonSpaceEmbedder(BaseEmbedder):
     validation_fraction : float or None, default=None
         Hold out this fraction of the rows to record ``valid_*`` loss terms.
     device : str, default="auto"
+        ``"auto"`` trains on CUDA when present, else on the CPU.
     precision : {"float32", "bf16"}, default="float32"
+        ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
+        (ignored on the CPU).
+    cache : {"auto", "memory", "none"}, default="auto"
+        ``"memory"`` decodes all images once into one uint8 array per image
+        modality; ``"none"`` streams them: every batch is decoded again from
+        the cells (usually file paths) by ``num_workers`` DataLoader worker
+        processes (:class:`ClassBalancedWorkerLoader`). ``"auto"`` streams
+        when an image modality's decoded images would take more than
+        ``memory_budget`` bytes. Same seed, same result either way.
+    memory_budget : int or None, default=4 GiB
+        Bytes of decoded images above which ``cache="auto"`` streams.
+    num_workers : int, default=2
+        Decoding processes when streaming (0: in the training process).
+    accelerator : accelerate.Accelerator or None, default=None
+        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``),
+        on several GPUs or nodes under ``accelerate launch`` and with the
+        accelerator's mixed precision; ``device`` and ``precision`` are then
+        ignored. See the scaling page of the docs.
+    channels_last : bool, default=False
+        Keep convolution weights and image batches in the channels-last
+        memory format (faster convolutions on tensor-core GPUs).
+    compile : bool or dict, default=False
+        Compile the module with ``torch.compile`` (skorch's ``compile``); a
+        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
+        first epoch pays for the compilation.
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights and batches; on the CPU an int gives
         bit-identical results.
@@ -452,6 +493,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bf16"})],
+        **SCALING_CONSTRAINTS,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -463,7 +505,9 @@ class CommonSpaceEmbedder(BaseEmbedder):
                  beta=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
                  max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
-                 device="auto", precision="float32", random_state=None, verbose=0):
+                 device="auto", precision="float32", cache="auto",
+                 memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
+                 channels_last=False, compile=False, random_state=None, verbose=0):
         self.modalities = modalities
         self.strategy = strategy
         self.reference = reference
@@ -494,6 +538,12 @@ class CommonSpaceEmbedder(BaseEmbedder):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.cache = cache
+        self.memory_budget = memory_budget
+        self.num_workers = num_workers
+        self.accelerator = accelerator
+        self.channels_last = channels_last
+        self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
 
@@ -560,12 +610,9 @@ class CommonSpaceEmbedder(BaseEmbedder):
                     for r in X.index[~mask].tolist())))
             kind = spec["kind"]
             if kind == "image":
-                def images(m=m, col=col, present=present, mask=mask):
-                    pix = load_images(present, column=col, mode="RGB", size=size,
-                                      verbose=self.verbose)
-                    full = np.zeros((n, *pix.shape[1:]), dtype=np.uint8)
-                    full[mask] = pix
-                    out[f"{m}__image"] = full
+                def images(m=m, col=col, values=values, mask=mask):
+                    out[f"{m}__image"] = self._image_data(values, column=col, size=size,
+                                                          present=mask)
                 checks.append(images)
             elif kind == "text":
                 def texts(m=m, col=col, present=present, spec=spec):
@@ -601,7 +648,8 @@ class CommonSpaceEmbedder(BaseEmbedder):
             out[f"{m}__tokens"], out[f"{m}__lengths"] = tokens, full_lengths
         for m in names:
             out[f"{m}__mask"] = masks[m]
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                for k, v in out.items()}
 
     @staticmethod
     def _vectors(m, col, present: pd.Series, mask, vector_sizes) -> np.ndarray:
@@ -752,7 +800,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
                 "epoch_seconds": seconds}
 
     def _train(self, module, data, shuffle_seed, torch_seed):
-        net = self._make_net(module, shuffle_seed)
+        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy)
         with self._torch_seed(torch_seed):
             net.initialize()
             start = time.perf_counter()
@@ -763,10 +811,11 @@ class CommonSpaceEmbedder(BaseEmbedder):
 
     def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
         # class-balanced training batches, so that the triplet miner finds positives
-        if prefix == "iterator_train" and not lazy:
-            return {prefix: ClassBalancedLoader,
-                    f"{prefix}__items_per_class": self.items_per_class}
-        return super()._loader_kwargs(prefix, lazy)
+        kwargs = super()._loader_kwargs(prefix, lazy)
+        if prefix == "iterator_train":
+            kwargs[prefix] = ClassBalancedWorkerLoader if lazy else ClassBalancedLoader
+            kwargs[f"{prefix}__items_per_class"] = self.items_per_class
+        return kwargs
 
     @staticmethod
     def _freeze(module, trainable, classifier: bool, word_vectors: bool):
@@ -854,7 +903,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
             if not data[f"{m}__mask"].any():
                 raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
                                  "in any row")
-        module = copy.deepcopy(self.net_.module_)
+        module = copy.deepcopy(unwrap(self.net_.module_))
         with self._torch_seed(torch_seed):
             module.grow_classifier(len(classes))
             device = module.classifier.weight.device
@@ -916,8 +965,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
         n = len(next(iter(data.values())))
         out = {m: np.full((n, self.n_components), np.nan, dtype=np.float32) for m in names}
         batch_keys = [k for k in data if k.split("__")[0] in names]
-        loader = SliceLoader(TensorDict({k: data[k] for k in batch_keys}),
-                             batch_size=max(self.batch_size, 256))
+        loader = self._batches({k: data[k] for k in batch_keys}, max(self.batch_size, 256))
         start = 0
         with torch.inference_mode():
             for batch, _ in loader:

@@ -128,6 +128,13 @@ class CRVAEEmbedder(BaseEmbedder):
         ``accelerate launch``, with the accelerator's mixed precision
         (``Accelerator(mixed_precision="bf16")``); ``device`` and
         ``precision`` are then ignored. See the scaling page of the docs.
+    channels_last : bool, default=False
+        Keep convolution weights and image batches in the channels-last
+        memory format (faster convolutions on tensor-core GPUs).
+    compile : bool or dict, default=False
+        Compile the module with ``torch.compile`` (skorch's ``compile``); a
+        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
+        first epoch pays for the compilation.
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights, sampling and shuffling: on the CPU the
         same seed gives the same embedding bit for bit.
@@ -210,7 +217,8 @@ class CRVAEEmbedder(BaseEmbedder):
                  max_vocabulary=None, max_length=None, max_epochs=20, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
-                 accelerator=None, random_state=None, verbose=0):
+                 accelerator=None,
+                 channels_last=False, compile=False, random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_size = image_size
@@ -240,6 +248,8 @@ class CRVAEEmbedder(BaseEmbedder):
         self.memory_budget = memory_budget
         self.num_workers = num_workers
         self.accelerator = accelerator
+        self.channels_last = channels_last
+        self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
 

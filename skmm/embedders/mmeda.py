@@ -260,6 +260,13 @@ class MMEDAEmbedder(BaseEmbedder):
     accelerator : accelerate.Accelerator or None, default=None
         Train through Hugging Face Accelerate (several GPUs or nodes under
         ``accelerate launch``, its mixed precision).
+    channels_last : bool, default=False
+        Keep convolution weights and image batches in the channels-last
+        memory format (faster convolutions on tensor-core GPUs).
+    compile : bool or dict, default=False
+        Compile the module with ``torch.compile`` (skorch's ``compile``); a
+        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
+        first epoch pays for the compilation.
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights and shuffling: bit-identical on the CPU.
     verbose : int, default=0
@@ -328,7 +335,8 @@ class MMEDAEmbedder(BaseEmbedder):
                  fusion_size=128, column_batch_size=256, max_epochs=30, batch_size=64,
                  lr=1e-3, validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
-                 accelerator=None, random_state=None, verbose=0):
+                 accelerator=None,
+                 channels_last=False, compile=False, random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.variant = variant
@@ -355,6 +363,8 @@ class MMEDAEmbedder(BaseEmbedder):
         self.memory_budget = memory_budget
         self.num_workers = num_workers
         self.accelerator = accelerator
+        self.channels_last = channels_last
+        self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
 

@@ -444,6 +444,9 @@ class ImageColumn:
         Output mode.
     size : int or (height, width), default=(64, 64)
         Output size.
+    present : array-like of bool or None, default=None
+        Rows whose cell holds an image; the others (missing cells) read as
+        black images. None means every row.
 
     Attributes
     ----------
@@ -453,7 +456,8 @@ class ImageColumn:
         Bytes the decoded array would take.
     """
 
-    def __init__(self, values: pd.Series, *, column, mode: str = "RGB", size=(64, 64)):
+    def __init__(self, values: pd.Series, *, column, mode: str = "RGB", size=(64, 64),
+                 present=None):
         if mode not in CHANNELS:
             raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
         self.values = pd.Series(values.to_numpy(dtype=object), index=values.index)
@@ -462,6 +466,10 @@ class ImageColumn:
         self.size = as_size(size)
         self.shape = (len(values), CHANNELS[mode], *self.size)
         self.dtype = np.dtype(np.uint8)
+        self.present = None if present is None else np.asarray(present, dtype=bool)
+        if self.present is not None and self.present.shape != (len(values),):
+            raise ValueError(f"present must hold one flag per row ({len(values)}); "
+                             f"got shape {self.present.shape}")
 
     @property
     def nbytes(self) -> int:
@@ -473,8 +481,15 @@ class ImageColumn:
     def __getitem__(self, index) -> np.ndarray:
         if not isinstance(index, slice):
             index = np.asarray(index)
-        return load_images(self.values.iloc[index], column=self.column, mode=self.mode,
-                           size=self.size)
+        cells = self.values.iloc[index]
+        if self.present is None:
+            return load_images(cells, column=self.column, mode=self.mode, size=self.size)
+        present = self.present[index]
+        out = np.zeros((len(cells), *self.shape[1:]), dtype=np.uint8)
+        if present.any():
+            out[present] = load_images(cells[present], column=self.column, mode=self.mode,
+                                       size=self.size)
+        return out
 
     def __repr__(self):
         return f"ImageColumn({self.column!r}, n={len(self)}, mode={self.mode!r}, size={self.size})"
