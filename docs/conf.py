@@ -124,7 +124,8 @@ def _expand_markers(app, docname, source):
 def _always_reread(app, env, added, changed, removed):
     # results files may appear or change between builds: re-read the pages
     # that glob them, so that an incremental `make docs` shows them too
-    return [name for name in env.found_docs if name in {"benchmarks", "user_guide/crvae",
+    return [name for name in env.found_docs if name in {"benchmarks", "scaling",
+                                                        "user_guide/crvae",
                                                         "user_guide/mmeda",
                                                         "user_guide/common_space"}]
 

@@ -311,3 +311,43 @@ def test_gpu_options_are_validated():
             cls(compile="yes").fit(None)
         with pytest.raises(ValueError, match="channels_last"):
             cls(channels_last=1.5).fit(None)
+
+
+BF16_SCRIPT = """
+import json, sys
+import numpy as np, torch
+from accelerate import Accelerator
+from skmm import CommonSpaceEmbedder, CRVAEEmbedder
+from skmm.datasets import make_shapes
+
+X = make_shapes(40, image_size=16, random_state=0)
+accelerator = Accelerator(cpu=True, mixed_precision="bf16")
+dtypes = set()
+torch.nn.modules.module.register_module_forward_hook(
+    lambda module, args, out: dtypes.add(str(out.dtype)) if isinstance(out, torch.Tensor) else None)
+crvae = CRVAEEmbedder(**json.loads(sys.argv[1]), accelerator=accelerator).fit(X)
+common = CommonSpaceEmbedder(**json.loads(sys.argv[2]), accelerator=accelerator)
+common.fit(X, X["color"])
+fp32 = CommonSpaceEmbedder(**json.loads(sys.argv[2]), device="cpu").fit(X, X["color"])
+print(json.dumps({"dtypes": sorted(dtypes), "crvae": list(crvae.history_[:, "train_loss"]),
+                  "finite": bool(np.isfinite(crvae.transform(X)).all()),
+                  "score": common.score(X, X["color"]), "fp32": fp32.score(X, X["color"])}))
+"""
+
+
+@pytest.mark.slow
+def test_bf16_mixed_precision_through_accelerate():
+    """An Accelerator(mixed_precision="bf16") trains in bf16 (in its own process:
+    the accelerator state is process-wide)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", BF16_SCRIPT, json.dumps(TINY_CRVAE),
+                          json.dumps(TINY_COMMON)], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "torch.bfloat16" in result["dtypes"]  # layers ran under bf16 autocast
+    assert np.isfinite(result["crvae"]).all() and result["finite"]
+    # bf16 rounding changes the weights a little, not what is learned
+    assert result["score"] != result["fp32"]
+    assert abs(result["score"] - result["fp32"]) < 0.05
