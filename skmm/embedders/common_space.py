@@ -393,7 +393,8 @@ class CommonSpaceEmbedder(BaseEmbedder):
     compile : bool or dict, default=False
         Compile the module with ``torch.compile`` (skorch's ``compile``); a
         dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
-        first epoch pays for the compilation.
+        first epoch pays for the compilation. Results agree with the eager
+        module up to rounding (inductor also draws its own random numbers).
     random_state : int, RandomState instance or None, default=None
         Seeds word vectors, weights and batches; on the CPU an int gives
         bit-identical results.
