@@ -153,11 +153,13 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return options
 
     # ---- the net ---------------------------------------------------------
-    def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False,
+    def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False, train_split=None,
                   **kwargs) -> MultimodalNet:
+        """The skorch net of ``module``; ``train_split`` replaces the random
+        hold-out of ``validation_fraction`` (e.g. a :class:`FixedSplit`)."""
         generator = torch.Generator().manual_seed(shuffle_seed)
-        split = None
-        if self.validation_fraction:
+        split = train_split
+        if split is None and self.validation_fraction:
             split = RandomSplit(self.validation_fraction, seed=shuffle_seed + 1)
         callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
         accelerator = getattr(self, "accelerator", None)
@@ -186,8 +188,11 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             **kwargs,
         )
 
-    def _fit_net(self, module, data: dict, shuffle_seed: int, torch_seed: int) -> MultimodalNet:
-        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy)
+    def _fit_net(self, module, data: dict, shuffle_seed: int, torch_seed: int, *,
+                 train_split=None) -> MultimodalNet:
+        """Build the net (see :meth:`_make_net`) and train it on ``data``, seeded."""
+        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy,
+                             train_split=train_split)
         with self._torch_seed(torch_seed):
             net.initialize()
             net.partial_fit(TensorDict(data))

@@ -791,12 +791,8 @@ class AutoencoderMF(BaseEmbedder):
         with self._torch_seed(seeds[2]):
             module = AutoencoderMFModule(features.T, self.n_components, self.hidden_size,
                                          self.column_batch_size)
-        net = self._make_net(module, seeds[3])
-        if train_idx is not None:
-            net.train_split = FixedSplit(train_idx, valid_idx)
-        with self._torch_seed(seeds[2]):
-            net.initialize()
-            net.partial_fit(TensorDict(data))
+        split = None if train_idx is None else FixedSplit(train_idx, valid_idx)
+        net = self._fit_net(module, data, seeds[3], seeds[2], train_split=split)
         with torch.inference_mode():
             components = net.module_.eval().factorization.codes().float().cpu().numpy()
         self.image_features_, self.text_features_ = builders

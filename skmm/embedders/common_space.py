@@ -27,7 +27,7 @@ from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_
 from skmm.inputs.frame import make_report
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
-from skmm.training import SliceLoader, TensorDict, WorkerLoader, unwrap
+from skmm.training import SliceLoader, WorkerLoader, unwrap
 
 __all__ = ["ClassBalancedLoader", "ClassBalancedWorkerLoader", "CommonSpaceEmbedder",
            "PAPER_PRESET", "resolve_modalities"]
@@ -801,12 +801,9 @@ class CommonSpaceEmbedder(BaseEmbedder):
                 "epoch_seconds": seconds}
 
     def _train(self, module, data, shuffle_seed, torch_seed):
-        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy)
-        with self._torch_seed(torch_seed):
-            net.initialize()
-            start = time.perf_counter()
-            net.partial_fit(TensorDict(data))
-            elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        net = self._fit_net(module, data, shuffle_seed, torch_seed)
+        elapsed = time.perf_counter() - start
         durations = [d for d in net.history[:, "dur"]] if len(net.history) else [elapsed]
         return net, float(np.median(durations))
 

@@ -449,12 +449,8 @@ class MMEDAEmbedder(BaseEmbedder):
                            image_code=self.image_code, text_code=self.text_code,
                            hidden_size=self.hidden_size, fusion_size=self.fusion_size,
                            column_batch_size=self.column_batch_size)
-        net = self._make_net(module, shuffle_seed)
-        if train_idx is not None:
-            net.train_split = FixedSplit(train_idx, valid_idx)
-        with self._torch_seed(torch_seed):
-            net.initialize()
-            net.partial_fit(TensorDict(data))
+        split = None if train_idx is None else FixedSplit(train_idx, valid_idx)
+        net = self._fit_net(module, data, shuffle_seed, torch_seed, train_split=split)
         module = net.module_.eval()
         with torch.inference_mode():
             components = module.factorization.codes().float().cpu().numpy()
