@@ -61,7 +61,8 @@ from skmm.baselines.factorization import (
     ImageFeatures,
 )
 from skmm.datasets import load_emoji
-from skmm.embedders.mmeda import MMEDAEmbedder, TextFeatures
+from skmm.embedders.mmeda import MMEDAEmbedder
+from skmm.inputs import TextFeatures
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import machine  # noqa: E402

@@ -12,8 +12,8 @@ from sklearn.pipeline import make_pipeline
 from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion
 from skmm.baselines.factorization import ImageFeatures, collective_als
 from skmm.datasets import make_shapes
-from skmm.embedders.mmeda import TextFeatures
 from skmm.exceptions import InvalidRowsError, MissingColumnError
+from skmm.inputs import TextFeatures
 
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,

@@ -14,8 +14,9 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from skmm.datasets import make_shapes
-from skmm.embedders.mmeda import MMEDAEmbedder, TextFeatures
+from skmm.embedders.mmeda import MMEDAEmbedder
 from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
+from skmm.inputs import TextFeatures
 from skmm.nn.mmeda import MMEDA
 
 TINY = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,

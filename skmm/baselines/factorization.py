@@ -13,7 +13,7 @@
 
 The image matrix of each comes from :class:`ImageFeatures` (pixels, PCA of
 pixels, conv-autoencoder codes, vectors held in the column, or any
-transformer), the text matrix from :class:`skmm.embedders.mmeda.TextFeatures`
+transformer), the text matrix from :class:`skmm.inputs.TextFeatures`
 (mean word vectors, TF-IDF or numeric columns).
 """
 
@@ -37,9 +37,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import BaseEmbedder, collect_problems
-from skmm.embedders.mmeda import TextFeatures
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs import as_size, check_columns, check_frame, load_images
+from skmm.inputs import TextFeatures, as_size, check_columns, check_frame, load_images
 from skmm.inputs.frame import _set_input_features, make_report
 from skmm.nn.mmeda import AutoencoderMF as AutoencoderMFModule
 from skmm.nn.mmeda import ImageAutoencoder
@@ -390,7 +389,7 @@ _BLOCK_DOC = """image_col, text_col : str, default="image", "text"
     n_image_components : int, default=50
         PCA components / conv-autoencoder code width.
     text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
-        The text matrix; see :class:`skmm.embedders.mmeda.TextFeatures`.
+        The text matrix; see :class:`skmm.inputs.TextFeatures`.
     tokenizer : {"english", "jieba"} or callable, default="english"
     vector_size : int, default=50
         Word2Vec dimensions.
@@ -416,7 +415,7 @@ class EarlyFusion(_TwoBlocks):
     Attributes
     ----------
     image_features_ : ImageFeatures
-    text_features_ : skmm.embedders.mmeda.TextFeatures
+    text_features_ : skmm.inputs.TextFeatures
     n_image_features_, n_text_features_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -578,7 +577,7 @@ class CollectiveMF(_TwoBlocks):
         ``"image"``: (n_image_features, n_components), ``"text"``:
         (n_text_features, n_components).
     image_features_ : ImageFeatures
-    text_features_ : skmm.embedders.mmeda.TextFeatures
+    text_features_ : skmm.inputs.TextFeatures
     objective_ : float
         Final value of the ALS objective.
     n_iter_ : int
@@ -700,7 +699,7 @@ class AutoencoderMF(BaseEmbedder):
     ----------
     net_ : skmm.training.MultimodalNet
     image_features_ : ImageFeatures
-    text_features_ : skmm.embedders.mmeda.TextFeatures
+    text_features_ : skmm.inputs.TextFeatures
     components_ : ndarray of shape (n_features, n_components)
         Column codes ``v``.
     n_train_ : int

@@ -8,8 +8,6 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -19,166 +17,11 @@ from skmm._base import (
     BaseEmbedder,
     collect_problems,
 )
-from skmm.exceptions import InvalidRowsError
-from skmm.inputs import (
-    MeanWordVectors,
-    as_size,
-    check_columns,
-    check_frame,
-    check_text,
-    get_tokenizer,
-)
-from skmm.inputs.frame import make_report
+from skmm.inputs import TextFeatures, as_size
 from skmm.nn.mmeda import MMEDA
 from skmm.training import FixedSplit, RandomSplit, TensorDict
 
-__all__ = ["MMEDAEmbedder", "TextFeatures"]
-
-
-class TextFeatures(TransformerMixin, BaseEstimator):
-    """The text matrix X1 of MMEDA and of the factorization baselines.
-
-    Parameters
-    ----------
-    text_col : str, default="text"
-        Column of texts (ignored when ``text_features`` is a list of columns).
-    text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
-        ``"word2vec"``: the mean of the word vectors of each text
-        (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec),
-        then standardised per column (zero mean, unit variance on the fit
-        rows). ``"tfidf"``: TF-IDF over the tokens (at most
-        ``max_text_features`` words, rows L2-normalised), multiplied by
-        ``sqrt(n_words)`` so that an entry's mean square is 1 per row like a
-        standardised feature, while zeros stay zeros. A list: numeric columns
-        of ``X``, standardised per column.
-    tokenizer : {"english", "jieba"} or callable, default="english"
-    vector_size : int, default=50
-        Word2Vec dimensions.
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
-        See :class:`skmm.inputs.TextEncoder`.
-    max_text_features : int, default=1000
-        Vocabulary cap of the TF-IDF features.
-    random_state : int, RandomState instance or None, default=None
-        Seeds Word2Vec.
-
-    Attributes
-    ----------
-    n_features_out_ : int
-        Width of the text matrix.
-    words_ : MeanWordVectors or None
-    tfidf_ : sklearn.feature_extraction.text.TfidfVectorizer or None
-    scaler_ : StandardScaler or None
-
-    Examples
-    --------
-    >>> from skmm.datasets import make_shapes
-    >>> X = make_shapes(20, image_size=16, random_state=0)
-    >>> TextFeatures(text_features="tfidf").fit_transform(X).shape[0]
-    20
-    """
-
-    _parameter_constraints = {
-        "text_col": [str],
-        "text_features": [StrOptions({"word2vec", "tfidf"}), list, tuple],
-        "tokenizer": [StrOptions({"english", "jieba"}), callable],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "max_text_features": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    }
-
-    def __init__(self, text_col="text", text_features="word2vec", *, tokenizer="english",
-                 vector_size=50, word_vectors="word2vec", max_text_features=1000,
-                 random_state=None):
-        self.text_col = text_col
-        self.text_features = text_features
-        self.tokenizer = tokenizer
-        self.vector_size = vector_size
-        self.word_vectors = word_vectors
-        self.max_text_features = max_text_features
-        self.random_state = random_state
-
-    @property
-    def _numeric(self) -> bool:
-        return not isinstance(self.text_features, str)
-
-    def columns(self) -> list:
-        """The columns of ``X`` this transformer reads."""
-        return list(self.text_features) if self._numeric else [self.text_col]
-
-    def check(self, X: pd.DataFrame) -> None:
-        """Raise :class:`~skmm.exceptions.InvalidRowsError` listing every unusable cell."""
-        if self._numeric:
-            problems = []
-            for column in self.columns():
-                values = pd.to_numeric(X[column], errors="coerce").to_numpy(dtype=float)
-                for row, ok in zip(X.index.tolist(), np.isfinite(values)):
-                    if not ok:
-                        problems.append((row, column, "not a finite number"))
-            report = make_report(problems)
-        else:
-            report = check_text(X[self.text_col], column=self.text_col, tokenizer=self.tokenizer)
-        if len(report):
-            raise InvalidRowsError(report)
-
-    def fit(self, X, y=None):
-        """Fit the word vectors / vocabulary and the scaling on ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        y : ignored
-
-        Returns
-        -------
-        self : TextFeatures
-        """
-        self.fit_transform(X)
-        return self
-
-    def fit_transform(self, X, y=None):
-        """Fit, then return the text matrix of ``X`` (float32)."""
-        self._validate_params()
-        X = check_frame(X)
-        check_columns(X, self.columns())
-        self.check(X)
-        words = tfidf = scaler = None
-        if self.text_features == "tfidf":
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            tfidf = TfidfVectorizer(analyzer=get_tokenizer(self.tokenizer),
-                                    max_features=self.max_text_features, dtype=np.float32)
-            tfidf.fit(X[self.text_col].tolist())
-        elif self.text_features == "word2vec":
-            words = MeanWordVectors(self.text_col, tokenizer=self.tokenizer,
-                                    word_vectors=self.word_vectors, vector_size=self.vector_size,
-                                    random_state=self.random_state).fit(X)
-        self.words_, self.tfidf_ = words, tfidf
-        if tfidf is None:
-            scaler = StandardScaler().fit(self._raw(X))
-        self.scaler_ = scaler
-        out = self.transform(X)
-        self.n_features_out_ = out.shape[1]
-        return out
-
-    def _raw(self, X):
-        if self.tfidf_ is not None:
-            m = self.tfidf_.transform(X[self.text_col].tolist()).toarray()
-            return m * np.sqrt(m.shape[1])
-        if self.words_ is not None:
-            return self.words_.transform(X)
-        return X[self.columns()].apply(pd.to_numeric).to_numpy(dtype=np.float64)
-
-    def transform(self, X) -> np.ndarray:
-        """The text matrix of ``X``: float32 of shape ``(n_samples, n_features_out_)``."""
-        check_is_fitted(self, "scaler_")
-        X = check_frame(X)
-        check_columns(X, self.columns(), context="it was used in fit")
-        self.check(X)
-        m = self._raw(X)
-        if self.scaler_ is not None:
-            m = self.scaler_.transform(m)
-        return np.ascontiguousarray(m, dtype=np.float32)
+__all__ = ["MMEDAEmbedder"]
 
 
 class MMEDAEmbedder(BaseEmbedder):

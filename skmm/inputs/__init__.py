@@ -28,6 +28,7 @@ from skmm.inputs.text import (
     jieba_tokenize,
     tokenize,
 )
+from skmm.inputs.text_features import TextFeatures
 
 __all__ = [
     "PAD",
@@ -38,6 +39,7 @@ __all__ = [
     "ImageLoader",
     "MeanWordVectors",
     "TextEncoder",
+    "TextFeatures",
     "Vocabulary",
     "as_size",
     "check_columns",
