@@ -41,10 +41,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from skmm.datasets import load_emoji
-from skmm.embedders.common_space import ClassBalancedLoader, CommonSpaceEmbedder
+from skmm.embedders.common_space import CommonSpaceEmbedder
 from skmm.inputs import english_tokenize, jieba_tokenize
 from skmm.metrics import mean_average_precision, retrieval_table
-from skmm.training import TensorDict
+from skmm.training import ClassBalancedLoader, TensorDict
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import epoch_overhead, machine  # noqa: E402

@@ -30,7 +30,7 @@ from skmm.baselines import (
     LateFusionClassifier,
     TextSVMClassifier,
 )
-from skmm.baselines.factorization import ImageFeatures
+from skmm.baselines import ImageFeatures
 from skmm.datasets import make_shapes
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 

@@ -57,12 +57,12 @@ ESTIMATORS = {
         image_size=32, n_components=16, **EPOCHS), "embedder"),
     "MMEDAEmbedder": (lambda: _get("skmm.embedders.mmeda", "MMEDAEmbedder")(
         image_size=32, n_components=16, **EPOCHS), "embedder"),
-    "ConvAutoencoder": (lambda: _get("skmm.baselines.factorization", "ConvAutoencoder")(
+    "ConvAutoencoder": (lambda: _get("skmm.baselines.autoencoders", "ConvAutoencoder")(
         image_size=32, n_components=16, **EPOCHS), "embedder"),
     "CollectiveMF": (lambda: _get("skmm.baselines.factorization", "CollectiveMF")(
         n_components=16, random_state=SEED), "embedder"),
     "AutoencoderMF": (lambda: _get("skmm.baselines.factorization", "AutoencoderMF")(
-        image_features=_get("skmm.baselines.factorization", "ConvAutoencoder")(
+        image_features=_get("skmm.baselines.autoencoders", "ConvAutoencoder")(
             image_size=32, n_components=16, **EPOCHS),
         n_components=16, **EPOCHS), "embedder"),
     "EarlyFusion": (lambda: _get("skmm.baselines.factorization", "EarlyFusion")(

@@ -1,23 +1,39 @@
-"""What every skmm embedder shares: seeding, device, the net, batched transform."""
+"""The estimator template: one fit sequence for every skmm model trained with skorch.
+
+:class:`NeuralEstimator` holds the sequence (see its docstring); the families
+add what they share:
+
+- :class:`BaseEmbedder`: transformers (``transform``, ``fit_transform``,
+  ``score``, feature names, batched gradient-free encoding);
+- :class:`ScalingMixin`: the scaling parameters of the three embedders
+  (streamed images, Accelerate, channels-last, ``torch.compile``);
+- :class:`NeuralClassifier`: classifiers (labels, early stopping,
+  ``predict`` and ``predict_proba``).
+"""
 
 from __future__ import annotations
-
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import ProgressBar
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from skorch.callbacks import EarlyStopping, ProgressBar
 
-from skmm.exceptions import InvalidRowsError
+from skmm.exceptions import InputError, InvalidRowsError, format_rows
 from skmm.inputs import ImageColumn, check_columns, check_frame, check_images, load_images
-from skmm.inputs.frame import _set_input_features as set_input_features
+from skmm.inputs.checks import set_input_features
 from skmm.training import (
     AcceleratedMultimodalNet,
+    FixedSplit,
     MultimodalNet,
     RandomSplit,
     SliceLoader,
@@ -27,85 +43,251 @@ from skmm.training import (
     torch_seed,
 )
 
-#: Default ``memory_budget``: decoded images above this many bytes are streamed
-#: (with ``cache="auto"``).
-DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
-#: Parameter constraints of the scaling options (``cache``, ``memory_budget``,
-#: ``num_workers``, ``accelerator``, ``channels_last``, ``compile``) that the
-#: embedders share.
-SCALING_CONSTRAINTS = {
-    "cache": [StrOptions({"auto", "memory", "none"})],
-    "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
-    "num_workers": [Interval(Integral, 0, None, closed="left")],
-    "accelerator": [HasMethods(["prepare", "backward"]), None],
-    "channels_last": ["boolean"],
-    "compile": ["boolean", dict],
-}
+def check_labels(X: pd.DataFrame, y, *, estimator, min_classes: int = 2) -> np.ndarray:
+    """Check ``y``: one label per row of ``X``, none missing, ``min_classes`` classes."""
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} is supervised: fit(X, y) needs class "
+                         "labels y (y is required)")
+    if isinstance(y, pd.Series | pd.DataFrame):
+        y = y.to_numpy()
+    y = column_or_1d(np.asarray(y), warn=True)
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels; they must match")
+    missing = np.asarray(pd.isna(pd.Series(y, dtype=object)), dtype=bool)
+    if missing.any():
+        rows = X.index[missing].tolist()
+        raise InputError(f"y has missing labels for rows {format_rows(rows)}", column="y",
+                         rows=rows)
+    if len(np.unique(y)) < min_classes:
+        raise ValueError(f"y needs at least {min_classes} classes to train "
+                         f"{type(estimator).__name__}; got {np.unique(y)}")
+    return y
 
 
-def collect_problems(*checks) -> None:
-    """Run input checks, each a callable that may raise InvalidRowsError.
+def holdout(n: int, fraction: float, seed: int):
+    """A fixed validation hold-out for models sized by their training rows.
 
-    Every check runs, so one error lists the problems of all columns at once.
+    Returns the sorted training positions and the :class:`FixedSplit`
+    (at least 2 training rows).
     """
-    reports = []
-    for check in checks:
-        try:
-            check()
-        except InvalidRowsError as err:
-            reports.append(err.report)
-    if reports:
-        raise InvalidRowsError(pd.concat(reports, ignore_index=True))
+    split = RandomSplit(fraction, seed=seed)
+    train_idx, valid_idx = (i.sort().values for i in split.indices(n, min_train=2))
+    return train_idx, FixedSplit(train_idx, valid_idx)
 
 
-class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+def as_tensors(data: dict) -> dict:
+    """Numpy arrays of ``data`` as (contiguous) tensors; lazy columns as they are."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+            for k, v in data.items()}
+
+
+class FrameMixin:
+    """What every estimator whose ``X`` is a DataFrame shares: the column check and tags.
+
+    The estimator implements ``_columns()``, the columns of ``X`` it reads.
+    """
+
+    def _columns(self) -> list:
+        """The columns of ``X`` the estimator reads."""
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    def _check_X(self, X, *, fitted: bool = False) -> pd.DataFrame:
+        """Check X is a DataFrame with rows and with the columns the estimator reads."""
+        X = check_frame(X)
+        check_columns(X, self._columns(),
+                      context="it was used in fit" if fitted
+                      else f"a column {type(self).__name__} reads")
+        if len(X) == 0:
+            raise ValueError("X has no rows")
+        return X
+
+
+class NeuralEstimator(FrameMixin, BaseEstimator):
+    """The fit sequence of every skmm estimator that trains a torch module.
+
+    :meth:`_fit` runs, in order:
+
+    1. check ``X`` (a DataFrame with the columns of :meth:`_columns`, at least
+       2 rows) and, for a supervised model, ``y``;
+    2. draw the seeds (:attr:`_seed_names`, from ``random_state``);
+    3. ``_prepare(X, fitting=True, state=state)``: every input problem is
+       raised here, before training; the dict of tensors is returned and what
+       fit learns on the way (a text encoder, the image size ...) goes into
+       ``state`` under names ending with ``_``;
+    4. ``_targets(y, state)``: the label tensors of a supervised model;
+    5. ``_train_split(n, state)`` and ``_build_module(data, state)``
+       (seeded);
+    6. build the skorch net (:meth:`_make_net`) and train it, seeded;
+    7. ``_after_training(net, state)``, then commit: the ``*_`` entries of
+       ``state``, ``net_`` and the input features become attributes. Only
+       now is a previously fitted state replaced, so a failed fit keeps it.
+
+    Parameters are validated once, by scikit-learn's ``_fit_context`` around
+    ``fit``, which also skips validating the inner estimators a fit builds.
+    """
+
+    #: The names of the seeds drawn, in this order, from ``random_state``.
+    _seed_names = ("word", "torch", "shuffle")
+    #: Whether ``fit`` needs labels ``y``, and how many classes at least.
+    _supervised = False
+    _min_classes = 2
+
+    # ---- what a model implements ------------------------------------------
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+        """The tensors the module reads (fitting: also fill ``state``)."""
+        raise NotImplementedError
+
+    def _build_module(self, data: dict, state: dict) -> torch.nn.Module:
+        """The untrained torch module (called under the torch seed)."""
+        raise NotImplementedError
+
+    def _targets(self, y, state: dict) -> dict:
+        """Tensors of the labels, added to the training data (supervised models)."""
+        return {}
+
+    def _train_split(self, n: int, state: dict):
+        """The skorch ``train_split``: a seeded random hold-out, or None."""
+        if not self.validation_fraction:
+            return None
+        return RandomSplit(self.validation_fraction, seed=state["seeds"]["shuffle"] + 1)
+
+    def _callbacks(self, state: dict) -> list:
+        """Extra skorch callbacks of the net."""
+        return []
+
+    def _after_training(self, net, state: dict) -> None:
+        """Add what is read from the trained net to ``state`` (before commit)."""
+
+    # ---- the sequence ------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # unseeded, or compiled (inductor draws its own random numbers)
+        tags.non_deterministic = self.random_state is None or bool(getattr(self, "compile",
+                                                                           False))
+        return tags
+
+    def _seeds(self) -> dict:
+        """Independent integer seeds, named by :attr:`_seed_names`."""
+        rng = check_random_state(self.random_state)
+        draws = rng.randint(0, 2**31 - 1, size=len(self._seed_names))
+        return {name: int(s) for name, s in zip(self._seed_names, draws)}
+
+    def _fit(self, X, y=None) -> dict:
+        """Run the fit sequence; return the prepared training tensors."""
+        X = self._check_X(X)
+        if len(X) < 2:
+            raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
+        if self._supervised:
+            y = check_labels(X, y, estimator=self, min_classes=self._min_classes)
+        state = {"seeds": self._seeds()}
+        data = self._prepare(X, fitting=True, state=state)
+        if self._supervised:
+            data.update(self._targets(y, state))
+        split = self._train_split(len(X), state)
+        with torch_seed(state["seeds"]["torch"]):
+            module = self._build_module(data, state)
+        net = self._train_net(module, data, state["seeds"], train_split=split,
+                              callbacks=self._callbacks(state))
+        self._after_training(net, state)
+        # only now, with training done, replace any previously fitted state
+        for key, value in state.items():
+            if key.endswith("_"):
+                setattr(self, key, value)
+        self.net_ = net
+        set_input_features(self, X)
+        return data
+
+    # ---- the net -----------------------------------------------------------
+    def _train_net(self, module, data: dict, seeds: dict, *, train_split=None, callbacks=()):
+        """Build the net of ``module`` (:meth:`_make_net`) and train it on ``data``, seeded."""
+        net = self._make_net(module, seeds["shuffle"], lazy=TensorDict(data).lazy,
+                             train_split=train_split, callbacks=callbacks)
+        with torch_seed(seeds["torch"]):
+            net.initialize()
+            net.partial_fit(TensorDict(data))
+        return net
+
+    def _net_options(self, lazy: bool) -> dict:
+        """Placement and loader parameters of the net."""
+        return {"device": resolve_device(self.device)}
+
+    def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False, train_split=None,
+                  callbacks=()) -> MultimodalNet:
+        """The skorch net that trains ``module`` (shuffling seeded by ``shuffle_seed``)."""
+        callbacks = list(callbacks)
+        if self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        options = self._net_options(lazy)
+        cls = AcceleratedMultimodalNet if options.get("accelerator") else MultimodalNet
+        return cls(
+            module,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(shuffle_seed),
+            train_split=train_split,
+            callbacks=callbacks,
+            verbose=self.verbose,
+            **options,
+        )
+
+    def _batches(self, data: dict, batch_size: int):
+        """An inference loader over prepared ``data``."""
+        return SliceLoader(TensorDict(data), batch_size=batch_size)
+
+    @property
+    def history_(self):
+        """The skorch History of the last fit: one dict per epoch with each loss term."""
+        check_is_fitted(self, "net_")
+        return self.net_.history
+
+
+class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEstimator):
     """Base class of the skmm embedders (not for direct use).
 
-    Subclasses implement ``_columns()`` (the columns they read),
-    ``_build_module(data, seed)`` and ``_encode_batch(module, batch)``, and
-    prepare data with ``_prepare(X, fitting)`` into a dict of tensors.
+    Adds to the fit sequence of :class:`NeuralEstimator` what every
+    transformer shares: ``fit_transform`` that embeds the tensors fit already
+    prepared, ``transform`` (``_prepare`` then batched ``_encode_batch``),
+    ``score``, feature names and honest tags.
     """
 
-    # ---- sklearn plumbing ------------------------------------------------
     @property
     def _n_features_out(self):
         return self.n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.non_deterministic = self.random_state is None
+        tags.transformer_tags.preserves_dtype = []  # always float32
         return tags
 
-    def _check_X(self, X, *, fitted: bool = False) -> pd.DataFrame:
-        """Check X is a DataFrame with rows and with the columns the model reads."""
-        X = check_frame(X)
-        check_columns(X, self._columns(), context="it was used in fit" if fitted else "")
-        if len(X) == 0:
-            raise ValueError("X has no rows")
-        return X
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output dimensions: ``<classname>0``, ``<classname>1``, ...
 
-    def _set_input_features(self, X: pd.DataFrame) -> None:
-        set_input_features(self, X)
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self, "net_")
+        return super().get_feature_names_out(input_features)
 
-    # ---- training --------------------------------------------------------
-    def _seeds(self):
-        """Independent integer seeds for word vectors, torch and shuffling."""
-        rng = check_random_state(self.random_state)
-        return [int(s) for s in rng.randint(0, 2**31 - 1, size=3)]
+    def _net_options(self, lazy: bool) -> dict:
+        return {**super()._net_options(lazy),
+                "autocast": "bf16" if self.precision == "bf16" else None}
 
-    #: Seed torch inside a block, leaving the caller's global RNG state untouched.
-    _torch_seed = staticmethod(torch_seed)
-
-    # ---- data larger than memory -----------------------------------------
+    # ---- images ------------------------------------------------------------
     def _streams(self, n_bytes: int) -> bool:
         """Whether images of ``n_bytes`` decoded are streamed instead of cached."""
-        cache = getattr(self, "cache", "memory")
-        if cache == "none":
-            return True
-        budget = getattr(self, "memory_budget", None)
-        return cache == "auto" and budget is not None and n_bytes > budget
+        return False
 
     def _image_data(self, values, *, column, mode: str = "RGB", size, present=None):
         """The uint8 NCHW images of a column: decoded now, or an ImageColumn to stream.
@@ -129,100 +311,51 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             raise InvalidRowsError(report)
         return lazy
 
-    def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
-        if not lazy:
-            return {prefix: SliceLoader}
-        return {prefix: WorkerLoader,
-                f"{prefix}__num_workers": getattr(self, "num_workers", 2)}
-
-    def _batches(self, data: dict, batch_size: int):
-        """An inference loader over prepared ``data``: worker processes if it streams."""
-        dataset = TensorDict(data)
-        if dataset.lazy:
-            return WorkerLoader(dataset, batch_size=batch_size,
-                                num_workers=getattr(self, "num_workers", 2))
-        return SliceLoader(dataset, batch_size=batch_size)
-
-    def _gpu_options(self) -> dict:
-        """The net's ``channels_last`` and ``compile`` (``compile__*``) parameters."""
-        compile_ = getattr(self, "compile", False)
-        options = {"channels_last": getattr(self, "channels_last", False),
-                   "compile": compile_ is True or isinstance(compile_, dict)}
-        if isinstance(compile_, dict):
-            options.update({f"compile__{k}": v for k, v in compile_.items()})
-        return options
-
-    # ---- the net ---------------------------------------------------------
-    def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False, train_split=None,
-                  **kwargs) -> MultimodalNet:
-        """The skorch net of ``module``; ``train_split`` replaces the random
-        hold-out of ``validation_fraction`` (e.g. a :class:`FixedSplit`)."""
-        generator = torch.Generator().manual_seed(shuffle_seed)
-        split = train_split
-        if split is None and self.validation_fraction:
-            split = RandomSplit(self.validation_fraction, seed=shuffle_seed + 1)
-        callbacks = [("progress_bar", ProgressBar())] if self.verbose >= 2 else []
-        accelerator = getattr(self, "accelerator", None)
-        if accelerator is None:
-            cls = MultimodalNet
-            placement = {"device": resolve_device(self.device),
-                         "autocast": "bf16" if self.precision == "bf16" else None}
-        else:  # device and mixed precision are the accelerator's
-            cls = AcceleratedMultimodalNet
-            placement = {"accelerator": accelerator, "device": None}
-        return cls(
-            module,
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train__shuffle=True,
-            iterator_train__generator=generator,
-            train_split=split,
-            callbacks=callbacks,
-            verbose=self.verbose,
-            **self._loader_kwargs("iterator_train", lazy),
-            **self._loader_kwargs("iterator_valid", lazy),
-            **placement,
-            **self._gpu_options(),
-            **kwargs,
-        )
-
-    def _fit_net(self, module, data: dict, shuffle_seed: int, torch_seed: int, *,
-                 train_split=None) -> MultimodalNet:
-        """Build the net (see :meth:`_make_net`) and train it on ``data``, seeded."""
-        net = self._make_net(module, shuffle_seed, lazy=TensorDict(data).lazy,
-                             train_split=train_split)
-        with self._torch_seed(torch_seed):
-            net.initialize()
-            net.partial_fit(TensorDict(data))
-        return net
-
-    # ---- inference -------------------------------------------------------
-    def _encode(self, data: dict) -> np.ndarray:
-        """Batched, gradient-free encoding of prepared data to float32."""
-        check_is_fitted(self, "net_")
-        net = self.net_
-        module = net.module_
-        module.eval()
-        out = np.empty((len(next(iter(data.values()))), self.n_components), dtype=np.float32)
-        loader = self._batches(data, max(self.batch_size, 256))
-        start = 0
-        with torch.inference_mode():
-            for batch, _ in loader:
-                z = self._encode_batch(module, net.to_device(batch))
-                out[start: start + len(z)] = z.float().cpu().numpy()
-                start += len(z)
-        return out
-
+    # ---- fit and inference ---------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Train the model on the rows of ``X`` (``y`` is ignored); return self."""
-        self._fit(X)
+        """Train the model on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per item, with the columns the model reads; others are
+            ignored.
+        y : array-like of shape (n_samples,) or None
+            Class labels for a supervised model; ignored otherwise.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        skmm.exceptions.MissingColumnError
+            A column is missing.
+        skmm.exceptions.InvalidRowsError
+            Some rows hold an unusable image or text; the message names the
+            column, the row labels and the reason. Nothing is trained, and a
+            previously fitted state is kept.
+        skmm.exceptions.NonFiniteLossError
+            The loss became NaN or infinite (a previous fit is kept).
+        """
+        self._fit(X, y)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
-        """Fit, then embed the training rows without decoding them a second time."""
-        return self._encode(self._fit(X))
+        """Fit, then embed the training rows without decoding them a second time.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : array-like of shape (n_samples,) or None
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+        """
+        return self._encode(self._fit(X, y))
 
     def transform(self, X):
         """Embed the rows of ``X``.
@@ -239,21 +372,183 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """
         check_is_fitted(self, "net_")
         X = self._check_X(X, fitted=True)
-        return self._encode(self._prepare(X, fitting=False))
+        return self._encode(self._prepare(X, fitting=False, state=None))
 
     def score(self, X, y=None):
         """Negative mean training objective on ``X`` (higher is better).
 
         Lets :class:`~sklearn.model_selection.GridSearchCV` tune the model
         without labels. Computed in eval mode (latent mean, no sampling).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : ignored
+
+        Returns
+        -------
+        score : float
         """
         check_is_fitted(self, "net_")
         X = self._check_X(X, fitted=True)
-        data = self._prepare(X, fitting=False)
+        return self._score(X, self._prepare(X, fitting=False, state=None), y)
+
+    def _score(self, X: pd.DataFrame, data: dict, y) -> float:
         return -self.net_.evaluate_terms(TensorDict(data))["loss"]
 
-    @property
-    def history_(self):
-        """The skorch History of the last fit: one dict per epoch with each loss term."""
+    def _encode_batch(self, module, batch) -> torch.Tensor:
+        """The embedding of one batch of prepared tensors."""
+        raise NotImplementedError
+
+    def _encode(self, data: dict) -> np.ndarray:
+        """Batched, gradient-free encoding of prepared data to float32."""
         check_is_fitted(self, "net_")
-        return self.net_.history
+        net = self.net_
+        module = net.module_
+        module.eval()
+        out = np.empty((len(next(iter(data.values()))), self.n_components), dtype=np.float32)
+        loader = self._batches(data, max(self.batch_size, 256))
+        start = 0
+        with torch.inference_mode():
+            for batch, _ in loader:
+                z = self._encode_batch(module, net.to_device(batch))
+                out[start: start + len(z)] = z.float().cpu().numpy()
+                start += len(z)
+        return out
+
+
+class ScalingMixin:
+    """The scaling parameters of the three embedders (``cache``, ``memory_budget``,
+    ``num_workers``, ``accelerator``, ``channels_last``, ``compile``)."""
+
+    def _streams(self, n_bytes: int) -> bool:
+        if self.cache == "none":
+            return True
+        return (self.cache == "auto" and self.memory_budget is not None
+                and n_bytes > self.memory_budget)
+
+    def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
+        if not lazy:
+            return {prefix: SliceLoader}
+        return {prefix: WorkerLoader, f"{prefix}__num_workers": self.num_workers}
+
+    def _net_options(self, lazy: bool) -> dict:
+        options = super()._net_options(lazy)
+        if self.accelerator is not None:  # device and mixed precision are the accelerator's
+            options = {"accelerator": self.accelerator, "device": None}
+        options.update(self._loader_kwargs("iterator_train", lazy))
+        options.update(self._loader_kwargs("iterator_valid", lazy))
+        options["channels_last"] = self.channels_last
+        options["compile"] = self.compile is True or isinstance(self.compile, dict)
+        if isinstance(self.compile, dict):
+            options.update({f"compile__{k}": v for k, v in self.compile.items()})
+        return options
+
+    def _batches(self, data: dict, batch_size: int):
+        """An inference loader over prepared ``data``: worker processes if it streams."""
+        dataset = TensorDict(data)
+        if dataset.lazy:
+            return WorkerLoader(dataset, batch_size=batch_size, num_workers=self.num_workers)
+        return SliceLoader(dataset, batch_size=batch_size)
+
+
+class NeuralClassifier(ClassifierMixin, NeuralEstimator):
+    """Base class of the torch classifiers (not for direct use).
+
+    Labels are encoded by a :class:`~sklearn.preprocessing.LabelEncoder`
+    (``classes_``); with ``validation_fraction`` training stops early when the
+    validation loss stops improving for ``patience`` epochs, keeping the
+    weights of the best epoch.
+    """
+
+    _seed_names = ("torch", "shuffle", "word")
+    _supervised = True
+
+    def _targets(self, y, state: dict) -> dict:
+        encoder = LabelEncoder().fit(y)
+        state["label_encoder_"] = encoder
+        state["classes_"] = encoder.classes_
+        state["n_classes"] = len(encoder.classes_)
+        return {"y": torch.from_numpy(encoder.transform(y).astype(np.int64))}
+
+    def _callbacks(self, state: dict) -> list:
+        if not self.validation_fraction:
+            return []
+        return [("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.patience,
+                                                 load_best=True, sink=self._sink))]
+
+    def _sink(self, *args, **kwargs):
+        if self.verbose:
+            print(*args, **kwargs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the network on the rows of ``X`` and the labels ``y``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per item with the columns the classifier reads.
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        skmm.exceptions.MissingColumnError
+            A column is missing.
+        skmm.exceptions.InvalidRowsError
+            Some rows hold an unusable image or text; the message names the
+            column, the row labels and the reason. Nothing is trained and a
+            previously fitted state is kept.
+        ValueError
+            ``y`` has the wrong length, missing labels or a single class, or
+            the validation split leaves no rows.
+        skmm.exceptions.NonFiniteLossError
+            The loss became NaN or infinite (a previous fit is kept).
+        """
+        self._fit(X, y)
+        return self
+
+    def _logits(self, X) -> torch.Tensor:
+        check_is_fitted(self, "net_")
+        X = self._check_X(X, fitted=True)
+        data = self._prepare(X, fitting=False, state=None)
+        net = self.net_
+        module = net.module_.eval()
+        chunks = []
+        with torch.inference_mode():
+            for batch, _ in self._batches(data, max(self.batch_size, 256)):
+                chunks.append(module(**net.to_device(batch)).float().cpu())
+        return torch.cat(chunks)
+
+    def predict_proba(self, X):
+        """Class probabilities (softmax of the network's output).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes), float32
+            Columns in the order of ``classes_``.
+        """
+        return torch.softmax(self._logits(X), dim=1).numpy()
+
+    def predict(self, X):
+        """Predict the class of each row.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        return self.classes_[self._logits(X).argmax(dim=1).numpy()]

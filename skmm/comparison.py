@@ -329,7 +329,7 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
         out.append(Contender("MMEDA-II", both,
                              mmeda(variant="II", image_size=min(size, 32), n_components=k,
                                    max_epochs=epochs, random_state=seed)))
-    convae = _optional("skmm.baselines.factorization", "ConvAutoencoder", {}, "")
+    convae = _optional("skmm.baselines.autoencoders", "ConvAutoencoder", {}, "")
     ae_kwargs = {"n_components": k, "max_epochs": epochs}
     if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long
         ae_kwargs["image_features"] = convae(image_size=min(size, 32), n_components=50,
@@ -339,7 +339,7 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
         ("AutoencoderMF", "ConvAE MF", ae_kwargs),
         ("EarlyFusion", "early fusion (PCA + word vectors)", {}),
     ]:
-        cls = _optional("skmm.baselines.factorization", cls_name, skipped, label)
+        cls = _optional("skmm.baselines", cls_name, skipped, label)
         if cls is not None:
             out.append(Contender(label, both, cls(random_state=seed, **kwargs)))
     common = _optional("skmm.embedders.common_space", "CommonSpaceEmbedder", skipped,

@@ -200,7 +200,7 @@ def partly_paired(shapes_on_disk):
 @pytest.mark.parametrize("num_workers", [0, 2])
 def test_common_space_streamed_equals_in_memory(partly_paired, num_workers):
     from skmm import CommonSpaceEmbedder
-    from skmm.embedders.common_space import ClassBalancedWorkerLoader
+    from skmm.training import ClassBalancedWorkerLoader
 
     X, y = partly_paired, partly_paired["color"].to_numpy()
     in_memory = CommonSpaceEmbedder(**TINY_COMMON, cache="memory").fit(X, y)

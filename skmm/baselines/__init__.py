@@ -1,7 +1,11 @@
 """Baselines to compare the multimodal embedders with.
 
-* :mod:`skmm.baselines.factorization`: matrix-factorization embeddings
-  (collective MF, autoencoder MF, early fusion), sklearn transformers.
+* :mod:`skmm.baselines.features`: the image and the text feature blocks
+  (:class:`ImageFeatures`, :class:`skmm.inputs.TextFeatures`).
+* :mod:`skmm.baselines.factorization`: early fusion, collective matrix
+  factorization and autoencoder matrix factorization of the two blocks.
+* :mod:`skmm.baselines.autoencoders`: a conv autoencoder of images, trained
+  with skorch.
 * :mod:`skmm.baselines.classifiers`: single-modality and late-fusion
   classifiers (TF-IDF + LinearSVC, an image CNN, LSTM + CNN).
 
@@ -10,8 +14,9 @@ Imported lazily: ``import skmm.baselines`` does not import torch.
 
 _LOCATIONS = {
     "CollectiveMF": "factorization",
-    "ConvAutoencoder": "factorization",
+    "ConvAutoencoder": "autoencoders",
     "AutoencoderMF": "factorization",
+    "ImageFeatures": "features",
     "EarlyFusion": "factorization",
     "TextSVMClassifier": "classifiers",
     "ImageCNNClassifier": "classifiers",

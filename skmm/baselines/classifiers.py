@@ -23,49 +23,21 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, column_or_1d
-from skorch.callbacks import EarlyStopping, ProgressBar
-from torch import nn
-from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import collect_problems
-from skmm.exceptions import InvalidRowsError, format_rows
-from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text, load_images
-from skmm.inputs.frame import _set_input_features
-from skmm.nn.encoders import as_float_image
-from skmm.training import (
-    MultimodalNet,
-    RandomSplit,
-    SliceLoader,
-    TensorDict,
-    resolve_device,
-    torch_seed,
-)
+from skmm._base import FrameMixin, NeuralClassifier, check_labels
+from skmm._params import TRAINING, constraints, fill_doc
+from skmm.exceptions import InvalidRowsError
+from skmm.inputs import TextEncoder, as_size, check_frame, check_text, load_images
+from skmm.inputs.checks import collect_problems, set_input_features
+from skmm.nn.classifiers import ImageCNN, LateFusion
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier"]
-
-
-def _check_y(X: pd.DataFrame, y) -> np.ndarray:
-    """Check ``y`` is 1-D, as long as ``X``, without missing labels."""
-    if y is None:
-        raise ValueError("this classifier is supervised: y is required")
-    y = column_or_1d(y, warn=True)
-    if len(y) != len(X):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
-    missing = pd.isna(pd.Series(y, index=X.index))
-    if missing.any():
-        raise ValueError(f"y has missing labels at rows {format_rows(X.index[missing].tolist())}")
-    if len(np.unique(y)) < 2:
-        raise ValueError(f"y needs at least 2 classes to train a classifier; got {np.unique(y)}")
-    return y
 
 
 def _check_text_column(X: pd.DataFrame, column, tokenizer) -> None:
@@ -79,7 +51,7 @@ def _check_text_column(X: pd.DataFrame, column, tokenizer) -> None:
 # ---------------------------------------------------------------------------
 
 
-class TextSVMClassifier(ClassifierMixin, BaseEstimator):
+class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features of a text column and a linear SVM: the text-only baseline.
 
     Parameters
@@ -142,19 +114,15 @@ class TextSVMClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.max_iter = max_iter
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
+    def _columns(self):
+        return [self.text_col]
 
     def _texts(self, X, *, fitted: bool) -> pd.Series:
-        X = check_frame(X)
-        check_columns(X, [self.text_col], context="it was used in fit" if fitted else
-                      "text_col of TextSVMClassifier")
+        X = self._check_X(X, fitted=fitted)
         _check_text_column(X, self.text_col, "english")
         return X[self.text_col].astype(object)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the TF-IDF vocabulary and the SVM.
 
@@ -178,9 +146,8 @@ class TextSVMClassifier(ClassifierMixin, BaseEstimator):
         ValueError
             ``y`` has the wrong length, missing labels or a single class.
         """
-        self._validate_params()
         texts = self._texts(X, fitted=False)
-        y = _check_y(X, y)
+        y = check_labels(check_frame(X), y, estimator=self)
         pipeline = make_pipeline(
             TfidfVectorizer(stop_words=self.stop_words, ngram_range=self.ngram_range,
                             min_df=self.min_df, sublinear_tf=self.sublinear_tf),
@@ -189,7 +156,7 @@ class TextSVMClassifier(ClassifierMixin, BaseEstimator):
         pipeline.fit(texts, y)
         self.pipeline_ = pipeline
         self.classes_ = pipeline.classes_
-        _set_input_features(self, X)
+        set_input_features(self, X)
         return self
 
     def decision_function(self, X):
@@ -226,231 +193,23 @@ class TextSVMClassifier(ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------------
 
 
-class _ImageCNN(nn.Module):
-    """conv 5x5 + ReLU + pool, conv 5x5 + ReLU + pool, dense + ReLU + dropout, output."""
-
-    def __init__(self, in_channels, image_size, channels, hidden_size, dropout, n_classes):
-        super().__init__()
-        h, w = image_size
-        c1, c2 = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten())
-        self.head = nn.Sequential(
-            nn.Linear(c2 * (h // 4) * (w // 4), hidden_size), nn.ReLU(inplace=True),
-            nn.Dropout(dropout), nn.Linear(hidden_size, n_classes))
-
-    def forward(self, image, **_):
-        return self.head(self.features(as_float_image(image)))
-
-    @staticmethod
-    def loss_terms(logits, batch):
-        return {"loss": F.cross_entropy(logits.float(), batch["y"])}
-
-
-class _LateFusion(nn.Module):
-    """Embedding + LSTM over the text, a small CNN over the image, one softmax output."""
-
-    def __init__(self, vectors, hidden_size, image_shape, channels, dense_size, dropout,
-                 n_classes, fusion_size=None):
-        super().__init__()
-        self.embedding = nn.Embedding.from_pretrained(torch.as_tensor(vectors), freeze=False,
-                                                      padding_idx=0)
-        self.lstm = nn.LSTM(self.embedding.embedding_dim, hidden_size, batch_first=True)
-        c, h, w = image_shape
-        c1, c2 = channels
-        self.cnn = nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), dense_size), nn.ReLU(inplace=True))
-        self.dropout = nn.Dropout(dropout)
-        width = hidden_size + dense_size
-        if fusion_size:  # a hidden layer over the concatenation: lets the output mix modalities
-            self.fusion = nn.Sequential(nn.Linear(width, fusion_size), nn.ReLU(inplace=True),
-                                        nn.Dropout(dropout))
-            width = fusion_size
-        else:
-            self.fusion = nn.Identity()
-        self.out = nn.Linear(width, n_classes)
-
-    def forward(self, image, tokens, lengths, **_):
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        fused = torch.cat([h[-1], self.cnn(as_float_image(image))], dim=1)
-        return self.out(self.fusion(self.dropout(fused)))
-
-    @staticmethod
-    def loss_terms(logits, batch):
-        return {"loss": F.cross_entropy(logits.float(), batch["y"])}
-
-
-
-
-_NET_CONSTRAINTS = {
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 2, None, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-    "patience": [Interval(Integral, 1, None, closed="left")],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "device": [str, torch.device],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-}
-
-
-class _NeuralClassifier(ClassifierMixin, BaseEstimator):
-    """Training, prediction and sklearn plumbing shared by the torch classifiers.
-
-    Subclasses implement ``_columns()``, ``_prepare(X, fitting, state)`` (a dict
-    of tensors; ``state`` collects what fit learns, e.g. the text encoder) and
-    ``_build_module(data, n_classes, state)``.
-    """
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.non_deterministic = self.random_state is None
-        return tags
-
-    def _check_X(self, X, *, fitted: bool) -> pd.DataFrame:
-        X = check_frame(X)
-        name = type(self).__name__
-        check_columns(X, self._columns(),
-                      context="it was used in fit" if fitted else f"a column {name} reads")
-        if len(X) == 0:
-            raise ValueError("X has no rows")
-        return X
-
-    def fit(self, X, y):
-        """Train the network on the rows of ``X`` and the labels ``y``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per item with the columns the classifier reads.
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable values).
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        skmm.exceptions.MissingColumnError
-            A column is missing.
-        skmm.exceptions.InvalidRowsError
-            Some rows hold an unusable image or text; the message names the
-            column, the row labels and the reason. Nothing is trained and a
-            previously fitted state is kept.
-        ValueError
-            ``y`` has the wrong length, missing labels or a single class, or
-            the validation split leaves no rows.
-        skmm.exceptions.NonFiniteLossError
-            The loss became NaN or infinite (a previous fit is kept).
-        """
-        self._validate_params()
-        X = self._check_X(X, fitted=False)
-        y = _check_y(X, y)
-        encoder = LabelEncoder().fit(y)
-        rng = check_random_state(self.random_state)
-        seed, shuffle_seed, word_seed = (int(s) for s in rng.randint(0, 2**31 - 1, 3))
-        state = {"word_seed": word_seed}
-        data = self._prepare(X, fitting=True, state=state)
-        data["y"] = torch.from_numpy(encoder.transform(y).astype(np.int64))
-        with torch_seed(seed):
-            module = self._build_module(data, len(encoder.classes_), state)
-        net = self._make_net(module, shuffle_seed)
-        with torch_seed(seed):
-            net.initialize()
-            net.partial_fit(TensorDict(data))
-        # only now, with training done, replace any previously fitted state
-        for key, value in state.items():
-            if key.endswith("_"):
-                setattr(self, key, value)
-        self.label_encoder_ = encoder
-        self.classes_ = encoder.classes_
-        self.net_ = net
-        _set_input_features(self, X)
-        return self
-
-    def _make_net(self, module, shuffle_seed: int) -> MultimodalNet:
-        callbacks = []
-        split = None
-        if self.validation_fraction:
-            split = RandomSplit(self.validation_fraction, shuffle_seed + 1)
-            callbacks.append(("early_stopping",
-                              EarlyStopping(monitor="valid_loss", patience=self.patience,
-                                            load_best=True, sink=self._sink)))
-        if self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        return MultimodalNet(
-            module,
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            iterator_train__shuffle=True,
-            iterator_train__generator=torch.Generator().manual_seed(shuffle_seed),
-            train_split=split,
-            callbacks=callbacks,
-            device=resolve_device(self.device),
-            verbose=self.verbose,
-        )
-
-    def _sink(self, *args, **kwargs):
-        if self.verbose:
-            print(*args, **kwargs)
-
-    def _logits(self, X) -> torch.Tensor:
-        check_is_fitted(self, "net_")
-        X = self._check_X(X, fitted=True)
-        data = self._prepare(X, fitting=False, state=None)
-        net = self.net_
-        module = net.module_.eval()
-        chunks = []
-        with torch.inference_mode():
-            for batch, _ in SliceLoader(TensorDict(data), batch_size=max(self.batch_size, 256)):
-                chunks.append(module(**net.to_device(batch)).float().cpu())
-        return torch.cat(chunks)
-
-    def predict_proba(self, X):
-        """Class probabilities (softmax of the network's output).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes), float32
-            Columns in the order of ``classes_``.
-        """
-        return torch.softmax(self._logits(X), dim=1).numpy()
-
-    def predict(self, X):
-        """Predict the class of each row.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        logits = self._logits(X)
-        return self.classes_[logits.argmax(dim=1).numpy()]
-
-    @property
-    def history_(self):
-        """The skorch History of the last fit (``train_loss``, ``valid_loss``, ``dur``)."""
-        check_is_fitted(self, "net_")
-        return self.net_.history
+#: The parameters of both neural classifiers.
+_NET_CONSTRAINTS = constraints(*TRAINING, "patience", "dropout", "random_state", "verbose")
+_NET_DOC = """\
+dropout : float, default=%(default)s
+    Dropout before the output layer.
+max_epochs : int, default=30
+    At most this many passes over the training rows.
+%(batch_size)s
+%(lr:1e-3)s
+validation_fraction : float or None, default=0.1
+    Held-out fraction for early stopping; ``None`` trains all
+    ``max_epochs`` on every row.
+patience : int, default=5
+    Epochs without improvement of the validation loss before stopping.
+%(device)s
+%(random_state)s
+%(verbose)s"""
 
 
 # ---------------------------------------------------------------------------
@@ -458,7 +217,8 @@ class _NeuralClassifier(ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------------
 
 
-class ImageCNNClassifier(_NeuralClassifier):
+@fill_doc(net=_NET_DOC)
+class ImageCNNClassifier(NeuralClassifier):
     """A two-layer CNN on grey images: the image-only baseline.
 
     Images are converted to grey levels, resized to ``image_size`` and scaled
@@ -479,24 +239,7 @@ class ImageCNNClassifier(_NeuralClassifier):
         Filters of the two conv layers.
     hidden_size : int, default=1024
         Units of the dense layer.
-    dropout : float, default=0.5
-        Dropout before the output layer.
-    max_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-3
-        Adam learning rate.
-    validation_fraction : float or None, default=0.1
-        Held-out fraction for early stopping; ``None`` trains all
-        ``max_epochs`` on every row.
-    patience : int, default=5
-        Epochs without improvement of the validation loss before stopping.
-    device : str, default="auto"
-        ``"auto"`` trains on CUDA when present, else on the CPU.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, dropout, shuffling and the validation split: on the
-        CPU the same seed gives the same model bit for bit.
-    verbose : int, default=0
-        0 prints nothing; 1 prints skorch's epoch table; 2 adds a progress bar.
+    %(net:0.5)s
 
     Attributes
     ----------
@@ -518,10 +261,9 @@ class ImageCNNClassifier(_NeuralClassifier):
     """
 
     _parameter_constraints = {
-        "image_col": [str],
+        **constraints("image_col", "hidden_size"),
         "image_size": [Interval(Integral, 4, None, closed="left"), tuple, list],
         "channels": [tuple, list],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
         **_NET_CONSTRAINTS,
     }
 
@@ -557,11 +299,11 @@ class ImageCNNClassifier(_NeuralClassifier):
                              verbose=self.verbose)
         return {"image": torch.from_numpy(images)}
 
-    def _build_module(self, data, n_classes, state):
+    def _build_module(self, data, state):
         if len(self.channels) != 2:
             raise ValueError(f"channels must hold 2 filter counts; got {self.channels!r}")
-        return _ImageCNN(1, state["image_size_"], tuple(self.channels), self.hidden_size,
-                         self.dropout, n_classes)
+        return ImageCNN(1, state["image_size_"], tuple(self.channels), self.hidden_size,
+                         self.dropout, state["n_classes"])
 
 
 # ---------------------------------------------------------------------------
@@ -569,7 +311,8 @@ class ImageCNNClassifier(_NeuralClassifier):
 # ---------------------------------------------------------------------------
 
 
-class LateFusionClassifier(_NeuralClassifier):
+@fill_doc(net=_NET_DOC)
+class LateFusionClassifier(NeuralClassifier):
     """LSTM over the text and a small CNN over the image, fused at the output.
 
     The text is tokenized and mapped to ids (:class:`skmm.inputs.TextEncoder`);
@@ -585,16 +328,13 @@ class LateFusionClassifier(_NeuralClassifier):
     ----------
     image_col, text_col : str, default="image", "text"
         Columns of ``X`` holding the images and the texts.
-    image_size : int or (int, int), default=64
-        Images are converted to RGB and resized to (height, width).
-    tokenizer : {"english", "jieba"} or callable, default="english"
+    %(image_size:64)s
+    %(tokenizer)s
     word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
         Initial token embedding (``"word2vec"`` trains it on the training
         texts); words without a vector start at zero. Fine-tuned in training.
-    vector_size : int, default=50
-        Word2Vec dimensions (ignored for loaded vectors).
-    max_length : int or None, default=None
-        Truncate texts to this many words.
+    %(vector_size)s
+    %(max_length)s
     hidden_size : int, default=128
         Units of the LSTM.
     channels : (int, int), default=(32, 64)
@@ -607,17 +347,7 @@ class LateFusionClassifier(_NeuralClassifier):
         learn a label that depends on an interaction of the two, such as
         ``make_shapes(label="joint")``); an int adds a dense ReLU layer of
         that width over the concatenation first.
-    dropout : float, default=0.3
-    max_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-3
-    validation_fraction : float or None, default=0.1
-    patience : int, default=5
-    device : str, default="auto"
-    random_state : int, RandomState instance or None, default=None
-        Seeds the word vectors, weights, dropout, shuffling and validation
-        split: on the CPU the same seed gives the same model bit for bit.
-    verbose : int, default=0
+    %(net:0.3)s
 
     Attributes
     ----------
@@ -640,14 +370,9 @@ class LateFusionClassifier(_NeuralClassifier):
     """
 
     _parameter_constraints = {
-        "image_col": [str],
-        "text_col": [str],
+        **constraints("image_col", "text_col", "tokenizer", "word_vectors", "vector_size",
+                      "max_length", "hidden_size"),
         "image_size": [Interval(Integral, 4, None, closed="left"), tuple, list],
-        "tokenizer": [StrOptions({"english", "jieba"}), callable],
-        "word_vectors": [str, HasMethods(["get_vector"])],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "channels": [tuple, list],
         "dense_size": [Interval(Integral, 1, None, closed="left")],
         "fusion_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -692,7 +417,7 @@ class LateFusionClassifier(_NeuralClassifier):
                 raise ValueError(f"image_size must be at least 4 pixels a side; got {size}")
             encoder = TextEncoder(tokenizer=self.tokenizer, max_length=self.max_length,
                                   word_vectors=self.word_vectors, vector_size=self.vector_size,
-                                  random_state=state["word_seed"])
+                                  random_state=state["seeds"]["word"])
         else:
             size, encoder = self.image_size_, self.text_encoder_
 
@@ -716,9 +441,9 @@ class LateFusionClassifier(_NeuralClassifier):
             state["text_encoder_"] = encoder
         return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
 
-    def _build_module(self, data, n_classes, state):
+    def _build_module(self, data, state):
         if len(self.channels) != 2:
             raise ValueError(f"channels must hold 2 filter counts; got {self.channels!r}")
-        return _LateFusion(state["text_encoder_"].vectors_, self.hidden_size,
+        return LateFusion(state["text_encoder_"].vectors_, self.hidden_size,
                            (3, *state["image_size_"]), tuple(self.channels), self.dense_size,
-                           self.dropout, n_classes, self.fusion_size)
+                           self.dropout, state["n_classes"], self.fusion_size)

@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
-import re
-import time
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import (
-    DEFAULT_MEMORY_BUDGET,
-    SCALING_CONSTRAINTS,
-    BaseEmbedder,
-    collect_problems,
-)
-from skmm.exceptions import InputError, InvalidRowsError
+from skmm._base import BaseEmbedder, ScalingMixin, as_tensors, check_labels
+from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
+from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text
-from skmm.inputs.frame import make_report
+from skmm.inputs.checks import collect_problems, load_vectors, make_report, set_input_features
+from skmm.inputs.checks import is_missing as _is_missing
+from skmm.inputs.checks import report_check as _raiser
+from skmm.inputs.modalities import parse_modalities as _parse_modalities
+from skmm.inputs.modalities import resolve_modalities
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
-from skmm.training import SliceLoader, WorkerLoader, unwrap
+from skmm.training import ClassBalancedLoader, ClassBalancedWorkerLoader, torch_seed, unwrap
 
-__all__ = ["ClassBalancedLoader", "ClassBalancedWorkerLoader", "CommonSpaceEmbedder",
-           "PAPER_PRESET", "resolve_modalities"]
+__all__ = ["CommonSpaceEmbedder", "PAPER_PRESET"]
 
 #: The settings of the common-vector-space thesis: 512 dimensions, margins 1.0,
 #: gammas 0.25 / 0.25 / 0.5, batch 128, Adam 1e-3 (the width of the first fully
@@ -47,231 +44,14 @@ PAPER_PRESET = {
     "lr": 1e-3,
 }
 
-KINDS = ("image", "text", "vector")
-_OPTIONS = {"tokenizer"}
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-# ---------------------------------------------------------------------------
-# Modalities
-# ---------------------------------------------------------------------------
-
-
-def _is_missing(cell) -> bool:
-    if cell is None:
-        return True
-    try:
-        return bool(pd.api.types.is_scalar(cell) and pd.isna(cell))
-    except (TypeError, ValueError):
-        return False
-
-
-def _raiser(report: pd.DataFrame):
-    """A check (for collect_problems) that raises the given problem report."""
-
-    def check():
-        raise InvalidRowsError(report)
-
-    return check
-
-
-def _infer_kind(values: pd.Series, column) -> str:
-    cells = [c for c in values.tolist()[:200] if not _is_missing(c)][:20]
-    if not cells:
-        raise ValueError(f"cannot infer the kind of modality column {column!r}: every cell is "
-                         "missing; give it as (column, kind)")
-    cell = cells[0]
-    if isinstance(cell, str):
-        looks_like_path = cell.lower().endswith(_IMAGE_SUFFIXES) or (
-            len(cell) < 4096 and os.path.isfile(cell))
-        return "image" if looks_like_path else "text"
-    if isinstance(cell, (bytes, bytearray, memoryview, os.PathLike)):
-        return "image"
-    if isinstance(cell, np.ndarray):
-        return "image" if cell.ndim >= 2 else "vector"
-    if isinstance(cell, (list, tuple)):
-        return "vector"
-    if type(cell).__module__.startswith("PIL"):
-        return "image"
-    raise ValueError(f"cannot infer the kind of modality column {column!r} from a cell of type "
-                     f"{type(cell).__name__}; give it as (column, kind) with kind in {KINDS}")
-
-
-def _spec_of(name, value) -> dict:
-    """Normalise one entry of ``modalities`` (without looking at the data)."""
-    if isinstance(value, str):
-        spec = {"column": value}
-    elif isinstance(value, tuple | list) and 1 <= len(value) <= 3:
-        spec = {"column": value[0]}
-        if len(value) >= 2 and value[1] is not None:
-            spec["kind"] = value[1]
-        if len(value) == 3:
-            if not isinstance(value[2], dict):
-                raise ValueError(f"modality {name!r}: the third item must be a dict of options, "
-                                 f"got {value[2]!r}")
-            spec.update(value[2])
-    elif isinstance(value, dict):
-        spec = dict(value)
-        spec.setdefault("column", name)
-    else:
-        raise ValueError(f"modality {name!r}: expected a column name, (column, kind[, options]) "
-                         f"or a dict; got {value!r}")
-    unknown = set(spec) - {"column", "kind"} - _OPTIONS
-    if unknown:
-        raise ValueError(f"modality {name!r}: unknown option(s) {sorted(unknown)}; "
-                         f"known: {sorted(_OPTIONS)}")
-    if "kind" in spec and spec["kind"] not in KINDS:
-        raise ValueError(f"modality {name!r}: kind must be one of {KINDS}, got {spec['kind']!r}")
-    if "tokenizer" in spec and spec.get("kind", "text") != "text":
-        raise ValueError(f"modality {name!r}: tokenizer is an option of text modalities")
-    return spec
-
-
-def _parse_modalities(modalities) -> dict:
-    if modalities is None:
-        modalities = {"image": "image", "text": "text"}
-    if isinstance(modalities, list | tuple):
-        modalities = {c: c for c in modalities}
-    if not modalities:
-        raise ValueError("modalities is empty")
-    out = {}
-    for name, value in modalities.items():
-        if not isinstance(name, str) or "|" in name or "__" in name:
-            raise ValueError(f"modality names must be strings without '|' or '__'; got {name!r}")
-        out[name] = _spec_of(name, value)
-    return out
-
-
-def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
-    """Resolve a ``modalities`` parameter against a table.
-
-    Parameters
-    ----------
-    modalities : dict, list of str or None
-        ``{name: spec}``. A spec is a column name (the kind is inferred from
-        the cells), a tuple ``(column, kind)`` or ``(column, kind, options)``,
-        or a dict ``{"column": ..., "kind": ..., **options}``. Kinds are
-        ``"image"``, ``"text"`` and ``"vector"`` (a column of pre-computed 1-D
-        numeric vectors); the only option is ``tokenizer`` of a text modality
-        (``"english"``, ``"jieba"`` or a callable; by default ``"jieba"`` when
-        most texts hold CJK characters, else ``"english"``). A list of
-        column names uses each column as its own modality; ``None`` means
-        ``{"image": "image", "text": "text"}``.
-    X : pandas.DataFrame
-        The table whose cells decide the inferred kinds and tokenizers.
-
-    Returns
-    -------
-    dict of str to dict
-        ``{name: {"column", "kind"[, "tokenizer"]}}`` in the given order.
-
-    Raises
-    ------
-    ValueError
-        A malformed spec, or a kind that cannot be inferred.
-    skmm.exceptions.MissingColumnError
-        A column is not in ``X``.
-    """
-    specs = _parse_modalities(modalities)
-    check_columns(X, [s["column"] for s in specs.values()], context="named in modalities")
-    out = {}
-    for name, spec in specs.items():
-        spec = dict(spec)
-        values = X[spec["column"]]
-        if "kind" not in spec:
-            spec["kind"] = _infer_kind(values, spec["column"])
-        if spec["kind"] == "text" and "tokenizer" not in spec:
-            texts = [c for c in values.tolist()[:500] if isinstance(c, str)]
-            cjk = sum(bool(_CJK.search(t)) for t in texts)
-            spec["tokenizer"] = "jieba" if texts and cjk > len(texts) / 2 else "english"
-        out[name] = spec
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Class-balanced batches
-# ---------------------------------------------------------------------------
-
-
-class ClassBalancedLoader(SliceLoader):
-    """Batches made of groups of ``items_per_class`` rows of one class.
-
-    Triplet mining needs positives in the batch: each epoch the rows of each
-    class are shuffled and cut into groups of ``items_per_class`` (a class's
-    last group may be smaller), the groups are shuffled, and consecutive
-    groups fill the batches. Every row is seen once per epoch. Fully
-    vectorised and seeded by ``generator``; without ``shuffle`` it yields
-    plain slices like :class:`~skmm.training.SliceLoader`.
-
-    Parameters
-    ----------
-    dataset : skmm.training.TensorDict
-        Holds an int64 class-id tensor under ``labels_key``.
-    batch_size : int, default=128
-    shuffle : bool, default=True
-    generator : torch.Generator or None, default=None
-    items_per_class : int, default=4
-    labels_key : str, default="y"
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=True, generator=None,
-                 items_per_class=4, labels_key="y", drop_last=False, **kwargs):
-        super().__init__(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                         drop_last=drop_last, **kwargs)
-        self.items_per_class = int(items_per_class)
-        self.labels_key = labels_key
-
-    def order(self) -> torch.Tensor:
-        """One epoch's order of the rows."""
-        y = self.dataset.tensors[self.labels_key].cpu()
-        n = len(y)
-        order = torch.randperm(n, generator=self.generator)
-        y_perm = y[order]
-        by_class = torch.sort(y_perm, stable=True).indices
-        order, y_sorted = order[by_class], y_perm[by_class]
-        counts = torch.bincount(y_sorted)
-        starts = torch.cumsum(counts, 0) - counts
-        rank = torch.arange(n) - starts[y_sorted]
-        chunk = rank // self.items_per_class
-        group = y_sorted * (n + 1) + chunk  # unique id of (class, chunk)
-        _, group = torch.unique(group, return_inverse=True)
-        key = torch.randperm(int(group.max()) + 1, generator=self.generator)[group]
-        return order[torch.sort(key * (n + 1) + rank, stable=True).indices]
-
-    def batch_indices(self):
-        """The rows of each batch of one epoch (class-balanced when shuffled)."""
-        if not self.shuffle:
-            yield from super().batch_indices()
-            return
-        n, size = len(self.dataset), self.batch_size
-        stop = n - n % size if self.drop_last else n
-        if stop % size == 1 and n > 1:
-            stop -= 1  # a training batch of one sample breaks batch normalisation
-        order = self.order()
-        batches = [order[start: start + size] for start in range(0, stop, size)]
-        rank, world = getattr(self, "shard", (0, 1))
-        if world > 1:  # as SliceLoader: every process takes its share of the batches
-            per_process = max(len(batches) // world, 1)
-            batches = batches[rank::world][:per_process] or batches[:1]
-        yield from batches
-
-
-class ClassBalancedWorkerLoader(ClassBalancedLoader, WorkerLoader):
-    """A :class:`ClassBalancedLoader` whose batches are decoded by DataLoader workers.
-
-    For streamed images (``cache="none"``): the same batches as
-    :class:`ClassBalancedLoader` with the same generator, built by
-    ``num_workers`` processes (see :class:`~skmm.training.WorkerLoader`).
-    """
-
 
 # ---------------------------------------------------------------------------
 # The embedder
 # ---------------------------------------------------------------------------
 
 
-class CommonSpaceEmbedder(BaseEmbedder):
+@fill_doc
+class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
     """Supervised common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
@@ -325,8 +105,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
         In training, the probability that a row's real partner features are
         replaced by the stand-in in an attention block (see Notes), so that
         the paired (fused) and the standalone embeddings are both trained.
-    image_size : int or (int, int), default=32
-        Images are converted to RGB and resized to (height, width).
+    %(image_size:32)s
     conv_channels : int, default=16
         Filters of the image CNN.
     text_pooling : {"mean", "gru", "lstm"}, default="mean"
@@ -337,8 +116,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
         ``"word2vec"`` trains gensim Word2Vec on each text modality's
         training texts; a path or KeyedVectors is used for every text
         modality.
-    vector_size : int, default=50
-        Word2Vec dimensions.
+    %(vector_size)s
     fine_tune_word_vectors : bool, default=True
         Train the word-vector tables (initialised by Word2Vec or the loaded
         vectors) with the rest; the special tokens stay zero vectors. On
@@ -346,7 +124,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
         names in templated captions) near-identical vectors, and a frozen
         table leaves the text branch unable to tell them apart. False keeps
         the table frozen.
-    min_count : int, default=1
+    %(min_count)s
     alpha, beta : float, default=1.0, 1.0
         Weights of the cross-entropy and triplet terms.
     gamma1, gamma2, gamma3 : float, default=0.25, 0.25, 0.5
@@ -356,50 +134,22 @@ class CommonSpaceEmbedder(BaseEmbedder):
         Triplet margins (embeddings are L2-normalised: distances lie in [0, 2]).
     items_per_class : int, default=4
         Training batches are built of groups of this many rows of one class
-        (:class:`ClassBalancedLoader`), so that the miner finds positives.
+        (:class:`~skmm.training.ClassBalancedLoader`; with streamed images
+        :class:`~skmm.training.ClassBalancedWorkerLoader`), so that the miner
+        finds positives.
     map_k : int, default=50
         K of the mAP@K that :meth:`score` returns.
     max_epochs : int, default=20
         Epochs of :meth:`fit` and of every :meth:`partial_fit` stage.
     batch_size : int, default=128
-    lr : float, default=1e-3
-        Adam learning rate.
-    validation_fraction : float or None, default=None
-        Hold out this fraction of the rows to record ``valid_*`` loss terms.
-    device : str, default="auto"
-        ``"auto"`` trains on CUDA when present, else on the CPU.
-    precision : {"float32", "bf16"}, default="float32"
-        ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
-        (ignored on the CPU).
-    cache : {"auto", "memory", "none"}, default="auto"
-        ``"memory"`` decodes all images once into one uint8 array per image
-        modality; ``"none"`` streams them: every batch is decoded again from
-        the cells (usually file paths) by ``num_workers`` DataLoader worker
-        processes (:class:`ClassBalancedWorkerLoader`). ``"auto"`` streams
-        when an image modality's decoded images would take more than
-        ``memory_budget`` bytes. Same seed, same result either way.
-    memory_budget : int or None, default=4 GiB
-        Bytes of decoded images above which ``cache="auto"`` streams.
-    num_workers : int, default=2
-        Decoding processes when streaming (0: in the training process).
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``),
-        on several GPUs or nodes under ``accelerate launch`` and with the
-        accelerator's mixed precision; ``device`` and ``precision`` are then
-        ignored. See the scaling page of the docs.
-    channels_last : bool, default=False
-        Keep convolution weights and image batches in the channels-last
-        memory format (faster convolutions on tensor-core GPUs).
-    compile : bool or dict, default=False
-        Compile the module with ``torch.compile`` (skorch's ``compile``); a
-        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
-        first epoch pays for the compilation. Results agree with the eager
-        module up to rounding (inductor also draws its own random numbers).
-    random_state : int, RandomState instance or None, default=None
-        Seeds word vectors, weights and batches; on the CPU an int gives
-        bit-identical results.
-    verbose : int, default=0
-        0 prints nothing; 1 prints skorch's epoch table.
+        Rows per optimiser step.
+    %(lr:1e-3)s
+    %(validation_fraction)s
+    %(device)s
+    %(precision)s
+    %(scaling)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -463,41 +213,28 @@ class CommonSpaceEmbedder(BaseEmbedder):
     (64, 8)
     """
 
-    _parameter_constraints = {
-        "modalities": [dict, list, tuple, None],
-        "strategy": [StrOptions({"cvs", "mcvs", "rvs"})],
-        "reference": [str, None],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "attention": ["boolean"],
-        "partner_dropout": [Interval(Real, 0, 1, closed="both")],
-        "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-        "conv_channels": [Interval(Integral, 1, None, closed="left")],
-        "text_pooling": [StrOptions({"mean", "gru", "lstm"})],
-        "rnn_hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "fine_tune_word_vectors": ["boolean"],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "gamma1": [Interval(Real, 0, None, closed="left")],
-        "gamma2": [Interval(Real, 0, None, closed="left")],
-        "gamma3": [Interval(Real, 0, None, closed="left")],
-        "margin_intra": [Interval(Real, 0, None, closed="left")],
-        "margin_inter": [Interval(Real, 0, None, closed="left")],
-        "items_per_class": [Interval(Integral, 1, None, closed="left")],
-        "map_k": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bf16"})],
-        **SCALING_CONSTRAINTS,
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints = constraints(
+        "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
+        "vector_size", "min_count", *TRAINING, "precision", *SCALING, "random_state",
+        "verbose",
+        modalities=[dict, list, tuple, None],
+        strategy=[StrOptions({"cvs", "mcvs", "rvs"})],
+        reference=[str, None],
+        attention=["boolean"],
+        partner_dropout=[Interval(Real, 0, 1, closed="both")],
+        text_pooling=[StrOptions({"mean", "gru", "lstm"})],
+        rnn_hidden_size=[Interval(Integral, 1, None, closed="left")],
+        fine_tune_word_vectors=["boolean"],
+        alpha=[Interval(Real, 0, None, closed="left")],
+        beta=[Interval(Real, 0, None, closed="left")],
+        gamma1=[Interval(Real, 0, None, closed="left")],
+        gamma2=[Interval(Real, 0, None, closed="left")],
+        gamma3=[Interval(Real, 0, None, closed="left")],
+        margin_intra=[Interval(Real, 0, None, closed="left")],
+        margin_inter=[Interval(Real, 0, None, closed="left")],
+        items_per_class=[Interval(Integral, 1, None, closed="left")],
+        map_k=[Interval(Integral, 1, None, closed="left")],
+    )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
                  hidden_size=256, attention=True, partner_dropout=0.5, image_size=32,
@@ -556,36 +293,81 @@ class CommonSpaceEmbedder(BaseEmbedder):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        tags.input_tags.allow_nan = True  # a row may miss any modality but not all
         return tags
 
-    # ---- columns and labels ---------------------------------------------
+    _supervised = True
+    _min_classes = 1
+
     def _columns(self):
         if hasattr(self, "modalities_"):
             return [s["column"] for s in self.modalities_.values()]
         return [s["column"] for s in _parse_modalities(self.modalities).values()]
 
-    @staticmethod
-    def _check_y(X: pd.DataFrame, y) -> np.ndarray:
-        if y is None:
-            raise ValueError("CommonSpaceEmbedder is supervised: fit(X, y) needs class labels y")
-        y = np.asarray(y.to_numpy() if isinstance(y, pd.Series | pd.DataFrame) else y,
-                       dtype=object if not isinstance(y, np.ndarray) else None)
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one class label per row); got shape {y.shape}")
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels; they must match")
-        missing = np.array([_is_missing(v) for v in y.tolist()], dtype=bool)
-        if missing.any():
-            rows = X.index[missing].tolist()
-            from skmm.exceptions import format_rows
-
-            raise InputError(f"y has missing labels for rows {format_rows(rows)}", column="y",
-                             rows=rows)
-        return y
-
     # ---- data ------------------------------------------------------------
-    def _prepare(self, X: pd.DataFrame, specs: dict, *, encoders: dict, fit_names=(),
-                 vector_sizes: dict, size, only=None, require_all=False) -> dict:
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the common space on the rows of ``X`` and their classes ``y``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            One row per item with the columns of ``modalities``; a row may
+            miss any modality but not all (None or NaN cells).
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable values).
+
+        Returns
+        -------
+        self : CommonSpaceEmbedder
+
+        Raises
+        ------
+        ValueError
+            ``y`` missing or of the wrong length, a malformed ``modalities``.
+        skmm.exceptions.MissingColumnError
+            A column of ``modalities`` is missing.
+        skmm.exceptions.InvalidRowsError
+            Unusable cells (naming column, rows and reason) or rows with no
+            modality at all. Nothing is trained and a previous fit is kept.
+        skmm.exceptions.NonFiniteLossError
+            The loss became NaN or infinite (a previous fit is kept).
+        """
+        self._fit(X, y)
+        return self
+
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+        """The tensors of every modality of ``X`` (fitting: of a new embedder)."""
+        if not fitting:
+            return self._prepare_fitted(X, list(self.modalities_))
+        specs = resolve_modalities(self.modalities, X)
+        reference = None
+        if self.strategy == "rvs":
+            reference = self.reference if self.reference is not None else next(iter(specs))
+            if reference not in specs:
+                raise ValueError(f"reference={reference!r} is not one of the modalities "
+                                 f"{list(specs)}")
+        word_seed = state["seeds"]["word"]
+        encoders = {m: self._new_text_encoder(s, word_seed + i)
+                    for i, (m, s) in enumerate(specs.items()) if s["kind"] == "text"}
+        size, vector_sizes = as_size(self.image_size), {}
+        data = self._prepare_modalities(X, specs, encoders=encoders, fit_names=tuple(encoders),
+                                        vector_sizes=vector_sizes, size=size)
+        self._check_present(data, specs, specs)
+        state.update(modalities_=specs, reference_=reference, image_size_=size,
+                     text_encoders_=encoders, vector_sizes_=vector_sizes)
+        return data
+
+    @staticmethod
+    def _check_present(data: dict, specs: dict, names) -> None:
+        for m in names:
+            if not data[f"{m}__mask"].any():
+                raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
+                                 "in any row")
+
+    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, *, encoders: dict,
+                            fit_names=(), vector_sizes: dict, size, only=None,
+                            require_all=False) -> dict:
         """Decode, check and encode the modalities of ``X`` into tensors.
 
         ``fit_names`` are the text modalities whose encoders are fitted here
@@ -649,34 +431,14 @@ class CommonSpaceEmbedder(BaseEmbedder):
             out[f"{m}__tokens"], out[f"{m}__lengths"] = tokens, full_lengths
         for m in names:
             out[f"{m}__mask"] = masks[m]
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-                for k, v in out.items()}
+        return as_tensors(out)
 
     @staticmethod
     def _vectors(m, col, present: pd.Series, mask, vector_sizes) -> np.ndarray:
-        problems, rows = [], []
-        expected = vector_sizes.get(m)
-        for row, cell in zip(present.index.tolist(), present.tolist()):
-            try:
-                v = np.asarray(cell, dtype=np.float32)
-            except (TypeError, ValueError):
-                problems.append((row, col, f"not a numeric vector (got {type(cell).__name__})"))
-                continue
-            if v.ndim != 1:
-                problems.append((row, col, f"not a 1-D vector (shape {v.shape})"))
-            elif expected is not None and len(v) != expected:
-                problems.append((row, col, f"vector of length {len(v)}, expected {expected}"))
-            elif not np.isfinite(v).all():
-                problems.append((row, col, "non-finite value in vector"))
-            else:
-                expected = len(v) if expected is None else expected
-                rows.append(v)
-        if problems:
-            raise InvalidRowsError(make_report(problems))
-        vector_sizes.setdefault(m, expected)
-        full = np.zeros((len(mask), expected or 0), dtype=np.float32)
-        if rows:
-            full[mask] = np.stack(rows)
+        vectors = load_vectors(present, column=col, length=vector_sizes.get(m))
+        vector_sizes.setdefault(m, vectors.shape[1] if len(vectors) else None)
+        full = np.zeros((len(mask), vectors.shape[1]), dtype=np.float32)
+        full[mask] = vectors
         return full
 
     def _new_text_encoder(self, spec, seed):
@@ -693,119 +455,54 @@ class CommonSpaceEmbedder(BaseEmbedder):
         return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components)
 
     # ---- seeds -----------------------------------------------------------
-    def _stage_seeds(self, stage: int):
+    def _stage_seeds(self, stage: int) -> dict:
+        """The seeds of stage ``stage`` (0: :meth:`fit`; then each :meth:`partial_fit`)."""
         if stage == 0 or not isinstance(self.random_state, Integral):
             return self._seeds()
         state = np.random.SeedSequence([int(self.random_state), stage]).generate_state(1)[0]
         rng = check_random_state(int(state))
-        return [int(s) for s in rng.randint(0, 2**31 - 1, size=3)]
+        draws = rng.randint(0, 2**31 - 1, size=len(self._seed_names))
+        return {name: int(s) for name, s in zip(self._seed_names, draws)}
 
     # ---- fit -------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Train the common space on the rows of ``X`` and their classes ``y``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per item with the columns of ``modalities``; a row may
-            miss any modality but not all (None or NaN cells).
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable values).
-
-        Returns
-        -------
-        self : CommonSpaceEmbedder
-
-        Raises
-        ------
-        ValueError
-            ``y`` missing or of the wrong length, a malformed ``modalities``.
-        skmm.exceptions.MissingColumnError
-            A column of ``modalities`` is missing.
-        skmm.exceptions.InvalidRowsError
-            Unusable cells (naming column, rows and reason) or rows with no
-            modality at all. Nothing is trained and a previous fit is kept.
-        skmm.exceptions.NonFiniteLossError
-            The loss became NaN or infinite (a previous fit is kept).
-        """
-        self._fit(X, y)
-        return self
-
-    def fit_transform(self, X, y=None):
-        """Fit, then embed the training rows (see :meth:`transform`)."""
-        return self._mean_embedding(self._fit(X, y))
-
-    def _fit(self, X, y):
-        self._validate_params()
-        X = check_frame(X)
-        if len(X) < 2:
-            raise ValueError(f"CommonSpaceEmbedder needs at least 2 rows to fit, got {len(X)}")
-        specs = resolve_modalities(self.modalities, X)
-        y = self._check_y(X, y)
-        strategy = self.strategy
-        reference = None
-        if strategy == "rvs":
-            reference = self.reference if self.reference is not None else next(iter(specs))
-            if reference not in specs:
-                raise ValueError(f"reference={reference!r} is not one of the modalities "
-                                 f"{list(specs)}")
-        size = as_size(self.image_size)
-        word_seed, torch_seed, shuffle_seed = self._stage_seeds(0)
-        encoders = {m: self._new_text_encoder(s, word_seed + i)
-                    for i, (m, s) in enumerate(specs.items()) if s["kind"] == "text"}
-        vector_sizes: dict = {}
-        data = self._prepare(X, specs, encoders=encoders, fit_names=tuple(encoders),
-                             vector_sizes=vector_sizes, size=size)
+    def _targets(self, y, state: dict) -> dict:
         classes, y_ids = np.unique(y, return_inverse=True)
-        data["y"] = torch.from_numpy(y_ids.astype(np.int64))
-        for m in specs:
-            if not data[f"{m}__mask"].any():
-                raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
-                                 "in any row")
-        with self._torch_seed(torch_seed):
-            branches = {m: self._branch(m, s, encoders, vector_sizes, size)
-                        for m, s in specs.items()}
-            module = CommonSpaceNet(
-                branches, self.n_components, len(classes), alpha=self.alpha, beta=self.beta,
-                gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
-                margin_intra=self.margin_intra, margin_inter=self.margin_inter,
-                attention=self.attention, partner_dropout=self.partner_dropout)
-            names = list(specs)
-            if strategy == "rvs":
-                module.add_block(reference, reference, (reference,))
-                others = [m for m in names if m != reference]
-                for m in others:
-                    module.add_block(reference, m, (m,))
-                module.inter_pairs = [(reference, m) for m in others]
-            else:
-                for a, b in itertools.combinations(names, 2):
-                    module.add_block(a, b, (a, b))
-                module.inter_pairs = list(itertools.combinations(names, 2))
+        state["classes_"] = classes
+        return {"y": torch.from_numpy(y_ids.astype(np.int64))}
+
+    def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
+        specs, reference = state["modalities_"], state["reference_"]
+        branches = {m: self._branch(m, s, state["text_encoders_"], state["vector_sizes_"],
+                                    state["image_size_"])
+                    for m, s in specs.items()}
+        module = CommonSpaceNet(
+            branches, self.n_components, len(state["classes_"]), alpha=self.alpha,
+            beta=self.beta, gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+            margin_intra=self.margin_intra, margin_inter=self.margin_inter,
+            attention=self.attention, partner_dropout=self.partner_dropout)
+        names = list(specs)
+        if self.strategy == "rvs":
+            module.add_block(reference, reference, (reference,))
+            others = [m for m in names if m != reference]
+            for m in others:
+                module.add_block(reference, m, (m,))
+            module.inter_pairs = [(reference, m) for m in others]
+        else:
+            for a, b in itertools.combinations(names, 2):
+                module.add_block(a, b, (a, b))
+            module.inter_pairs = list(itertools.combinations(names, 2))
         module.trainable = tuple(names)
-        net, seconds = self._train(module, data, shuffle_seed, torch_seed)
-        # only now, with training done, replace any previously fitted state
-        self.modalities_ = specs
-        self.reference_ = reference
-        self.classes_ = classes
-        self.image_size_ = size
-        self.text_encoders_ = encoders
-        self.vector_sizes_ = vector_sizes
-        self.net_ = net
-        self.stages_ = [self._stage_record(names, module, len(classes), net, seconds)]
-        self._set_input_features(X)
-        return data
+        return module
 
-    def _stage_record(self, added, module, n_classes, net, seconds):
-        return {"added": list(added), "trainable": list(module.trainable),
+    def _after_training(self, net, state: dict) -> None:
+        state["stages_"] = [self._stage_record(list(state["modalities_"]), net,
+                                               len(state["classes_"]))]
+
+    @staticmethod
+    def _stage_record(added, net, n_classes):
+        return {"added": list(added), "trainable": list(unwrap(net.module_).trainable),
                 "n_classes": int(n_classes), "epochs": len(net.history),
-                "epoch_seconds": seconds}
-
-    def _train(self, module, data, shuffle_seed, torch_seed):
-        start = time.perf_counter()
-        net = self._fit_net(module, data, shuffle_seed, torch_seed)
-        elapsed = time.perf_counter() - start
-        durations = [d for d in net.history[:, "dur"]] if len(net.history) else [elapsed]
-        return net, float(np.median(durations))
+                "epoch_seconds": float(np.median(net.history[:, "dur"]))}
 
     def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
         # class-balanced training batches, so that the triplet miner finds positives
@@ -828,6 +525,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
                 block.requires_grad_(True)
         module.classifier.requires_grad_(classifier)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train one more stage: new modalities (M-CVS, RVS) or new classes.
 
@@ -861,7 +559,6 @@ class CommonSpaceEmbedder(BaseEmbedder):
         """
         if not hasattr(self, "net_"):
             return self.fit(X, y)
-        self._validate_params()
         X = check_frame(X)
         if len(X) < 2:
             raise ValueError(f"partial_fit needs at least 2 rows, got {len(X)}")
@@ -877,32 +574,28 @@ class CommonSpaceEmbedder(BaseEmbedder):
         if new and self.strategy == "cvs":
             raise ValueError(f"strategy='cvs' trains all modalities together: fit again with "
                              f"{list(specs_now)}, or use strategy='mcvs' or 'rvs' to add {new}")
-        y = self._check_y(X, y)
+        y = check_labels(X, y, estimator=self, min_classes=1)
         specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
-        stage = len(self.stages_)
-        word_seed, torch_seed, shuffle_seed = self._stage_seeds(stage)
+        seeds = self._stage_seeds(len(self.stages_))
         encoders = dict(self.text_encoders_)
         fit_names = []
         for i, m in enumerate(new):
             if specs[m]["kind"] == "text":
-                encoders[m] = self._new_text_encoder(specs[m], word_seed + i)
+                encoders[m] = self._new_text_encoder(specs[m], seeds["word"] + i)
                 fit_names.append(m)
         vector_sizes = dict(self.vector_sizes_)
         size = self.image_size_
-        data = self._prepare(X, specs, encoders=encoders, fit_names=tuple(fit_names),
-                             vector_sizes=vector_sizes, size=size)
+        data = self._prepare_modalities(X, specs, encoders=encoders, fit_names=tuple(fit_names),
+                                        vector_sizes=vector_sizes, size=size)
         known = set(self.classes_.tolist())
         added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
         classes = np.concatenate([self.classes_, np.asarray(added_classes, dtype=object)]) \
             if added_classes else self.classes_
         lookup = {c: i for i, c in enumerate(classes.tolist())}
         data["y"] = torch.tensor([lookup[v] for v in y.tolist()], dtype=torch.int64)
-        for m in new:
-            if not data[f"{m}__mask"].any():
-                raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
-                                 "in any row")
+        self._check_present(data, specs, new)
         module = copy.deepcopy(unwrap(self.net_.module_))
-        with self._torch_seed(torch_seed):
+        with torch_seed(seeds["torch"]):
             module.grow_classifier(len(classes))
             device = module.classifier.weight.device
             earlier = list(self.modalities_)
@@ -926,15 +619,14 @@ class CommonSpaceEmbedder(BaseEmbedder):
                 module.trainable = tuple(m for m in module.trainable if m != self.reference_)
         self._freeze(module, module.trainable, classifier=bool(added_classes) or not new,
                      word_vectors=self.fine_tune_word_vectors)
-        net, seconds = self._train(module, data, shuffle_seed, torch_seed)
+        net = self._train_net(module, data, seeds)
         self.modalities_ = specs
         self.classes_ = classes
         self.text_encoders_ = encoders
         self.vector_sizes_ = vector_sizes
         self.net_ = net
-        self.stages_ = [*self.stages_,
-                        self._stage_record(new, module, len(classes), net, seconds)]
-        self._set_input_features(X)
+        self.stages_ = [*self.stages_, self._stage_record(new, net, len(classes))]
+        set_input_features(self, X)
         return self
 
     @property
@@ -983,7 +675,7 @@ class CommonSpaceEmbedder(BaseEmbedder):
 
     def _prepare_fitted(self, X, names, require_all=False):
         specs = self.modalities_
-        return self._prepare(X, specs, encoders=self.text_encoders_,
+        return self._prepare_modalities(X, specs, encoders=self.text_encoders_,
                              vector_sizes=dict(self.vector_sizes_), size=self.image_size_,
                              only=names, require_all=require_all)
 
@@ -1003,9 +695,10 @@ class CommonSpaceEmbedder(BaseEmbedder):
             present in each row (a DataFrame with
             ``set_output(transform="pandas")``).
         """
-        check_is_fitted(self, "net_")
-        X = self._check_X(X, fitted=True)
-        return self._mean_embedding(self._prepare_fitted(X, list(self.modalities_)))
+        return super().transform(X)
+
+    def _encode(self, data: dict) -> np.ndarray:
+        return self._mean_embedding(data)
 
     def embed(self, X, modality: str) -> np.ndarray:
         """Embed one modality of every row of ``X``.
@@ -1082,11 +775,12 @@ class CommonSpaceEmbedder(BaseEmbedder):
         float
             In [0, 1], higher is better (for GridSearchCV).
         """
-        check_is_fitted(self, "net_")
-        X = self._check_X(X, fitted=True)
-        y = self._check_y(X, y)
+        return super().score(X, y)
+
+    def _score(self, X, data: dict, y) -> float:
+        y = check_labels(X, y, estimator=self, min_classes=1)
         names = list(self.modalities_)
-        per = self._embed_all(self._prepare_fitted(X, names), names, alone=True)
+        per = self._embed_all(data, names, alone=True)
         embeddings, labels = {}, {}
         for m, z in per.items():
             present = ~np.isnan(z[:, 0])

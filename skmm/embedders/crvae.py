@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import (
-    DEFAULT_MEMORY_BUDGET,
-    SCALING_CONSTRAINTS,
-    BaseEmbedder,
-    collect_problems,
-)
+from skmm._base import BaseEmbedder, ScalingMixin, as_tensors
+from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_text
+from skmm.inputs.checks import collect_problems
 from skmm.nn.crvae import CRVAE
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
@@ -42,7 +38,8 @@ PAPER_PRESET = {
 }
 
 
-class CRVAEEmbedder(BaseEmbedder):
+@fill_doc
+class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
     """Joint image-text embedding with a convolutional-recurrent VAE.
 
     The image goes through three conv 3x3 + ReLU + max-pool blocks, the text
@@ -59,8 +56,7 @@ class CRVAEEmbedder(BaseEmbedder):
     image_col, text_col : str, default="image", "text"
         Columns of ``X`` holding the images (paths, bytes, PIL images or
         arrays) and the texts (strings). Other columns are ignored.
-    image_size : int or (int, int), default=64
-        Images are converted to RGB and resized to (height, width).
+    %(image_size:64)s
     n_components : int, default=32
         Dimensions of the latent space (of the embedding).
     conv_channels : int, default=16
@@ -84,64 +80,21 @@ class CRVAEEmbedder(BaseEmbedder):
     beta : float, default=0.05
         Weight of the KL term (per latent dimension, averaged). On the emoji
         demo, 0.05 clustered the groups better than 1.0 (NMI 0.26 vs 0.16).
-    tokenizer : {"english", "jieba"} or callable, default="english"
-        How texts are split into words; ``"jieba"`` for Chinese.
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
-        ``"word2vec"`` trains gensim Word2Vec on the training texts (seeded by
-        ``random_state``); a path loads a KeyedVectors file (``.kv``), a
-        word2vec binary (``.bin``) or a text file (``.txt``/``.vec``, GloVe
-        files without header too). Words without a vector get zeros.
-    vector_size : int, default=50
-        Word2Vec dimensions (ignored for loaded vectors).
-    min_count : int, default=1
-        Words seen fewer times in training map to ``<unk>``.
-    max_vocabulary : int or None, default=None
-        Keep only the most frequent words.
-    max_length : int or None, default=None
-        Truncate texts to this many words.
-    max_epochs : int, default=20
-    batch_size : int, default=64
-    lr : float, default=1e-3
-        Adam learning rate.
-    validation_fraction : float or None, default=None
-        Hold out this fraction of the rows to record ``valid_*`` loss terms.
-    device : str, default="auto"
-        ``"auto"`` trains on CUDA when present, else on the CPU.
-    precision : {"float32", "bf16"}, default="float32"
-        ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
-        (ignored on the CPU).
-    cache : {"auto", "memory", "none"}, default="auto"
-        ``"memory"`` decodes all images once into one uint8 array (the fast
-        path); ``"none"`` streams them: every batch is decoded again from the
-        cells (usually file paths) by ``num_workers`` DataLoader worker
-        processes, so memory is bounded by the batch size and the workers,
-        not by the data set. ``"auto"`` streams when the decoded images
-        would take more than ``memory_budget`` bytes. Same seed, same result
-        either way.
-    memory_budget : int or None, default=4 GiB
-        Bytes of decoded images above which ``cache="auto"`` streams.
-    num_workers : int, default=2
-        Decoding processes when streaming (0: in the training process).
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
-        the same estimator then trains on several GPUs or nodes under
-        ``accelerate launch``, with the accelerator's mixed precision
-        (``Accelerator(mixed_precision="bf16")``); ``device`` and
-        ``precision`` are then ignored. See the scaling page of the docs.
-    channels_last : bool, default=False
-        Keep convolution weights and image batches in the channels-last
-        memory format (faster convolutions on tensor-core GPUs).
-    compile : bool or dict, default=False
-        Compile the module with ``torch.compile`` (skorch's ``compile``); a
-        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
-        first epoch pays for the compilation. Results agree with the eager
-        module up to rounding (inductor also draws its own random numbers).
-    random_state : int, RandomState instance or None, default=None
-        Seeds word vectors, weights, sampling and shuffling: on the CPU the
-        same seed gives the same embedding bit for bit.
-    verbose : int, default=0
-        0 prints nothing; 1 prints skorch's table of loss terms per epoch and
-        a progress bar while decoding images; 2 adds a per-batch progress bar.
+    %(tokenizer)s
+    %(word_vectors)s
+    %(vector_size)s
+    %(min_count)s
+    %(max_vocabulary)s
+    %(max_length)s
+    %(max_epochs:20)s
+    %(batch_size)s
+    %(lr:1e-3)s
+    %(validation_fraction)s
+    %(device)s
+    %(precision)s
+    %(scaling)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -180,36 +133,18 @@ class CRVAEEmbedder(BaseEmbedder):
     (64, 8)
     """
 
-    _parameter_constraints = {
-        "image_col": [str],
-        "text_col": [str],
-        "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "conv_channels": [Interval(Integral, 1, None, closed="left")],
-        "rnn": [StrOptions({"rnn", "lstm", "gru"})],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "num_layers": [Interval(Integral, 1, None, closed="left")],
-        "bidirectional": ["boolean"],
-        "fusion_size": [Interval(Integral, 1, None, closed="left")],
-        "teacher_forcing": ["boolean"],
-        "text_weight": [Interval(Real, 0, None, closed="left")],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "tokenizer": [StrOptions({"english", "jieba"}), callable],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_vocabulary": [Interval(Integral, 1, None, closed="left"), None],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bf16"})],
-        **SCALING_CONSTRAINTS,
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints = constraints(
+        "image_col", "text_col", "image_size", "n_components", "conv_channels", "hidden_size",
+        "fusion_size", "tokenizer", "word_vectors", "vector_size", "min_count",
+        "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "random_state",
+        "verbose",
+        rnn=[StrOptions({"rnn", "lstm", "gru"})],
+        num_layers=[Interval(Integral, 1, None, closed="left")],
+        bidirectional=["boolean"],
+        teacher_forcing=["boolean"],
+        text_weight=[Interval(Real, 0, None, closed="left")],
+        beta=[Interval(Real, 0, None, closed="left")],
+    )
 
     def __init__(self, image_col="image", text_col="text", *, image_size=64, n_components=32,
                  conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
@@ -263,10 +198,17 @@ class CRVAEEmbedder(BaseEmbedder):
         return [self.image_col, self.text_col]
 
     # ---- data ------------------------------------------------------------
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, text_encoder=None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
         """Decode images and encode texts into the tensors the module reads."""
-        encoder = text_encoder if fitting else self.text_encoder_
-        size = as_size(self.image_size) if fitting else self.image_size_
+        if fitting:
+            seed = state["seeds"]["word"]
+            encoder = TextEncoder(tokenizer=self.tokenizer, min_count=self.min_count,
+                                  max_vocabulary=self.max_vocabulary, max_length=self.max_length,
+                                  word_vectors=self.word_vectors, vector_size=self.vector_size,
+                                  random_state=seed)
+            size = as_size(self.image_size)
+        else:
+            encoder, size = self.text_encoder_, self.image_size_
         out = {}
 
         def images():
@@ -288,65 +230,17 @@ class CRVAEEmbedder(BaseEmbedder):
             encoder.fit(X[self.text_col], column=self.text_col)
             out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                            column=self.text_col)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-                for k, v in out.items()}
+            state.update(image_size_=size, text_encoder_=encoder,
+                         vocabulary_=encoder.vocabulary_, word_vectors_=encoder.vectors_)
+        return as_tensors(out)
 
-    # ---- fit -------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Train the CRVAE on the rows of ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per item, with ``image_col`` and ``text_col``.
-        y : ignored
-            Accepted for Pipeline compatibility.
-
-        Returns
-        -------
-        self : CRVAEEmbedder
-
-        Raises
-        ------
-        skmm.exceptions.MissingColumnError
-            A column is missing.
-        skmm.exceptions.InvalidRowsError
-            Some rows hold an unusable image or text; the message names the
-            column, the row labels and the reason. Nothing is trained, and a
-            previously fitted state is kept.
-        skmm.exceptions.NonFiniteLossError
-            The loss became NaN or infinite (a previous fit is kept).
-        """
-        return super().fit(X, y)
-
-    def _fit(self, X) -> dict:
-        """Fit; return the prepared training tensors (for fit_transform)."""
-        self._validate_params()
-        X = self._check_X(X)
-        if len(X) < 2:
-            raise ValueError(f"CRVAEEmbedder needs at least 2 rows to fit, got {len(X)}")
-        size = as_size(self.image_size)
-        word_seed, torch_seed, shuffle_seed = self._seeds()
-        encoder = TextEncoder(tokenizer=self.tokenizer, min_count=self.min_count,
-                              max_vocabulary=self.max_vocabulary, max_length=self.max_length,
-                              word_vectors=self.word_vectors, vector_size=self.vector_size,
-                              random_state=word_seed)
-        data = self._prepare(X, fitting=True, text_encoder=encoder)
-        with self._torch_seed(torch_seed):
-            module = CRVAE(encoder.vectors_, (3, *size), conv_channels=self.conv_channels,
-                           rnn=self.rnn, hidden_size=self.hidden_size, num_layers=self.num_layers,
-                           bidirectional=self.bidirectional, fusion_size=self.fusion_size,
-                           n_components=self.n_components, teacher_forcing=self.teacher_forcing,
-                           text_weight=self.text_weight, beta=self.beta)
-        net = self._fit_net(module, data, shuffle_seed, torch_seed)
-        # only now, with training done, replace any previously fitted state
-        self.image_size_ = size
-        self.text_encoder_ = encoder
-        self.vocabulary_ = encoder.vocabulary_
-        self.word_vectors_ = encoder.vectors_
-        self.net_ = net
-        self._set_input_features(X)
-        return data
+    def _build_module(self, data: dict, state: dict) -> CRVAE:
+        return CRVAE(state["word_vectors_"], (3, *state["image_size_"]),
+                     conv_channels=self.conv_channels, rnn=self.rnn, hidden_size=self.hidden_size,
+                     num_layers=self.num_layers, bidirectional=self.bidirectional,
+                     fusion_size=self.fusion_size, n_components=self.n_components,
+                     teacher_forcing=self.teacher_forcing, text_weight=self.text_weight,
+                     beta=self.beta)
 
     @staticmethod
     def _encode_batch(module, batch):

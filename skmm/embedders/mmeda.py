@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import os
-from numbers import Integral, Real
+from numbers import Integral
 
-import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from skmm._base import (
-    DEFAULT_MEMORY_BUDGET,
-    SCALING_CONSTRAINTS,
-    BaseEmbedder,
-    collect_problems,
-)
+from skmm._base import BaseEmbedder, ScalingMixin, as_tensors, holdout
+from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
+from skmm.inputs.checks import collect_problems
 from skmm.nn.mmeda import MMEDA
-from skmm.training import FixedSplit, RandomSplit, TensorDict
+from skmm.training import TensorDict
 
 __all__ = ["MMEDAEmbedder"]
 
 
-class MMEDAEmbedder(BaseEmbedder):
+@fill_doc
+class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
     """Multimodal encoder-decoder with matrix factorization (MMEDA).
 
     Each row of ``X`` is an entity seen as an image (X0) and a row of a text
@@ -56,20 +51,16 @@ class MMEDAEmbedder(BaseEmbedder):
     image_col, text_col : str, default="image", "text"
         Columns holding the images and the texts. Other columns are ignored.
     variant : {"I", "II"}, default="II"
-    image_size : int or (int, int), default=32
-        Images are converted to RGB and resized to (height, width).
+    %(image_size:32)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
     text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
         How X1 is built; see :class:`TextFeatures` (standardised mean word
         vectors; TF-IDF scaled by ``sqrt(n_words)``; or the named numeric
         columns, standardised, in which case ``text_col`` is not read).
-    tokenizer : {"english", "jieba"} or callable, default="english"
-    vector_size : int, default=50
-        Word2Vec dimensions.
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
-        Word vectors of ``"word2vec"`` text features: trained on the fit texts
-        (seeded by ``random_state``) or loaded.
+    %(tokenizer)s
+    %(vector_size)s
+    %(word_vectors)s
     max_text_features : int, default=1000
         Vocabulary cap of ``"tfidf"``.
     conv_channels : int, default=16
@@ -82,39 +73,17 @@ class MMEDAEmbedder(BaseEmbedder):
         Hidden width of the fusion network.
     column_batch_size : int or None, default=256
         Columns of X1ᵀ through AE2 at once (``None``: all).
-    max_epochs : int, default=30
-    batch_size : int, default=64
-    lr : float, default=1e-3
-        Adam learning rate.
+    %(max_epochs:30)s
+    %(batch_size)s
+    %(lr:1e-3)s
     validation_fraction : float or None, default=None
         Hold out this fraction of the rows (AE2 is then sized and fed with the
         remaining training rows only) to record ``valid_*`` terms.
-    device : str, default="auto"
-        ``"auto"`` trains on CUDA when present, else on the CPU.
-    precision : {"float32", "bf16"}, default="float32"
-        bf16 autocast on CUDA (ignored on the CPU).
-    cache : {"auto", "memory", "none"}, default="auto"
-        ``"none"`` streams the images (decoded batch by batch from the cells,
-        usually paths, by ``num_workers`` DataLoader workers); ``"auto"``
-        streams when the decoded images exceed ``memory_budget`` bytes. Same
-        seed, same result. See :class:`~skmm.CRVAEEmbedder`.
-    memory_budget : int or None, default=4 GiB
-    num_workers : int, default=2
-    accelerator : accelerate.Accelerator or None, default=None
-        Train through Hugging Face Accelerate (several GPUs or nodes under
-        ``accelerate launch``, its mixed precision).
-    channels_last : bool, default=False
-        Keep convolution weights and image batches in the channels-last
-        memory format (faster convolutions on tensor-core GPUs).
-    compile : bool or dict, default=False
-        Compile the module with ``torch.compile`` (skorch's ``compile``); a
-        dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
-        first epoch pays for the compilation. Results agree with the eager
-        module up to rounding (inductor also draws its own random numbers).
-    random_state : int, RandomState instance or None, default=None
-        Seeds word vectors, weights and shuffling: bit-identical on the CPU.
-    verbose : int, default=0
-        0 prints nothing; 1 skorch's epoch table; 2 adds progress bars.
+    %(device)s
+    %(precision)s
+    %(scaling)s
+    %(random_state)s
+    %(verbose)s
 
     Attributes
     ----------
@@ -144,33 +113,15 @@ class MMEDAEmbedder(BaseEmbedder):
     (40, 4)
     """
 
-    _parameter_constraints = {
-        "image_col": [str],
-        "text_col": [str],
-        "variant": [StrOptions({"I", "II"})],
-        "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "text_features": [StrOptions({"word2vec", "tfidf"}), list, tuple],
-        "tokenizer": [StrOptions({"english", "jieba"}), callable],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "max_text_features": [Interval(Integral, 1, None, closed="left")],
-        "conv_channels": [Interval(Integral, 1, None, closed="left")],
-        "image_code": [Interval(Integral, 1, None, closed="left")],
-        "text_code": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
-        "fusion_size": [Interval(Integral, 1, None, closed="left")],
-        "column_batch_size": [Interval(Integral, 1, None, closed="left"), None],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
-        "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bf16"})],
-        **SCALING_CONSTRAINTS,
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints = constraints(
+        "image_col", "text_col", "image_size", "n_components", "text_features", "tokenizer",
+        "vector_size", "word_vectors", "max_text_features", "conv_channels", "hidden_size",
+        "fusion_size", *TRAINING, "precision", *SCALING, "random_state", "verbose",
+        variant=[StrOptions({"I", "II"})],
+        image_code=[Interval(Integral, 1, None, closed="left")],
+        text_code=[Interval(Integral, 1, None, closed="left")],
+        column_batch_size=[Interval(Integral, 1, None, closed="left"), None],
+    )
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
                  n_components=50, text_features="word2vec", tokenizer="english",
@@ -223,10 +174,12 @@ class MMEDAEmbedder(BaseEmbedder):
         return [self.image_col, *self._text_builder().columns()]
 
     # ---- data ------------------------------------------------------------
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, text_builder=None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
         """Decode the images and build the text matrix into tensors."""
-        builder = text_builder if fitting else self.text_features_
-        size = as_size(self.image_size) if fitting else self.image_size_
+        if fitting:
+            builder, size = self._text_builder(state["seeds"]["word"]), as_size(self.image_size)
+        else:
+            builder, size = self.text_features_, self.image_size_
         out = {}
 
         def images():
@@ -242,69 +195,33 @@ class MMEDAEmbedder(BaseEmbedder):
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the text features
             out["text"] = builder.fit_transform(X)
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-                for k, v in out.items()}
+            state.update(image_size_=size, text_features_=builder)
+        return as_tensors(out)
 
     # ---- fit -------------------------------------------------------------
-    def fit(self, X, y=None):
-        """Train MMEDA on the rows of ``X``.
+    def _train_split(self, n: int, state: dict):
+        """A fixed hold-out: AE2 is sized with the training rows only."""
+        state["train_idx"] = None
+        if not self.validation_fraction:
+            return None
+        state["train_idx"], split = holdout(n, self.validation_fraction,
+                                            state["seeds"]["shuffle"] + 1)
+        return split
 
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            One row per entity, with ``image_col`` and the text column(s).
-        y : ignored
-            Accepted for Pipeline compatibility.
-
-        Returns
-        -------
-        self : MMEDAEmbedder
-
-        Raises
-        ------
-        skmm.exceptions.MissingColumnError
-            A column is missing.
-        skmm.exceptions.InvalidRowsError
-            Some rows hold an unusable image or text (named by column, row
-            label and reason); nothing is trained and a previous fit is kept.
-        skmm.exceptions.NonFiniteLossError
-            The loss became NaN or infinite (a previous fit is kept).
-        """
-        return super().fit(X, y)
-
-    def _fit(self, X) -> dict:
-        self._validate_params()
-        X = self._check_X(X)
-        if len(X) < 2:
-            raise ValueError(f"MMEDAEmbedder needs at least 2 rows to fit, got {len(X)}")
-        size = as_size(self.image_size)
-        word_seed, torch_seed, shuffle_seed = self._seeds()
-        builder = self._text_builder(word_seed)
-        data = self._prepare(X, fitting=True, text_builder=builder)
-        train_idx = valid_idx = None
-        if self.validation_fraction:
-            split = RandomSplit(self.validation_fraction, seed=shuffle_seed + 1)
-            train_idx, valid_idx = (i.sort().values for i in split.indices(len(X), min_train=2))
+    def _build_module(self, data: dict, state: dict) -> MMEDA:
+        train_idx = state["train_idx"]
         train_text = data["text"] if train_idx is None else data["text"][train_idx]
-        with self._torch_seed(torch_seed):
-            module = MMEDA((3, *size), train_text.T, n_components=self.n_components,
-                           variant=self.variant, conv_channels=self.conv_channels,
-                           image_code=self.image_code, text_code=self.text_code,
-                           hidden_size=self.hidden_size, fusion_size=self.fusion_size,
-                           column_batch_size=self.column_batch_size)
-        split = None if train_idx is None else FixedSplit(train_idx, valid_idx)
-        net = self._fit_net(module, data, shuffle_seed, torch_seed, train_split=split)
+        state["n_train_"] = int(train_text.shape[0])
+        return MMEDA((3, *state["image_size_"]), train_text.T, n_components=self.n_components,
+                     variant=self.variant, conv_channels=self.conv_channels,
+                     image_code=self.image_code, text_code=self.text_code,
+                     hidden_size=self.hidden_size, fusion_size=self.fusion_size,
+                     column_batch_size=self.column_batch_size)
+
+    def _after_training(self, net, state: dict) -> None:
         module = net.module_.eval()
         with torch.inference_mode():
-            components = module.factorization.codes().float().cpu().numpy()
-        # only now, with training done, replace any previously fitted state
-        self.image_size_ = size
-        self.text_features_ = builder
-        self.components_ = components
-        self.n_train_ = int(train_text.shape[0])
-        self.net_ = net
-        self._set_input_features(X)
-        return data
+            state["components_"] = module.factorization.codes().float().cpu().numpy()
 
     @staticmethod
     def _encode_batch(module, batch):
@@ -328,7 +245,8 @@ class MMEDAEmbedder(BaseEmbedder):
         -------
         score : float
         """
-        check_is_fitted(self, "net_")
-        X = self._check_X(X, fitted=True)
-        terms = self.net_.evaluate_terms(TensorDict(self._prepare(X, fitting=False)))
+        return super().score(X, y)
+
+    def _score(self, X, data: dict, y) -> float:
+        terms = self.net_.evaluate_terms(TensorDict(data))
         return -(terms["loss"] - terms.get("columns", 0.0))

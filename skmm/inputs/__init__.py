@@ -3,9 +3,22 @@
 This package never imports torch: it produces numpy arrays (uint8 NCHW images,
 int64 token ids and lengths, float32 word-vector tables) that the embedders
 turn into tensors.
+
+Modules, each importing only those above it in this list:
+
+- ``checks``: problem reports, column checks, missing cells, vector columns
+  (imports no other module of the package);
+- ``images``: decoding image cells, ``ImageLoader``, ``ImageColumn``;
+- ``tokenizers``: tokenizers and text checks;
+- ``vocabulary``: ``Vocabulary`` and the special tokens;
+- ``word_vectors``: loading, training and cutting word-vector tables;
+- ``modalities``: the ``modalities`` parameter of the embedders;
+- ``text``: ``TextEncoder`` and ``MeanWordVectors``;
+- ``text_features``: ``TextFeatures``;
+- ``validate``: ``validate_frame``.
 """
 
-from skmm.inputs.frame import check_columns, check_frame, validate_frame
+from skmm.inputs.checks import check_columns, check_frame
 from skmm.inputs.images import (
     ImageColumn,
     ImageDecodeError,
@@ -15,20 +28,18 @@ from skmm.inputs.images import (
     decode_image,
     load_images,
 )
-from skmm.inputs.text import (
-    PAD,
-    SOS,
-    UNK,
-    MeanWordVectors,
-    TextEncoder,
-    Vocabulary,
+from skmm.inputs.text import MeanWordVectors, TextEncoder
+from skmm.inputs.text_features import TextFeatures
+from skmm.inputs.tokenizers import (
     check_text,
     english_tokenize,
     get_tokenizer,
     jieba_tokenize,
     tokenize,
 )
-from skmm.inputs.text_features import TextFeatures
+from skmm.inputs.validate import validate_frame
+from skmm.inputs.vocabulary import PAD, SOS, UNK, Vocabulary
+from skmm.inputs.word_vectors import WordVectorsNotFoundError, load_word_vectors
 
 __all__ = [
     "PAD",
@@ -41,6 +52,7 @@ __all__ = [
     "TextEncoder",
     "TextFeatures",
     "Vocabulary",
+    "WordVectorsNotFoundError",
     "as_size",
     "check_columns",
     "check_frame",
@@ -51,6 +63,7 @@ __all__ = [
     "get_tokenizer",
     "jieba_tokenize",
     "load_images",
+    "load_word_vectors",
     "tokenize",
     "validate_frame",
 ]

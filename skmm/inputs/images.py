@@ -18,11 +18,12 @@ from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs.frame import (
-    _set_input_features,
+from skmm.inputs.checks import (
     check_columns,
     check_frame,
+    is_missing,
     make_report,
+    set_input_features,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "as_size",
     "check_images",
     "decode_image",
+    "find_image_problems",
     "load_images",
 ]
 
@@ -128,7 +130,7 @@ def _open(cell):
         if len(cell) == 0:
             raise ImageDecodeError("empty file")
         return Image.open(io.BytesIO(cell))
-    if cell is None or (pd.api.types.is_scalar(cell) and pd.isna(cell)):
+    if is_missing(cell):
         raise ImageDecodeError("missing value")
     raise ImageDecodeError(f"unsupported cell type {type(cell)}")
 
@@ -211,7 +213,7 @@ def decode_image(cell, *, mode: str = "RGB", size=(64, 64)) -> np.ndarray:
         raise ImageDecodeError("truncated or corrupt image file") from exc
 
 
-def _image_problems(
+def find_image_problems(
     values: pd.Series, *, column, mode="RGB", size=(64, 64), out=None, verbose=0
 ) -> list[tuple]:
     """Decode every cell (into ``out[i]`` if given); return ``(pos, row, reason)``."""
@@ -262,7 +264,7 @@ def load_images(
         raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
     height, width = as_size(size)
     out = np.empty((len(values), CHANNELS[mode], height, width), dtype=np.uint8)
-    problems = _image_problems(
+    problems = find_image_problems(
         values, column=column, mode=mode, size=(height, width), out=out, verbose=verbose
     )
     if problems:
@@ -291,7 +293,7 @@ def check_images(
     report : pandas.DataFrame
         Columns ``row``, ``column``, ``reason``; empty when every cell decodes.
     """
-    problems = _image_problems(values, column=column, mode=mode, size=as_size(size))
+    problems = find_image_problems(values, column=column, mode=mode, size=as_size(size))
     return make_report((row, column, reason) for _, row, reason in problems)
 
 
@@ -365,7 +367,7 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         check_columns(
             check_frame(X), [self.image_col], context="image_col of ImageLoader"
         )
-        _set_input_features(self, X)
+        set_input_features(self, X)
         self.image_size_ = size
         self.n_features_out_ = CHANNELS[self.mode] * size[0] * size[1]
         return self

@@ -13,8 +13,9 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs.frame import check_columns, check_frame, make_report
-from skmm.inputs.text import MeanWordVectors, check_text, get_tokenizer
+from skmm.inputs.checks import check_columns, check_frame, make_report
+from skmm.inputs.text import MeanWordVectors
+from skmm.inputs.tokenizers import check_text, get_tokenizer
 
 __all__ = ["TextFeatures"]
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from skmm.nn.embeddings import WordVectors, word_vector_table
 from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder
 from skmm.nn.losses import semihard_triplet_loss
 
@@ -33,33 +34,15 @@ __all__ = [
     "ModalityBranch",
     "PooledTextEncoder",
     "VectorEncoder",
+    "WordVectors",  # moved to skmm.nn.embeddings; still importable here for old pickles
     "block_key",
+    "make_encoder",
 ]
 
 
 def block_key(a: str, b: str) -> str:
     """Name of the attention block between modalities ``a`` and ``b`` (in that order)."""
     return f"{a}|{b}"
-
-
-class WordVectors(nn.Embedding):
-    """A word-vector table whose special tokens (ids 0, 1, 2) always read as zeros.
-
-    Frozen by default; when fine-tuned, ``<pad>``, ``<unk>`` and ``<sos>``
-    stay zero vectors (they get no gradient).
-    """
-
-    n_special = 3
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        out = super().forward(ids)
-        return out * (ids >= self.n_special).unsqueeze(-1).to(out.dtype)
-
-
-def word_vectors_table(vectors, trainable: bool = False) -> WordVectors:
-    """A :class:`WordVectors` table from a (vocabulary, dim) array; frozen unless ``trainable``."""
-    weight = torch.as_tensor(vectors, dtype=torch.float32)
-    return WordVectors.from_pretrained(weight, freeze=not trainable, padding_idx=0)
 
 
 class PooledTextEncoder(nn.Module):
@@ -423,7 +406,7 @@ def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
         c, h, w = image_shape
         return ConvEncoder(c, (h, w), conv_channels)
     if kind == "text":
-        embedding = word_vectors_table(vectors, trainable=fine_tune_word_vectors)
+        embedding = word_vector_table(vectors, trainable=fine_tune_word_vectors)
         if text_encoder == "mean":
             return PooledTextEncoder(embedding)
         return RecurrentTextEncoder(embedding, text_encoder, hidden_size, 1, True)

@@ -7,13 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from skmm.nn.decoders import DeconvDecoder, RecurrentTextDecoder
+from skmm.nn.embeddings import word_vector_table
 from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder, as_float_image
-
-
-def frozen_embedding(vectors) -> nn.Embedding:
-    """A frozen ``nn.Embedding`` holding a (vocabulary, dim) word-vector table."""
-    weight = torch.as_tensor(vectors, dtype=torch.float32)
-    return nn.Embedding.from_pretrained(weight, freeze=True, padding_idx=0)
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -54,7 +49,7 @@ class CRVAE(nn.Module):
                  teacher_forcing=True, text_weight=3.0, beta=1.0):
         super().__init__()
         c, h, w = image_shape
-        embedding = frozen_embedding(vectors)
+        embedding = word_vector_table(vectors)
         self.image_encoder = ConvEncoder(c, (h, w), conv_channels)
         self.text_encoder = RecurrentTextEncoder(embedding, rnn, hidden_size, num_layers,
                                                  bidirectional)

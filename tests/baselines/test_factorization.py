@@ -1,4 +1,4 @@
-"""Matrix-factorization baselines: CollectiveMF, ConvAutoencoder, AutoencoderMF, EarlyFusion."""
+"""Factorization baselines: ImageFeatures, collective_als, CollectiveMF, EarlyFusion."""
 
 import pickle
 
@@ -10,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion
-from skmm.baselines.factorization import ImageFeatures, collective_als
+from skmm.baselines.factorization import collective_als
+from skmm.baselines.features import ImageFeatures
 from skmm.datasets import make_shapes
 from skmm.exceptions import InvalidRowsError, MissingColumnError
 from skmm.inputs import TextFeatures
@@ -151,51 +152,6 @@ def test_early_fusion_in_a_classifier_pipeline(X):
     pipe = make_pipeline(EarlyFusion(**SMALL), LogisticRegression(max_iter=1000))
     pipe.fit(X, X["label"])
     assert pipe.score(X, X["label"]) > 0.5
-
-
-# ---- conv autoencoder ---------------------------------------------------------------
-
-
-def test_conv_autoencoder_codes_and_history(X):
-    ae = ConvAutoencoder(**{**CONV, "max_epochs": 4})
-    Z = ae.fit_transform(X)
-    assert Z.shape == (48, 4) and Z.dtype == np.float32
-    losses = ae.history_[:, "train_image"]
-    assert len(losses) == 4 and losses[-1] < losses[0]
-    np.testing.assert_array_equal(ConvAutoencoder(**{**CONV, "max_epochs": 4}).fit_transform(X),
-                                  Z)
-    assert ae.score(X) < 0
-    assert list(ae.get_feature_names_out())[0] == "convautoencoder0"
-
-
-# ---- autoencoder MF -----------------------------------------------------------------
-
-
-def test_autoencoder_mf_terms_column_autoencoder_size_and_transform(X):
-    amf = AutoencoderMF(image_features="pca", n_components=3, max_epochs=2, **SMALL)
-    Z = amf.fit_transform(X.iloc[:40])
-    assert Z.shape == (40, 3)
-    last = amf.history_[-1]
-    assert last["train_loss"] == pytest.approx(
-        last["train_rows"] + last["train_columns"] + last["train_factorization"], rel=1e-5)
-    fact = amf.net_.module_.factorization
-    assert amf.n_train_ == 40 and fact.autoencoder.encoder[0].in_features == 40
-    assert amf.components_.shape == (13, 3)
-    assert amf.transform(X.iloc[40:]).shape == (8, 3)  # unseen rows
-    amf.fit(X)
-    assert amf.net_.module_.factorization.autoencoder.encoder[0].in_features == 48
-    assert np.isfinite(amf.score(X))
-
-
-def test_conv_ae_mf_uses_conv_autoencoder_codes(X):
-    amf = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
-                        vector_size=8, random_state=0, validation_fraction=0.25)
-    Z = amf.fit_transform(X)
-    assert Z.shape == (48, 3) and amf.n_train_ == 36
-    assert amf.components_.shape == (4 + 8, 3)
-    again = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
-                          vector_size=8, random_state=0, validation_fraction=0.25).fit(X)
-    np.testing.assert_array_equal(again.transform(X), amf.transform(X))
 
 
 def test_pixel_features_use_one_global_scale(X):

@@ -2,26 +2,19 @@
 
 import pickle
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 
 from skmm.datasets import make_shapes
-from skmm.embedders.common_space import (
-    ClassBalancedLoader,
-    CommonSpaceEmbedder,
-    resolve_modalities,
-)
+from skmm.embedders.common_space import CommonSpaceEmbedder
 from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
 from skmm.metrics import mean_average_precision
 from skmm.nn.common_space import AlignedAttention
 from skmm.nn.losses import semihard_triplet_loss
-from skmm.training import TensorDict
+from skmm.training import ClassBalancedLoader, TensorDict
 
 TINY = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
             max_epochs=2, batch_size=32, random_state=0)
@@ -54,12 +47,10 @@ def fitted(X, y):
 
 
 # ---- contracts ---------------------------------------------------------------
-def test_fit_transform_shape_dtype_and_determinism(X, y, fitted):
-    Z = fitted.transform(X)
-    assert Z.shape == (len(X), 8) and Z.dtype == np.float32 and np.isfinite(Z).all()
-    np.testing.assert_array_equal(Z, fitted.transform(X))
-    assert fitted.n_features_in_ == X.shape[1]
-    assert list(fitted.feature_names_in_) == list(X.columns)
+# The shared contracts (shape and dtype, clone, pickle, set_output, feature names,
+# not fitted, missing columns, repeatability, verbose=0 ...) are in tests/test_common.py.
+def test_classes_deterministic_transform_and_unit_modality_embeddings(X, y, fitted):
+    np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))
     assert set(fitted.classes_) == set(y)
     for m in ("image", "text"):
         E = fitted.embed(X, m)
@@ -81,46 +72,6 @@ def test_history_records_each_loss_term(fitted):
     assert last["train_loss"] == pytest.approx(
         last["train_ce"] + last["train_intra"] + 0.5 * last["train_inter"], rel=1e-4)
     assert fitted.stages_[0]["added"] == ["image", "text"]
-
-
-def test_random_state_gives_bit_identical_results(X, y, fitted):
-    again = CommonSpaceEmbedder(**TINY).fit(X, y)
-    np.testing.assert_array_equal(fitted.transform(X), again.transform(X))
-    other = CommonSpaceEmbedder(**{**TINY, "random_state": 1}).fit(X, y)
-    assert not np.array_equal(fitted.transform(X), other.transform(X))
-
-
-def test_seeding_leaves_global_torch_rng_alone(X, y):
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}).fit(X, y)
-    assert torch.equal(torch.rand(3), expected)
-
-
-def test_clone_params_pickle_joblib(X, fitted, tmp_path):
-    c = clone(fitted)
-    assert c.get_params() == fitted.get_params() and not hasattr(c, "net_")
-    c.set_params(n_components=3, strategy="rvs")
-    assert c.get_params()["strategy"] == "rvs"
-    Z = fitted.transform(X)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X), Z)
-    joblib.dump(fitted, tmp_path / "m.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").transform(X), Z)
-
-
-def test_set_output_pandas(X, y):
-    emb = CommonSpaceEmbedder(**TINY).set_output(transform="pandas")
-    X2 = X.set_axis([f"r{i}" for i in range(len(X))])
-    out = emb.fit_transform(X2, y)
-    assert isinstance(out, pd.DataFrame) and list(out.index) == list(X2.index)
-    assert list(out.columns) == [f"commonspaceembedder{i}" for i in range(8)]
-    assert list(emb.get_feature_names_out()) == list(out.columns)
-
-
-def test_verbose_zero_prints_nothing(X, y, capsys):
-    CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}).fit(X, y)
-    assert capsys.readouterr().out == ""
 
 
 def test_validation_fraction_records_valid_terms(X, y):
@@ -186,10 +137,6 @@ def test_failed_fit_keeps_previous_state(X, y, fitted):
 
 
 def test_transform_errors(X, y, fitted):
-    with pytest.raises(NotFittedError):
-        CommonSpaceEmbedder(**TINY).transform(X)
-    with pytest.raises(MissingColumnError):
-        fitted.transform(X.drop(columns="text"))
     with pytest.raises(ValueError, match="unknown modality"):
         fitted.embed(X, "audio")
     Xb = X.copy()
@@ -211,21 +158,6 @@ def test_bad_modalities_specs(X, y):
 
 
 # ---- modalities --------------------------------------------------------------
-def test_resolve_modalities_infers_kinds_and_tokenizers(X):
-    Xv = with_vectors(X)
-    Xv["zh"] = pd.Series(["红色的圆形"] * len(X), index=X.index, dtype=object)
-    specs = resolve_modalities({"img": "image", "en": "text", "v": "vec", "zh": "zh",
-                                "cap": ("caption", "text", {"tokenizer": "jieba"}),
-                                "d": {"column": "text", "tokenizer": "english"}}, Xv)
-    assert specs["img"] == {"column": "image", "kind": "image"}
-    assert specs["en"] == {"column": "text", "kind": "text", "tokenizer": "english"}
-    assert specs["v"] == {"column": "vec", "kind": "vector"}
-    assert specs["zh"]["tokenizer"] == "jieba"
-    assert specs["cap"]["tokenizer"] == "jieba"
-    assert specs["d"] == {"column": "text", "kind": "text", "tokenizer": "english"}
-    assert list(resolve_modalities(["image", "text"], X)) == ["image", "text"]
-
-
 def test_vector_modality_and_bad_vectors(X, y):
     Xv = with_vectors(X)
     emb = CommonSpaceEmbedder(**TINY, modalities={"image": "image", "v": "vec"}).fit(Xv, y)

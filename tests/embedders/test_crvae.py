@@ -3,22 +3,19 @@
 import io
 import pickle
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from sklearn.base import clone
 from sklearn.cluster import KMeans
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from skmm import CRVAEEmbedder
 from skmm.datasets import make_shapes
 from skmm.embedders.crvae import PAPER_PRESET
-from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
+from skmm.exceptions import InvalidRowsError, NonFiniteLossError
 
 TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
             vector_size=8, max_epochs=2, batch_size=16, random_state=0)
@@ -34,20 +31,14 @@ def fitted(X):
     return CRVAEEmbedder(**TINY).fit(X)
 
 
-def test_fit_transform_shape_dtype(X, fitted):
-    Z = fitted.transform(X)
-    assert Z.shape == (len(X), 4) and Z.dtype == np.float32 and np.isfinite(Z).all()
-    assert fitted.n_features_in_ == X.shape[1]
-    assert list(fitted.feature_names_in_) == list(X.columns)
+# The shared contracts (shape and dtype, clone, pickle, set_output, feature names,
+# not fitted, missing columns, repeatability ...) are in tests/test_common.py.
+
+
+def test_transform_is_deterministic_and_every_word_has_a_vector(X, fitted):
     assert len(fitted.word_vectors_) == len(fitted.vocabulary_)
     # transform is deterministic (eval mode: the latent mean, no sampling)
-    np.testing.assert_array_equal(Z, fitted.transform(X))
-
-
-def test_other_columns_are_ignored_and_order_of_rows_is_kept(X, fitted):
-    Z = fitted.transform(X)
-    shuffled = X.iloc[::-1].assign(extra=1.0)
-    np.testing.assert_allclose(fitted.transform(shuffled), Z[::-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))
 
 
 def test_history_records_each_loss_term(fitted):
@@ -65,21 +56,6 @@ def test_validation_fraction_records_valid_terms(X):
     assert np.isfinite(emb.history_[-1, "valid_text"])
 
 
-def test_random_state_gives_bit_identical_results(X, fitted):
-    again = CRVAEEmbedder(**TINY).fit(X)
-    np.testing.assert_array_equal(fitted.transform(X), again.transform(X))
-    other = CRVAEEmbedder(**{**TINY, "random_state": 1}).fit(X)
-    assert not np.array_equal(fitted.transform(X), other.transform(X))
-
-
-def test_seeding_leaves_global_torch_rng_alone(X):
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X)
-    assert torch.equal(torch.rand(3), expected)
-
-
 def test_pipeline_with_kmeans(X):
     pipe = make_pipeline(CRVAEEmbedder(**TINY), KMeans(3, n_init=2, random_state=0))
     labels = pipe.fit_predict(X)
@@ -95,32 +71,6 @@ def test_grid_search_and_cross_val_score_without_labels(X):
     assert grid.best_estimator_.transform(X).shape[1] == grid.best_params_["n_components"]
     scores = cross_val_score(CRVAEEmbedder(**{**TINY, "max_epochs": 1}), X, cv=2)
     assert scores.shape == (2,) and np.isfinite(scores).all() and (scores < 0).all()
-
-
-def test_clone_and_params(fitted):
-    c = clone(fitted)
-    assert c.get_params() == fitted.get_params()
-    assert not hasattr(c, "net_")
-    c.set_params(n_components=7, rnn="lstm")
-    assert c.get_params()["n_components"] == 7
-
-
-def test_pickle_and_joblib_round_trip(X, fitted, tmp_path):
-    Z = fitted.transform(X)
-    restored = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(restored.transform(X), Z)
-    joblib.dump(fitted, tmp_path / "model.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "model.joblib").transform(X), Z)
-
-
-def test_set_output_pandas_and_feature_names(X):
-    emb = CRVAEEmbedder(**TINY).set_output(transform="pandas")
-    X2 = X.set_axis([f"r{i}" for i in range(len(X))])
-    out = emb.fit_transform(X2)
-    assert isinstance(out, pd.DataFrame)
-    assert list(out.columns) == [f"crvaeembedder{i}" for i in range(4)]
-    assert list(out.index) == list(X2.index)
-    assert list(emb.get_feature_names_out()) == list(out.columns)
 
 
 def test_score_is_negative_reconstruction_loss(X, fitted):
@@ -187,23 +137,6 @@ def test_jieba_text_end_to_end():
 
 
 # ---- bad input --------------------------------------------------------------------
-
-
-def test_transform_before_fit(X):
-    with pytest.raises(NotFittedError):
-        CRVAEEmbedder().transform(X)
-
-
-def test_not_a_dataframe():
-    with pytest.raises(TypeError, match="DataFrame"):
-        CRVAEEmbedder(**TINY).fit(np.zeros((4, 3)))
-
-
-def test_missing_column_is_named(X, fitted):
-    with pytest.raises(MissingColumnError, match="'caption'"):
-        CRVAEEmbedder(text_col="caption", **TINY).fit(X)
-    with pytest.raises(MissingColumnError, match="'text'.*used in fit"):
-        fitted.transform(X.drop(columns="text"))
 
 
 def test_invalid_parameter():
@@ -285,7 +218,6 @@ def test_paper_sized_module_runs_forward():
 
 
 def test_fitted_with_validation_split_pickles(X):
-    import pickle
 
     emb = CRVAEEmbedder(**{**TINY, "validation_fraction": 0.25}).fit(X)
     assert "valid_loss" in emb.history_[-1]

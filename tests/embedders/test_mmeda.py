@@ -1,21 +1,16 @@
 """MMEDAEmbedder: sklearn contracts, AE2 at training time only, variants, errors."""
 
-import pickle
 
-import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
 from sklearn.cluster import KMeans
-from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from skmm.datasets import make_shapes
 from skmm.embedders.mmeda import MMEDAEmbedder
-from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
+from skmm.exceptions import InvalidRowsError, NonFiniteLossError
 from skmm.inputs import TextFeatures
 from skmm.nn.mmeda import MMEDA
 
@@ -34,15 +29,13 @@ def fitted(X):
     return MMEDAEmbedder(**TINY).fit(X)
 
 
-def test_fit_transform_shape_dtype(X, fitted):
-    Z = fitted.transform(X)
-    assert Z.shape == (len(X), 4) and Z.dtype == np.float32 and np.isfinite(Z).all()
-    assert fitted.n_features_in_ == X.shape[1]
-    assert list(fitted.feature_names_in_) == list(X.columns)
+# The shared contracts (shape and dtype, clone, pickle, set_output, feature names,
+# not fitted, missing columns, repeatability, verbose=0 ...) are in tests/test_common.py.
+
+
+def test_components_and_deterministic_transform(X, fitted):
     assert fitted.components_.shape == (8, 4)  # (text features, n_components)
-    np.testing.assert_array_equal(Z, fitted.transform(X))
-    shuffled = X.iloc[::-1].assign(extra=1.0)
-    np.testing.assert_allclose(fitted.transform(shuffled), Z[::-1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(fitted.transform(X), fitted.transform(X))
 
 
 def test_variant_II_records_four_terms_that_sum_to_the_loss(fitted):
@@ -143,46 +136,6 @@ def test_score_is_the_negative_inductive_loss(X, fitted):
     assert fitted.score(X) == pytest.approx(-expected, rel=1e-6)
 
 
-def test_random_state_gives_bit_identical_results(X, fitted):
-    again = MMEDAEmbedder(**TINY).fit(X)
-    np.testing.assert_array_equal(fitted.transform(X), again.transform(X))
-    other = MMEDAEmbedder(**{**TINY, "random_state": 1}).fit(X)
-    assert not np.array_equal(fitted.transform(X), other.transform(X))
-
-
-def test_seeding_leaves_global_torch_rng_alone(X):
-    torch.manual_seed(123)
-    expected = torch.rand(3)
-    torch.manual_seed(123)
-    MMEDAEmbedder(**{**TINY, "max_epochs": 1}).fit(X)
-    assert torch.equal(torch.rand(3), expected)
-
-
-def test_verbose_zero_prints_nothing(X, capsys):
-    MMEDAEmbedder(**{**TINY, "max_epochs": 1}).fit(X)
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == ""
-
-
-def test_clone_pickle_joblib(X, fitted, tmp_path):
-    c = clone(fitted)
-    assert c.get_params() == fitted.get_params() and not hasattr(c, "net_")
-    Z = fitted.transform(X)
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).transform(X), Z)
-    joblib.dump(fitted, tmp_path / "m.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").transform(X), Z)
-
-
-def test_set_output_pandas_and_feature_names(X):
-    emb = MMEDAEmbedder(**TINY).set_output(transform="pandas")
-    X2 = X.set_axis([f"r{i}" for i in range(len(X))])
-    out = emb.fit_transform(X2)
-    assert isinstance(out, pd.DataFrame)
-    assert list(out.columns) == [f"mmedaembedder{i}" for i in range(4)]
-    assert list(out.index) == list(X2.index)
-    assert list(emb.get_feature_names_out()) == list(out.columns)
-
-
 def test_pipeline_with_kmeans(X):
     labels = make_pipeline(MMEDAEmbedder(**TINY), KMeans(3, n_init=2, random_state=0)
                            ).fit_predict(X)
@@ -222,16 +175,7 @@ def test_word2vec_text_features_are_standardised(X):
 # ---- bad input ------------------------------------------------------------------
 
 
-def test_transform_before_fit(X):
-    with pytest.raises(NotFittedError):
-        MMEDAEmbedder().transform(X)
-
-
-def test_missing_column_and_bad_parameter(X, fitted):
-    with pytest.raises(MissingColumnError, match="'caption'"):
-        MMEDAEmbedder(text_col="caption", **TINY).fit(X)
-    with pytest.raises(MissingColumnError, match="'text'.*used in fit"):
-        fitted.transform(X.drop(columns="text"))
+def test_bad_parameters(X):
     with pytest.raises(ValueError, match="variant"):
         MMEDAEmbedder(variant="III").fit(X)
     with pytest.raises(ValueError, match="validation_fraction"):

@@ -3,8 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from skmm.exceptions import MissingColumnError
-from skmm.inputs import check_columns, check_frame, validate_frame
+from skmm.inputs import validate_frame
 
 
 @pytest.fixture
@@ -26,28 +25,6 @@ def dirty(tmp_path):
         },
         index=["a", "b", "c", "d", "e"],
     )
-
-
-def test_check_frame():
-    df = pd.DataFrame({"x": [1]})
-    assert check_frame(df) is df
-    with pytest.raises(
-        TypeError,
-        match="X must be a pandas DataFrame with one row per item; got ndarray",
-    ):
-        check_frame(np.zeros((2, 2)))
-    with pytest.raises(TypeError, match="^data must .* got Series"):
-        check_frame(df["x"], name="data")
-
-
-def test_check_columns():
-    df = pd.DataFrame({"image": [1], "text": [2]})
-    check_columns(df, ["image", "text"])
-    with pytest.raises(MissingColumnError) as info:
-        check_columns(df, ["image", "caption", "other"], context="text_col of X")
-    assert info.value.column == "caption"
-    assert "'caption'" in str(info.value) and "text_col of X" in str(info.value)
-    assert isinstance(info.value, ValueError)
 
 
 def test_validate_frame_reports_everything_in_row_order(dirty):

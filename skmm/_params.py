@@ -1,0 +1,215 @@
+"""Shared parameter constraints and docstring fragments.
+
+Every estimator declares its parameters once: its ``_parameter_constraints``
+pick the shared entries from :data:`CONSTRAINTS` with :func:`constraints`
+(adding its own), and its docstring names a shared parameter with a
+``%(name)s`` line that :func:`fill_doc` replaces by the entry of :data:`DOCS`
+(the way imbalanced-learn's ``Substitution`` decorator works). Validation runs
+once per ``fit`` through scikit-learn's ``_fit_context``, which also skips the
+validation of the inner estimators that a fit builds from validated
+parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+__all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_doc"]
+
+#: Default ``memory_budget``: decoded images above this many bytes are streamed
+#: (with ``cache="auto"``).
+DEFAULT_MEMORY_BUDGET = 4 * 2**30
+
+_POSITIVE = Interval(Integral, 1, None, closed="left")
+
+#: The constraint of every parameter that more than one estimator takes.
+CONSTRAINTS = {
+    # columns and sizes
+    "image_col": [str],
+    "text_col": [str],
+    "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
+    "n_components": [_POSITIVE],
+    "conv_channels": [_POSITIVE],
+    "hidden_size": [_POSITIVE],
+    "fusion_size": [_POSITIVE],
+    "column_batch_size": [_POSITIVE],
+    # text
+    "tokenizer": [StrOptions({"english", "jieba"}), callable],
+    "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
+    "vector_size": [_POSITIVE],
+    "min_count": [_POSITIVE],
+    "max_vocabulary": [_POSITIVE, None],
+    "max_length": [_POSITIVE, None],
+    "text_features": [StrOptions({"word2vec", "tfidf"}), list, tuple],
+    "max_text_features": [_POSITIVE],
+    # image features of the factorization baselines
+    "image_features": [StrOptions({"pixels", "pca", "convae", "vectors"})],
+    "n_image_components": [_POSITIVE],
+    # training
+    "max_epochs": [_POSITIVE],
+    "batch_size": [Interval(Integral, 2, None, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+    "patience": [_POSITIVE],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "device": [str, torch.device],
+    "precision": [StrOptions({"float32", "bf16"})],
+    # scaling
+    "cache": [StrOptions({"auto", "memory", "none"})],
+    "memory_budget": [Interval(Integral, 0, None, closed="left"), None],
+    "num_workers": [Interval(Integral, 0, None, closed="left")],
+    "accelerator": [HasMethods(["prepare", "backward"]), None],
+    "channels_last": ["boolean"],
+    "compile": ["boolean", dict],
+    # reproducibility and output
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+#: The training parameters of every network an estimator trains with skorch.
+TRAINING = ("max_epochs", "batch_size", "lr", "validation_fraction", "device")
+#: The scaling parameters of the three embedders.
+SCALING = ("cache", "memory_budget", "num_workers", "accelerator", "channels_last", "compile")
+
+
+def constraints(*names: str, **own) -> dict:
+    """The shared constraints of ``names``, updated with the estimator's ``own``."""
+    unknown = [n for n in names if n not in CONSTRAINTS]
+    if unknown:
+        raise KeyError(f"no shared constraint for {unknown}")
+    return {**{n: CONSTRAINTS[n] for n in names}, **own}
+
+
+#: Docstring entries (numpydoc) of the shared parameters, unindented.
+DOCS = {
+    "image_size": """\
+image_size : int or (int, int), default=%(default)s
+    Images are converted to RGB and resized to (height, width).""",
+    "tokenizer": """\
+tokenizer : {"english", "jieba"} or callable, default="english"
+    How texts are split into words; ``"jieba"`` for Chinese, or a callable
+    mapping a string to a list of tokens.""",
+    "word_vectors": """\
+word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+    ``"word2vec"`` trains gensim Word2Vec on the training texts (seeded by
+    ``random_state``); a path loads a KeyedVectors file (``.kv``), a
+    word2vec binary (``.bin``) or a text file (``.txt``/``.vec``, GloVe
+    files without header too). Words without a vector get zeros.""",
+    "vector_size": """\
+vector_size : int, default=50
+    Word2Vec dimensions (ignored for loaded vectors).""",
+    "min_count": """\
+min_count : int, default=1
+    Words seen fewer times in training map to ``<unk>``.""",
+    "max_vocabulary": """\
+max_vocabulary : int or None, default=None
+    Keep only the most frequent words.""",
+    "max_length": """\
+max_length : int or None, default=None
+    Truncate texts to this many words.""",
+    "max_epochs": """\
+max_epochs : int, default=%(default)s
+    Passes over the training rows.""",
+    "batch_size": """\
+batch_size : int, default=64
+    Rows per optimiser step.""",
+    "lr": """\
+lr : float, default=%(default)s
+    Adam learning rate.""",
+    "validation_fraction": """\
+validation_fraction : float or None, default=None
+    Hold out this fraction of the rows to record ``valid_*`` loss terms.""",
+    "device": """\
+device : str, default="auto"
+    ``"auto"`` trains on CUDA when present, else on the CPU.""",
+    "precision": """\
+precision : {"float32", "bf16"}, default="float32"
+    ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
+    (ignored on the CPU).""",
+    "cache": """\
+cache : {"auto", "memory", "none"}, default="auto"
+    ``"memory"`` decodes all images once into one uint8 array (the fast
+    path); ``"none"`` streams them: every batch is decoded again from the
+    cells (usually file paths) by ``num_workers`` DataLoader worker
+    processes, so memory is bounded by the batch size and the workers,
+    not by the data set. ``"auto"`` streams when the decoded images
+    would take more than ``memory_budget`` bytes. Same seed, same result
+    either way.""",
+    "memory_budget": """\
+memory_budget : int or None, default=4 GiB
+    Bytes of decoded images above which ``cache="auto"`` streams.""",
+    "num_workers": """\
+num_workers : int, default=2
+    Decoding processes when streaming (0: in the training process).""",
+    "accelerator": """\
+accelerator : accelerate.Accelerator or None, default=None
+    Train through Hugging Face Accelerate (skorch's ``AccelerateMixin``):
+    the same estimator then trains on several GPUs or nodes under
+    ``accelerate launch``, with the accelerator's mixed precision
+    (``Accelerator(mixed_precision="bf16")``); ``device`` and
+    ``precision`` are then ignored. See the scaling page of the docs.""",
+    "channels_last": """\
+channels_last : bool, default=False
+    Keep convolution weights and image batches in the channels-last
+    memory format (faster convolutions on tensor-core GPUs).""",
+    "compile": """\
+compile : bool or dict, default=False
+    Compile the module with ``torch.compile`` (skorch's ``compile``); a
+    dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
+    first epoch pays for the compilation. Results agree with the eager
+    module up to rounding (inductor also draws its own random numbers).""",
+    "random_state": """\
+random_state : int, RandomState instance or None, default=None
+    Seeds every random draw of the fit (word vectors, weights, sampling,
+    shuffling, the validation split): on the CPU the same seed gives the
+    same result bit for bit at a given number of torch threads.""",
+    "verbose": """\
+verbose : int, default=0
+    0 prints nothing; 1 prints skorch's table of loss terms per epoch and
+    a progress bar while decoding images; 2 adds a per-batch progress bar.""",
+}
+
+#: ``%(scaling)s`` in a docstring: every scaling parameter, in order.
+DOCS["scaling"] = "\n".join(DOCS[name] for name in SCALING)
+
+_PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)%\((?P<name>\w+)(?::(?P<default>[^)]*))?\)s$",
+                          re.MULTILINE)
+
+
+def fill_doc(obj=None, /, **fragments):
+    """Decorator: replace each ``%(name)s`` line of ``obj``'s docstring by ``DOCS[name]``.
+
+    A line ``%(name:value)s`` also sets the ``%(default)s`` of that entry,
+    for parameters whose default differs between estimators (e.g.
+    ``%(image_size:64)s``). The entry is indented like the placeholder.
+    ``fill_doc(name=text, ...)`` adds fragments of a family of estimators
+    (e.g. the baselines' feature blocks) to the shared ones.
+    """
+    if obj is None:
+        return lambda cls: _fill(cls, {**DOCS, **fragments})
+    return _fill(obj, DOCS)
+
+
+def _fill(obj, docs: dict):
+    def entry(match):
+        name, default = match["name"], match["default"]
+        if name not in docs:
+            raise KeyError(f"{obj.__qualname__}: no docstring fragment named {name!r}")
+        text = docs[name]
+        if "%(default)s" in text:
+            if default is None:
+                raise KeyError(f"{obj.__qualname__}: %({name})s needs a default, "
+                               f"written %({name}:VALUE)s")
+            text = text.replace("%(default)s", default)
+        text = _PLACEHOLDER.sub(entry, text)  # a fragment may name shared entries
+        return textwrap.indent(text, match["indent"])
+
+    if obj.__doc__:
+        obj.__doc__ = _PLACEHOLDER.sub(entry, obj.__doc__)
+    return obj

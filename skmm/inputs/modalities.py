@@ -1,0 +1,177 @@
+"""The ``modalities`` parameter: which columns, of which kind, with which options.
+
+A modality is a column plus a kind (``"image"``, ``"text"`` or ``"vector"``).
+:func:`parse_modalities` normalises the parameter without looking at data;
+:func:`resolve_modalities` then reads a table to infer what was left out (the
+kind from the cells, the tokenizer from the script of the texts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+from skmm.inputs.checks import check_columns, is_missing
+
+__all__ = ["KINDS", "infer_kind", "parse_modalities", "resolve_modalities"]
+
+#: The kinds of modality.
+KINDS = ("image", "text", "vector")
+_OPTIONS = {"tokenizer"}
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def infer_kind(values: pd.Series, column) -> str:
+    """The kind of a modality column, from its first present cell.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column.
+    column : hashable
+        Its name, for error messages.
+
+    Returns
+    -------
+    kind : {"image", "text", "vector"}
+        A string is an image when it names an image file (by suffix or
+        because the file exists), else a text; bytes, paths and PIL images are
+        images; a numpy array is an image from 2 dimensions up, else a vector;
+        a list or tuple is a vector.
+
+    Raises
+    ------
+    ValueError
+        If the first 200 cells are all missing, or the cell is of another type.
+    """
+    cells = [c for c in values.tolist()[:200] if not is_missing(c)][:20]
+    if not cells:
+        raise ValueError(f"cannot infer the kind of modality column {column!r}: every cell is "
+                         "missing; give it as (column, kind)")
+    cell = cells[0]
+    if isinstance(cell, str):
+        looks_like_path = cell.lower().endswith(_IMAGE_SUFFIXES) or (
+            len(cell) < 4096 and os.path.isfile(cell))
+        return "image" if looks_like_path else "text"
+    if isinstance(cell, (bytes, bytearray, memoryview, os.PathLike)):
+        return "image"
+    if isinstance(cell, np.ndarray):
+        return "image" if cell.ndim >= 2 else "vector"
+    if isinstance(cell, (list, tuple)):
+        return "vector"
+    if type(cell).__module__.startswith("PIL"):
+        return "image"
+    raise ValueError(f"cannot infer the kind of modality column {column!r} from a cell of type "
+                     f"{type(cell).__name__}; give it as (column, kind) with kind in {KINDS}")
+
+
+def _spec_of(name, value) -> dict:
+    """Normalise one entry of ``modalities`` (without looking at the data)."""
+    if isinstance(value, str):
+        spec = {"column": value}
+    elif isinstance(value, tuple | list) and 1 <= len(value) <= 3:
+        spec = {"column": value[0]}
+        if len(value) >= 2 and value[1] is not None:
+            spec["kind"] = value[1]
+        if len(value) == 3:
+            if not isinstance(value[2], dict):
+                raise ValueError(f"modality {name!r}: the third item must be a dict of options, "
+                                 f"got {value[2]!r}")
+            spec.update(value[2])
+    elif isinstance(value, dict):
+        spec = dict(value)
+        spec.setdefault("column", name)
+    else:
+        raise ValueError(f"modality {name!r}: expected a column name, (column, kind[, options]) "
+                         f"or a dict; got {value!r}")
+    unknown = set(spec) - {"column", "kind"} - _OPTIONS
+    if unknown:
+        raise ValueError(f"modality {name!r}: unknown option(s) {sorted(unknown)}; "
+                         f"known: {sorted(_OPTIONS)}")
+    if "kind" in spec and spec["kind"] not in KINDS:
+        raise ValueError(f"modality {name!r}: kind must be one of {KINDS}, got {spec['kind']!r}")
+    if "tokenizer" in spec and spec.get("kind", "text") != "text":
+        raise ValueError(f"modality {name!r}: tokenizer is an option of text modalities")
+    return spec
+
+
+def parse_modalities(modalities) -> dict:
+    """Normalise a ``modalities`` parameter without looking at any data.
+
+    Parameters
+    ----------
+    modalities : dict, list of str or None
+        See :func:`resolve_modalities`.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{name: {"column"[, "kind"][, "tokenizer"]}}`` in the given order.
+
+    Raises
+    ------
+    ValueError
+        A malformed name or spec, an unknown kind or option.
+    """
+    if modalities is None:
+        modalities = {"image": "image", "text": "text"}
+    if isinstance(modalities, list | tuple):
+        modalities = {c: c for c in modalities}
+    if not modalities:
+        raise ValueError("modalities is empty")
+    out = {}
+    for name, value in modalities.items():
+        if not isinstance(name, str) or "|" in name or "__" in name:
+            raise ValueError(f"modality names must be strings without '|' or '__'; got {name!r}")
+        out[name] = _spec_of(name, value)
+    return out
+
+
+def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
+    """Resolve a ``modalities`` parameter against a table.
+
+    Parameters
+    ----------
+    modalities : dict, list of str or None
+        ``{name: spec}``. A spec is a column name (the kind is inferred from
+        the cells), a tuple ``(column, kind)`` or ``(column, kind, options)``,
+        or a dict ``{"column": ..., "kind": ..., **options}``. Kinds are
+        ``"image"``, ``"text"`` and ``"vector"`` (a column of pre-computed 1-D
+        numeric vectors); the only option is ``tokenizer`` of a text modality
+        (``"english"``, ``"jieba"`` or a callable; by default ``"jieba"`` when
+        most texts hold CJK characters, else ``"english"``). A list of
+        column names uses each column as its own modality; ``None`` means
+        ``{"image": "image", "text": "text"}``.
+    X : pandas.DataFrame
+        The table whose cells decide the inferred kinds and tokenizers.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{name: {"column", "kind"[, "tokenizer"]}}`` in the given order.
+
+    Raises
+    ------
+    ValueError
+        A malformed spec, or a kind that cannot be inferred.
+    skmm.exceptions.MissingColumnError
+        A column is not in ``X``.
+    """
+    specs = parse_modalities(modalities)
+    check_columns(X, [s["column"] for s in specs.values()], context="named in modalities")
+    out = {}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        values = X[spec["column"]]
+        if "kind" not in spec:
+            spec["kind"] = infer_kind(values, spec["column"])
+        if spec["kind"] == "text" and "tokenizer" not in spec:
+            texts = [c for c in values.tolist()[:500] if isinstance(c, str)]
+            cjk = sum(bool(_CJK.search(t)) for t in texts)
+            spec["tokenizer"] = "jieba" if texts and cjk > len(texts) / 2 else "english"
+        out[name] = spec
+    return out

@@ -1,0 +1,40 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from skmm.exceptions import InvalidRowsError, MissingColumnError
+from skmm.inputs import TextFeatures
+
+
+@pytest.fixture
+def frame(texts):
+    return pd.DataFrame({"text": texts.to_numpy(), "a": np.arange(len(texts), dtype=float),
+                         "b": np.linspace(0, 1, len(texts))}, index=texts.index)
+
+
+def test_word2vec_and_tfidf(frame):
+    Z = TextFeatures(vector_size=4, random_state=0).fit_transform(frame)
+    assert Z.dtype == np.float32 and Z.shape == (len(frame), 4)
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-5)  # standardised
+    tfidf = TextFeatures(text_features="tfidf", max_text_features=5).fit(frame)
+    assert tfidf.n_features_out_ == 5 and tfidf.scaler_ is None
+    assert tfidf.transform(frame).shape == (len(frame), 5)
+
+
+def test_numeric_columns_and_their_errors(frame):
+    feats = TextFeatures(text_features=["a", "b"]).fit(frame)
+    assert feats.columns() == ["a", "b"] and feats.n_features_out_ == 2
+    bad = frame.astype({"a": object})
+    bad.loc["t3", "a"] = "x"
+    bad.loc["t5", "a"] = np.inf
+    with pytest.raises(InvalidRowsError, match=r"'a', rows \['t3', 't5'\]: not a finite number"):
+        feats.transform(bad)
+    with pytest.raises(MissingColumnError, match="'b'"):
+        feats.transform(frame[["a"]])
+
+
+def test_bad_texts_are_reported(frame):
+    bad = frame.astype({"text": object})
+    bad.loc["t1", "text"] = ""
+    with pytest.raises(InvalidRowsError, match=r"\['t1'\]: empty text"):
+        TextFeatures(text_features="tfidf").fit(bad)

@@ -1,0 +1,103 @@
+import pickle
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from gensim.models import Word2Vec
+
+from skmm.inputs import TextEncoder, Vocabulary, WordVectorsNotFoundError, load_word_vectors
+from skmm.inputs.word_vectors import (
+    keyed_vectors,
+    stable_hash,
+    train_word2vec,
+    vector_table,
+)
+
+
+def test_stable_hash():
+    assert stable_hash("cat") == zlib.crc32(b"cat")
+
+
+def _check_pretrained(enc, kv, texts):
+    vocab = enc.vocabulary_
+    np.testing.assert_array_equal(enc.vectors_[vocab.stoi["cat"]], kv["cat"])
+    assert enc.vector_size_ == 5
+    missing = [w for w in vocab.itos[3:] if w not in kv.key_to_index]
+    assert enc.oov_words_ == missing and missing
+    assert enc.oov_rate_ == pytest.approx(len(missing) / (len(vocab) - 3))
+    assert (enc.vectors_[[vocab.stoi[w] for w in missing]] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "fmt", ["object", "kv", "model", "bin", "txt", "glove", "vec.gz"]
+)
+def test_pretrained_vectors(fmt, pretrained, texts, tmp_path):
+    kv = pretrained
+    if fmt == "object":
+        source = kv
+    elif fmt == "kv":
+        source = tmp_path / "vectors.kv"
+        kv.save(str(source))
+    elif fmt == "model":
+        sentences = [["the", "cat", "sat"], ["the", "dog"], ["zebra", "mat"]]
+        model = Word2Vec(sentences, vector_size=5, min_count=1, workers=1, seed=0)
+        kv = model.wv
+        source = str(tmp_path / "w2v.model")
+        model.save(source)
+    elif fmt == "bin":
+        source = tmp_path / "vectors.bin"
+        kv.save_word2vec_format(str(source), binary=True)
+    elif fmt in ("txt", "vec.gz"):
+        source = tmp_path / f"vectors.{fmt}"
+        kv.save_word2vec_format(str(source), binary=False)
+    else:  # GloVe: no header line
+        source = tmp_path / "glove.txt"
+        source.write_text(
+            "".join(
+                f"{w} {' '.join(repr(float(x)) for x in kv[w])}\n"
+                for w in kv.index_to_key
+            )
+        )
+    enc = TextEncoder(word_vectors=source).fit(texts)
+    _check_pretrained(enc, kv, texts)
+    assert len(pickle.dumps(enc)) < 20_000  # the table, not the whole KeyedVectors
+
+
+def test_load_word_vectors_errors(tmp_path):
+    with pytest.raises(WordVectorsNotFoundError, match="nope.bin") as info:
+        load_word_vectors(tmp_path / "nope.bin")
+    assert isinstance(info.value, ValueError) and isinstance(
+        info.value, FileNotFoundError
+    )
+    (tmp_path / "v.csv").write_text("x")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        load_word_vectors(tmp_path / "v.csv")
+    with pytest.raises(ValueError, match="not found"):
+        TextEncoder(word_vectors=str(tmp_path / "nope.txt")).fit(pd.Series(["a b"]))
+
+
+def test_train_word2vec_is_seeded(texts):
+    tokens = [t.lower().split() for t in texts]
+    a = train_word2vec(tokens, vector_size=4, epochs=2, random_state=0)
+    b = train_word2vec(tokens, vector_size=4, epochs=2, random_state=0)
+    assert a.vector_size == 4 and "cat" in a.key_to_index
+    assert a.vectors.tobytes() == b.vectors.tobytes()
+
+
+def test_keyed_vectors_resolves_the_parameter(pretrained, tmp_path):
+    assert keyed_vectors(pretrained, []) is pretrained
+    path = tmp_path / "v.kv"
+    pretrained.save(str(path))
+    np.testing.assert_array_equal(keyed_vectors(path, []).vectors, pretrained.vectors)
+    trained = keyed_vectors("word2vec", [["a", "b"]], vector_size=3, epochs=1, random_state=0)
+    assert trained.vector_size == 3 and set(trained.key_to_index) == {"a", "b"}
+
+
+def test_vector_table(pretrained):
+    vocab = Vocabulary.build([["cat", "nope", "the"]])
+    vectors, has_vector = vector_table(pretrained, vocab)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(vocab), 5)
+    assert has_vector.tolist() == [False, False, False, True, False, True]
+    np.testing.assert_array_equal(vectors[vocab.stoi["cat"]], pretrained["cat"])
+    assert (vectors[~has_vector] == 0).all()
