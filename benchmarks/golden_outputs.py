@@ -27,10 +27,10 @@ from skmm.baselines import (
     ConvAutoencoder,
     EarlyFusion,
     ImageCNNClassifier,
+    ImageFeatures,
     LateFusionClassifier,
     TextSVMClassifier,
 )
-from skmm.baselines import ImageFeatures
 from skmm.datasets import make_shapes
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 

@@ -53,8 +53,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from skmm.baselines import AutoencoderMF, ConvAutoencoder, ImageFeatures
-from skmm.baselines import CollectiveMF, EarlyFusion
+from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion, ImageFeatures
 from skmm.datasets import load_emoji
 from skmm.embedders.mmeda import MMEDAEmbedder
 from skmm.inputs import TextFeatures

@@ -29,8 +29,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EarlyStopping, ProgressBar
 
 from skmm.exceptions import InputError, InvalidRowsError, format_rows
-from skmm.inputs import ImageColumn, check_columns, check_frame, check_images, load_images
-from skmm.inputs.checks import set_input_features
+from skmm.inputs import ImageColumn, check_images, load_images
+from skmm.inputs.checks import FrameMixin, set_input_features
 from skmm.training import (
     AcceleratedMultimodalNet,
     FixedSplit,
@@ -82,33 +82,6 @@ def as_tensors(data: dict) -> dict:
             for k, v in data.items()}
 
 
-class FrameMixin:
-    """What every estimator whose ``X`` is a DataFrame shares: the column check and tags.
-
-    The estimator implements ``_columns()``, the columns of ``X`` it reads.
-    """
-
-    def _columns(self) -> list:
-        """The columns of ``X`` the estimator reads."""
-        raise NotImplementedError
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.string = True
-        return tags
-
-    def _check_X(self, X, *, fitted: bool = False) -> pd.DataFrame:
-        """Check X is a DataFrame with rows and with the columns the estimator reads."""
-        X = check_frame(X)
-        check_columns(X, self._columns(),
-                      context="it was used in fit" if fitted
-                      else f"a column {type(self).__name__} reads")
-        if len(X) == 0:
-            raise ValueError("X has no rows")
-        return X
-
-
 class NeuralEstimator(FrameMixin, BaseEstimator):
     """The fit sequence of every skmm estimator that trains a torch module.
 
@@ -140,7 +113,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     _min_classes = 2
 
     # ---- what a model implements ------------------------------------------
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """The tensors the module reads (fitting: also fill ``state``)."""
         raise NotImplementedError
 
@@ -266,7 +239,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = []  # always float32
+        tags.transformer_tags.preserves_dtype = []  # float32 whatever the input
         return tags
 
     def get_feature_names_out(self, input_features=None):
@@ -551,4 +524,5 @@ class NeuralClassifier(ClassifierMixin, NeuralEstimator):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
+        check_is_fitted(self, "net_")
         return self.classes_[self._logits(X).argmax(dim=1).numpy()]

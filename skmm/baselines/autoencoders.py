@@ -90,7 +90,7 @@ class ConvAutoencoder(BaseEmbedder):
     def _columns(self):
         return [self.image_col]
 
-    def _prepare(self, X, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X, *, fitting: bool, state: dict | None = None) -> dict:
         size = as_size(self.image_size) if fitting else self.image_size_
         images = load_images(X[self.image_col], column=self.image_col, mode="RGB", size=size,
                              verbose=self.verbose)

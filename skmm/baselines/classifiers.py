@@ -30,11 +30,11 @@ from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import FrameMixin, NeuralClassifier, check_labels
+from skmm._base import NeuralClassifier, check_labels
 from skmm._params import TRAINING, constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_frame, check_text, load_images
-from skmm.inputs.checks import collect_problems, set_input_features
+from skmm.inputs.checks import FrameMixin, collect_problems, set_input_features
 from skmm.nn.classifiers import ImageCNN, LateFusion
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier"]
@@ -72,6 +72,9 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         Passed to LinearSVC.
     max_iter : int, default=5000
         Iterations of the LinearSVC solver.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the LinearSVC solver's coordinate order: an int makes fits
+        repeatable.
 
     Attributes
     ----------
@@ -101,10 +104,11 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="neither")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
     }
 
     def __init__(self, text_col="text", *, stop_words="english", ngram_range=(1, 2), min_df=1,
-                 sublinear_tf=True, C=1.0, class_weight=None, max_iter=5000):
+                 sublinear_tf=True, C=1.0, class_weight=None, max_iter=5000, random_state=None):
         self.text_col = text_col
         self.stop_words = stop_words
         self.ngram_range = ngram_range
@@ -113,6 +117,12 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
 
     def _columns(self):
         return [self.text_col]
@@ -151,7 +161,8 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         pipeline = make_pipeline(
             TfidfVectorizer(stop_words=self.stop_words, ngram_range=self.ngram_range,
                             min_df=self.min_df, sublinear_tf=self.sublinear_tf),
-            LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter),
+            LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
+                      random_state=self.random_state),
         )
         pipeline.fit(texts, y)
         self.pipeline_ = pipeline

@@ -399,7 +399,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _prepare(self, X, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X, *, fitting: bool, state: dict | None = None) -> dict:
         if fitting:
             seeds = state["seeds"]
             image, text = self._builders(seeds["image"], seeds["text"])

@@ -18,6 +18,7 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
     clone,
 )
 from sklearn.decomposition import PCA
@@ -26,12 +27,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import FrameMixin
 from skmm._params import constraints, fill_doc
 from skmm.baselines.autoencoders import ConvAutoencoder
-from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextFeatures, as_size, check_columns, check_frame, load_images
-from skmm.inputs.checks import collect_problems, make_report
+from skmm.inputs.checks import FrameMixin, collect_problems, load_vectors, set_input_features
 
 __all__ = ["ImageFeatures"]
 
@@ -45,7 +44,7 @@ _POSITIVE = Interval(Integral, 1, None, closed="left")
 # ---------------------------------------------------------------------------
 
 
-class ImageFeatures(TransformerMixin, BaseEstimator):
+class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """An image column as a standardised feature matrix.
 
     Parameters
@@ -101,23 +100,10 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         return images.reshape(len(images), -1).astype(np.float64) / 255.0
 
     def _vectors(self, X, length=None) -> np.ndarray:
-        rows, problems = [], []
-        for row, cell in zip(X.index.tolist(), X[self.image_col].tolist()):
-            try:
-                v = np.asarray(cell, dtype=np.float32)
-            except (TypeError, ValueError):
-                v = None
-            if v is None or v.ndim != 1 or not np.isfinite(v).all():
-                problems.append((row, self.image_col, "not a 1-D vector of finite numbers"))
-            elif length is not None and len(v) != length:
-                problems.append((row, self.image_col,
-                                 f"vector of length {len(v)}, expected {length}"))
-            else:
-                length = len(v)
-                rows.append(v)
-        if problems:
-            raise InvalidRowsError(make_report(problems))
-        return np.stack(rows)
+        return load_vectors(X[self.image_col], column=self.image_col, length=length)
+
+    def _columns(self):
+        return [self.image_col]
 
     def check(self, X) -> None:
         """Raise :class:`~skmm.exceptions.InvalidRowsError` for unusable image cells."""
@@ -131,9 +117,13 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         self.fit_transform(X)
         return self
 
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, then return the standardised image features of ``X`` (float32)."""
-        self._validate_params()
         X = check_frame(X)
         check_columns(X, [self.image_col])
         kind = self.image_features
@@ -166,6 +156,7 @@ class ImageFeatures(TransformerMixin, BaseEstimator):
         self.length_ = raw.shape[1]
         out = self._scale(raw)
         self.n_features_out_ = out.shape[1]
+        set_input_features(self, X)
         return out
 
     def _scale(self, raw) -> np.ndarray:

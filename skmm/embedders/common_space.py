@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,13 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import BaseEmbedder, ScalingMixin, as_tensors, check_labels
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
-from skmm.exceptions import InvalidRowsError
-from skmm.inputs import TextEncoder, as_size, check_columns, check_frame, check_text
-from skmm.inputs.checks import collect_problems, load_vectors, make_report, set_input_features
-from skmm.inputs.checks import is_missing as _is_missing
-from skmm.inputs.checks import report_check as _raiser
-from skmm.inputs.modalities import parse_modalities as _parse_modalities
-from skmm.inputs.modalities import resolve_modalities
+from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
+from skmm.inputs.checks import (
+    set_input_features,
+)
+from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import ClassBalancedLoader, ClassBalancedWorkerLoader, torch_seed, unwrap
@@ -302,7 +299,7 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
     def _columns(self):
         if hasattr(self, "modalities_"):
             return [s["column"] for s in self.modalities_.values()]
-        return [s["column"] for s in _parse_modalities(self.modalities).values()]
+        return [s["column"] for s in parse_modalities(self.modalities).values()]
 
     # ---- data ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -336,7 +333,7 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         self._fit(X, y)
         return self
 
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """The tensors of every modality of ``X`` (fitting: of a new embedder)."""
         if not fitting:
             return self._prepare_fitted(X, list(self.modalities_))
@@ -365,81 +362,13 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
                 raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
                                  "in any row")
 
-    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, *, encoders: dict,
-                            fit_names=(), vector_sizes: dict, size, only=None,
-                            require_all=False) -> dict:
-        """Decode, check and encode the modalities of ``X`` into tensors.
+    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, **kwargs) -> dict:
+        """:func:`skmm.inputs.modalities.prepare_modalities` as tensors, images via
+        :meth:`_image_data` (decoded now, or streamed)."""
+        def images(values, *, column, size, present):
+            return self._image_data(values, column=column, size=size, present=present)
 
-        ``fit_names`` are the text modalities whose encoders are fitted here
-        (their entries of ``encoders`` are unfitted TextEncoders). Returns a
-        dict ``{"<m>__mask", "<m>__image" | "<m>__tokens", "<m>__lengths" |
-        "<m>__vector"}``. Every problem of every column is collected before
-        raising.
-        """
-        names = list(specs) if only is None else list(only)
-        n = len(X)
-        out, masks = {}, {}
-        checks = []
-        for m in names:
-            spec = specs[m]
-            col = spec["column"]
-            values = X[col]
-            mask = np.fromiter((not _is_missing(c) for c in values.tolist()), bool, count=n)
-            masks[m] = mask
-            present = values[mask]
-            if require_all and not mask.all():
-                checks.append(_raiser(make_report(
-                    (r, col, f"missing value (modality {m!r} was asked for)")
-                    for r in X.index[~mask].tolist())))
-            kind = spec["kind"]
-            if kind == "image":
-                def images(m=m, col=col, values=values, mask=mask):
-                    out[f"{m}__image"] = self._image_data(values, column=col, size=size,
-                                                          present=mask)
-                checks.append(images)
-            elif kind == "text":
-                def texts(m=m, col=col, present=present, spec=spec):
-                    tokenizer = encoders[m].tokenizer
-                    report = check_text(present, column=col, tokenizer=tokenizer)
-                    if len(report):
-                        raise InvalidRowsError(report)
-                checks.append(texts)
-            else:
-                def vectors(m=m, col=col, present=present, mask=mask):
-                    out[f"{m}__vector"] = self._vectors(m, col, present, mask, vector_sizes)
-                checks.append(vectors)
-        if not require_all:
-            any_present = np.logical_or.reduce([masks[m] for m in names])
-            if not any_present.all():
-                cols = ", ".join(specs[m]["column"] for m in names)
-                checks.append(_raiser(make_report(
-                    (r, cols, "no modality present (every modality cell is missing)")
-                    for r in X.index[~any_present].tolist())))
-        collect_problems(*checks)
-        # every cell is usable: fit word vectors, encode texts
-        for m in names:
-            if specs[m]["kind"] != "text":
-                continue
-            col, mask = specs[m]["column"], masks[m]
-            present = X[col][mask]
-            if m in fit_names:
-                encoders[m].fit(present, column=col)
-            ids, lengths = encoders[m].encode(present, column=col)
-            tokens = np.zeros((n, ids.shape[1]), dtype=np.int64)
-            full_lengths = np.ones(n, dtype=np.int64)
-            tokens[mask], full_lengths[mask] = ids, lengths
-            out[f"{m}__tokens"], out[f"{m}__lengths"] = tokens, full_lengths
-        for m in names:
-            out[f"{m}__mask"] = masks[m]
-        return as_tensors(out)
-
-    @staticmethod
-    def _vectors(m, col, present: pd.Series, mask, vector_sizes) -> np.ndarray:
-        vectors = load_vectors(present, column=col, length=vector_sizes.get(m))
-        vector_sizes.setdefault(m, vectors.shape[1] if len(vectors) else None)
-        full = np.zeros((len(mask), vectors.shape[1]), dtype=np.float32)
-        full[mask] = vectors
-        return full
+        return as_tensors(prepare_modalities(X, specs, images=images, **kwargs))
 
     def _new_text_encoder(self, spec, seed):
         return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
@@ -480,18 +409,11 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
             beta=self.beta, gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             margin_intra=self.margin_intra, margin_inter=self.margin_inter,
             attention=self.attention, partner_dropout=self.partner_dropout)
-        names = list(specs)
-        if self.strategy == "rvs":
-            module.add_block(reference, reference, (reference,))
-            others = [m for m in names if m != reference]
-            for m in others:
-                module.add_block(reference, m, (m,))
-            module.inter_pairs = [(reference, m) for m in others]
-        else:
-            for a, b in itertools.combinations(names, 2):
-                module.add_block(a, b, (a, b))
-            module.inter_pairs = list(itertools.combinations(names, 2))
-        module.trainable = tuple(names)
+        new = list(specs)
+        if self.strategy == "rvs":  # the reference first
+            new = [reference, *(m for m in new if m != reference)]
+        module.connect(new, strategy=self.strategy, reference=reference)
+        module.trainable = tuple(specs)
         return module
 
     def _after_training(self, net, state: dict) -> None:
@@ -511,19 +433,6 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
             kwargs[prefix] = ClassBalancedWorkerLoader if lazy else ClassBalancedLoader
             kwargs[f"{prefix}__items_per_class"] = self.items_per_class
         return kwargs
-
-    @staticmethod
-    def _freeze(module, trainable, classifier: bool, word_vectors: bool):
-        for p in module.parameters():
-            p.requires_grad_(False)
-        for m in trainable:
-            for name, p in module.branches[m].named_parameters():
-                if word_vectors or "embedding" not in name:
-                    p.requires_grad_(True)
-        for key, block in module.blocks.items():
-            if set(module.block_targets[key]) & set(trainable):
-                block.requires_grad_(True)
-        module.classifier.requires_grad_(classifier)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -598,27 +507,17 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         with torch_seed(seeds["torch"]):
             module.grow_classifier(len(classes))
             device = module.classifier.weight.device
-            earlier = list(self.modalities_)
             if new:
-                pairs = []
                 for m in new:
                     module.add_branch(m, self._branch(m, specs[m], encoders, vector_sizes,
                                                       size).to(device))
-                    if self.strategy == "rvs":
-                        module.add_block(self.reference_, m, (m,))
-                        pairs.append((self.reference_, m))
-                    else:
-                        for j in earlier:
-                            module.add_block(j, m, (m,) if j in self.modalities_ else (j, m))
-                            pairs.append((j, m))
-                    earlier.append(m)
-                module.trainable = tuple(new)
-                module.inter_pairs = pairs
+                module.connect(new, list(self.modalities_), strategy=self.strategy,
+                               reference=self.reference_)
             elif self.strategy == "rvs" and len(module.trainable) > 1:
                 # the reference is frozen after the first stage
                 module.trainable = tuple(m for m in module.trainable if m != self.reference_)
-        self._freeze(module, module.trainable, classifier=bool(added_classes) or not new,
-                     word_vectors=self.fine_tune_word_vectors)
+        module.freeze(classifier=bool(added_classes) or not new,
+                      word_vectors=self.fine_tune_word_vectors)
         net = self._train_net(module, data, seeds)
         self.modalities_ = specs
         self.classes_ = classes

@@ -198,7 +198,7 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
         return [self.image_col, self.text_col]
 
     # ---- data ------------------------------------------------------------
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode images and encode texts into the tensors the module reads."""
         if fitting:
             seed = state["seeds"]["word"]

@@ -174,7 +174,7 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         return [self.image_col, *self._text_builder().columns()]
 
     # ---- data ------------------------------------------------------------
-    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None) -> dict:
+    def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode the images and build the text matrix into tensors."""
         if fitting:
             builder, size = self._text_builder(state["seeds"]["word"]), as_size(self.image_size)

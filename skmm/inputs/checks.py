@@ -20,6 +20,7 @@ import pandas as pd
 from skmm.exceptions import InvalidRowsError, MissingColumnError
 
 __all__ = [
+    "FrameMixin",
     "REPORT_COLUMNS",
     "check_columns",
     "check_frame",
@@ -242,3 +243,32 @@ def load_vectors(values: pd.Series, *, column, length: int | None = None) -> np.
     if not rows:
         return np.zeros((0, length or 0), dtype=np.float32)
     return np.stack(rows)
+
+
+class FrameMixin:
+    """What every estimator whose ``X`` is a DataFrame shares: the column check and tags.
+
+    The estimator implements ``_columns()``, the columns of ``X`` it reads.
+    """
+
+    def _columns(self) -> list:
+        """The columns of ``X`` the estimator reads."""
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # a DataFrame, not an array
+        tags.input_tags.string = True  # text cells, image paths
+        if tags.transformer_tags is not None:  # float32 (or uint8) whatever the input
+            tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    def _check_X(self, X, *, fitted: bool = False) -> pd.DataFrame:
+        """Check X is a DataFrame with rows and with the columns the estimator reads."""
+        X = check_frame(X)
+        check_columns(X, self._columns(),
+                      context="it was used in fit" if fitted
+                      else f"a column {type(self).__name__} reads")
+        if len(X) == 0:
+            raise ValueError("X has no rows")
+        return X

@@ -12,13 +12,14 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs.checks import (
+    FrameMixin,
     check_columns,
     check_frame,
     is_missing,
@@ -297,7 +298,7 @@ def check_images(
     return make_report((row, column, reason) for _, row, reason in problems)
 
 
-class ImageLoader(TransformerMixin, BaseEstimator):
+class ImageLoader(FrameMixin, TransformerMixin, BaseEstimator):
     """Turn an image column into flattened uint8 pixels.
 
     A stateless transformer that makes a DataFrame's image column usable by
@@ -347,6 +348,10 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self.mode = mode
         self.verbose = verbose
 
+    def _columns(self):
+        return [self.image_col]
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check ``X`` and the parameters.
 
@@ -362,7 +367,6 @@ class ImageLoader(TransformerMixin, BaseEstimator):
         self : ImageLoader
             The fitted transformer.
         """
-        self._validate_params()
         size = as_size(self.image_size)
         check_columns(
             check_frame(X), [self.image_col], context="image_col of ImageLoader"

@@ -14,9 +14,19 @@ import re
 import numpy as np
 import pandas as pd
 
-from skmm.inputs.checks import check_columns, is_missing
+from skmm.exceptions import InvalidRowsError
+from skmm.inputs.checks import (
+    check_columns,
+    collect_problems,
+    is_missing,
+    load_vectors,
+    make_report,
+    report_check,
+)
+from skmm.inputs.tokenizers import check_text
 
-__all__ = ["KINDS", "infer_kind", "parse_modalities", "resolve_modalities"]
+__all__ = ["KINDS", "infer_kind", "parse_modalities", "prepare_modalities",
+           "resolve_modalities"]
 
 #: The kinds of modality.
 KINDS = ("image", "text", "vector")
@@ -174,4 +184,101 @@ def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
             cjk = sum(bool(_CJK.search(t)) for t in texts)
             spec["tokenizer"] = "jieba" if texts and cjk > len(texts) / 2 else "english"
         out[name] = spec
+    return out
+
+
+def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_sizes: dict,
+                       size, images, fit_names=(), only=None, require_all=False) -> dict:
+    """Check, decode and encode the modalities of ``X`` into arrays.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+    specs : dict
+        Resolved modalities (:func:`resolve_modalities`).
+    encoders : dict of str to TextEncoder
+        The encoder of each text modality; those named in ``fit_names`` are
+        fitted here on the present cells (once every cell is known usable).
+    vector_sizes : dict of str to int
+        The length of each vector modality; filled in for new ones.
+    size : (int, int)
+        Image size.
+    images : callable
+        ``images(values, column=, size=, present=)`` returns the uint8 NCHW
+        images of a column (black where ``present`` is False), or a lazy
+        column that decodes them on access.
+    fit_names : tuple of str, default=()
+    only : list of str or None, default=None
+        Prepare only these modalities.
+    require_all : bool, default=False
+        Every row must hold every prepared modality (else: at least one).
+
+    Returns
+    -------
+    dict
+        ``{"<m>__mask", "<m>__image" | "<m>__tokens", "<m>__lengths" |
+        "<m>__vector"}`` per modality ``m``, as numpy arrays (images maybe lazy).
+
+    Raises
+    ------
+    skmm.exceptions.InvalidRowsError
+        Every problem of every column at once, before any encoder is fitted.
+    """
+    names = list(specs) if only is None else list(only)
+    n = len(X)
+    out, masks = {}, {}
+    checks = []
+    for m in names:
+        spec = specs[m]
+        col = spec["column"]
+        values = X[col]
+        mask = np.fromiter((not is_missing(c) for c in values.tolist()), bool, count=n)
+        masks[m] = mask
+        present = values[mask]
+        if require_all and not mask.all():
+            checks.append(report_check(make_report(
+                (r, col, f"missing value (modality {m!r} was asked for)")
+                for r in X.index[~mask].tolist())))
+        kind = spec["kind"]
+        if kind == "image":
+            def image(m=m, col=col, values=values, mask=mask):
+                out[f"{m}__image"] = images(values, column=col, size=size, present=mask)
+            checks.append(image)
+        elif kind == "text":
+            def text(m=m, col=col, present=present):
+                report = check_text(present, column=col, tokenizer=encoders[m].tokenizer)
+                if len(report):
+                    raise InvalidRowsError(report)
+            checks.append(text)
+        else:
+            def vector(m=m, col=col, present=present, mask=mask):
+                vectors = load_vectors(present, column=col, length=vector_sizes.get(m))
+                vector_sizes.setdefault(m, vectors.shape[1] if len(vectors) else None)
+                full = np.zeros((n, vectors.shape[1]), dtype=np.float32)
+                full[mask] = vectors
+                out[f"{m}__vector"] = full
+            checks.append(vector)
+    if not require_all:
+        any_present = np.logical_or.reduce([masks[m] for m in names])
+        if not any_present.all():
+            cols = ", ".join(specs[m]["column"] for m in names)
+            checks.append(report_check(make_report(
+                (r, cols, "no modality present (every modality cell is missing)")
+                for r in X.index[~any_present].tolist())))
+    collect_problems(*checks)
+    # every cell is usable: fit word vectors, encode texts
+    for m in names:
+        if specs[m]["kind"] != "text":
+            continue
+        col, mask = specs[m]["column"], masks[m]
+        present = X[col][mask]
+        if m in fit_names:
+            encoders[m].fit(present, column=col)
+        ids, lengths = encoders[m].encode(present, column=col)
+        tokens = np.zeros((n, ids.shape[1]), dtype=np.int64)
+        full_lengths = np.ones(n, dtype=np.int64)
+        tokens[mask], full_lengths[mask] = ids, lengths
+        out[f"{m}__tokens"], out[f"{m}__lengths"] = tokens, full_lengths
+    for m in names:
+        out[f"{m}__mask"] = masks[m]
     return out

@@ -13,11 +13,12 @@ from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
+    _fit_context,
 )
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm.inputs.checks import check_columns, check_frame, set_input_features
+from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
 from skmm.inputs.tokenizers import TOKENIZERS, tokenize
 from skmm.inputs.vocabulary import SPECIALS, UNK_ID, Vocabulary
 from skmm.inputs.word_vectors import keyed_vectors, vector_table
@@ -104,6 +105,14 @@ class TextEncoder(BaseEstimator):
         self.word2vec_epochs = word2vec_epochs
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # a Series of strings
+        tags.input_tags.one_d_array = True
+        tags.input_tags.string = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, values: pd.Series, *, column="text"):
         """Tokenize, build the vocabulary and the word-vector table.
 
@@ -126,7 +135,6 @@ class TextEncoder(BaseEstimator):
         ValueError
             If no word reaches ``min_count``.
         """
-        self._validate_params()
         token_lists = tokenize(values, column=column, tokenizer=self.tokenizer)
         vocabulary = Vocabulary.build(
             token_lists, min_count=self.min_count, max_size=self.max_vocabulary
@@ -191,7 +199,8 @@ class TextEncoder(BaseEstimator):
         return self.vocabulary_.encode(token_lists, max_length=self.max_length_)
 
 
-class MeanWordVectors(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      BaseEstimator):
     """Embed a text column as the mean of its word vectors.
 
     A simple text baseline: each text becomes the average of the vectors of
@@ -243,6 +252,10 @@ class MeanWordVectors(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.min_count = min_count
         self.random_state = random_state
 
+    def _columns(self):
+        return [self.text_col]
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the vocabulary and word vectors on ``X[text_col]``.
 
@@ -256,7 +269,6 @@ class MeanWordVectors(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : MeanWordVectors
         """
-        self._validate_params()
         check_columns(
             check_frame(X), [self.text_col], context="text_col of MeanWordVectors"
         )

@@ -7,20 +7,31 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs.checks import check_columns, check_frame, make_report
+from skmm.inputs.checks import (
+    FrameMixin,
+    check_columns,
+    check_frame,
+    make_report,
+    set_input_features,
+)
 from skmm.inputs.text import MeanWordVectors
 from skmm.inputs.tokenizers import check_text, get_tokenizer
 
 __all__ = ["TextFeatures"]
 
 
-class TextFeatures(TransformerMixin, BaseEstimator):
+class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """The text matrix X1 of MMEDA and of the factorization baselines.
 
     Parameters
@@ -91,6 +102,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         """The columns of ``X`` this transformer reads."""
         return list(self.text_features) if self._numeric else [self.text_col]
 
+    def _columns(self):
+        return self.columns()
+
     def check(self, X: pd.DataFrame) -> None:
         """Raise :class:`~skmm.exceptions.InvalidRowsError` listing every unusable cell."""
         if self._numeric:
@@ -121,9 +135,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         self.fit_transform(X)
         return self
 
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, then return the text matrix of ``X`` (float32)."""
-        self._validate_params()
         X = check_frame(X)
         check_columns(X, self.columns())
         self.check(X)
@@ -142,8 +160,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         if tfidf is None:
             scaler = StandardScaler().fit(self._raw(X))
         self.scaler_ = scaler
-        out = self.transform(X)
+        out = self._matrix(X)
         self.n_features_out_ = out.shape[1]
+        set_input_features(self, X)
         return out
 
     def _raw(self, X):
@@ -160,6 +179,9 @@ class TextFeatures(TransformerMixin, BaseEstimator):
         X = check_frame(X)
         check_columns(X, self.columns(), context="it was used in fit")
         self.check(X)
+        return self._matrix(X)
+
+    def _matrix(self, X) -> np.ndarray:
         m = self._raw(X)
         if self.scaler_ is not None:
             m = self.scaler_.transform(m)

@@ -239,6 +239,51 @@ class CommonSpaceNet(nn.Module):
             self.classifier.weight.device)
         self.block_targets[key] = tuple(targets)
 
+    def connect(self, new, earlier=(), *, strategy: str, reference: str | None = None) -> None:
+        """Attention blocks and inter-modal pairs of the modalities ``new`` (a stage).
+
+        ``earlier`` are the modalities of previous stages (frozen). With
+        ``strategy="rvs"`` each new modality gets one block towards
+        ``reference`` (the reference its own block); otherwise one block per
+        pair with every earlier and every preceding new modality, refining
+        the new one (both when both are new). ``new`` become the trainable
+        modalities.
+        """
+        pairs = []
+        if strategy == "rvs":
+            if reference in new:
+                self.add_block(reference, reference, (reference,))
+            for m in new:
+                if m != reference:
+                    self.add_block(reference, m, (m,))
+                    pairs.append((reference, m))
+        else:
+            seen = list(earlier)
+            for m in new:
+                for j in seen:
+                    self.add_block(j, m, (m,) if j in earlier else (j, m))
+                    pairs.append((j, m))
+                seen.append(m)
+        self.inter_pairs = pairs
+        self.trainable = tuple(new)
+
+    def freeze(self, *, classifier: bool, word_vectors: bool) -> None:
+        """Train only the branches of ``trainable`` and the blocks that refine them.
+
+        ``classifier``: also train the classifier; ``word_vectors``: also the
+        word-vector tables of the trainable branches.
+        """
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for m in self.trainable:
+            for name, p in self.branches[m].named_parameters():
+                if word_vectors or "embedding" not in name:
+                    p.requires_grad_(True)
+        for key, block in self.blocks.items():
+            if set(self.block_targets[key]) & set(self.trainable):
+                block.requires_grad_(True)
+        self.classifier.requires_grad_(classifier)
+
     def grow_classifier(self, n_classes: int) -> None:
         """Add outputs for new classes, keeping the weights of the known ones."""
         old = self.classifier
