@@ -167,7 +167,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return out.astype(np.float32)
 
     def transform(self, X) -> np.ndarray:
-        """Standardised image features of ``X``: float32 (n_samples, n_features_out_)."""
+        """Standardised image features of ``X``: float32 ``(n_samples, n_features_out_)``."""
         check_is_fitted(self, "scaler_")
         X = check_frame(X)
         check_columns(X, [self.image_col], context="it was used in fit")

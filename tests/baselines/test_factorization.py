@@ -1,19 +1,13 @@
-"""Factorization baselines: ImageFeatures, collective_als, CollectiveMF, EarlyFusion."""
-
-import pickle
+"""Factorization baselines: collective_als, CollectiveMF, EarlyFusion, AutoencoderMF."""
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion
 from skmm.baselines.factorization import collective_als
-from skmm.baselines.features import ImageFeatures
 from skmm.datasets import make_shapes
-from skmm.exceptions import InvalidRowsError, MissingColumnError
+from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextFeatures
 
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
@@ -24,6 +18,10 @@ CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_
 @pytest.fixture(scope="module")
 def X():
     return make_shapes(48, image_size=16, random_state=0)
+
+
+# The shared contracts (clone, pickle, set_output, feature names, not fitted, missing
+# columns, repeatability ...) are in tests/test_common.py.
 
 
 # ---- collective MF ----------------------------------------------------------------
@@ -55,17 +53,6 @@ def test_collective_mf_fit_transform_and_inductive_transform(X):
     # the training factors are the fixed point of the ridge solve of transform
     np.testing.assert_allclose(cmf.transform(X), Z, rtol=1e-3, atol=1e-4)
     assert cmf.transform(X.iloc[[3]]).shape == (1, 3)
-    assert list(cmf.get_feature_names_out()) == ["collectivemf0", "collectivemf1",
-                                                 "collectivemf2"]
-    assert cmf.n_features_in_ == X.shape[1]
-
-
-def test_collective_mf_is_repeatable_clonable_picklable(X):
-    a = CollectiveMF(n_components=3, **SMALL).fit(X)
-    b = CollectiveMF(n_components=3, **SMALL).fit(X)
-    np.testing.assert_array_equal(a.transform(X), b.transform(X))
-    assert clone(a).get_params() == a.get_params()
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(a)).transform(X), a.transform(X))
 
 
 @pytest.mark.parametrize("image_features", ["pixels", "pca", "vectors"])
@@ -86,27 +73,7 @@ def test_collective_mf_with_a_conv_autoencoder_as_image_extractor(X):
     assert cmf.loadings_["image"].shape == (4, 2)
 
 
-def test_set_output_pandas(X):
-    out = CollectiveMF(n_components=2, **SMALL).set_output(transform="pandas").fit_transform(X)
-    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["collectivemf0",
-                                                                   "collectivemf1"]
-
-
-# ---- image features ---------------------------------------------------------------
-
-
-def test_vector_image_features_check_lengths_and_values(X):
-    Xv = X.iloc[:10].copy()
-    Xv["image"] = [np.ones(4) * i for i in range(10)]
-    feats = ImageFeatures(image_features="vectors").fit(Xv)
-    assert feats.transform(Xv).shape == (10, 4)
-    bad = Xv.astype({"image": object})
-    bad.at[2, "image"] = np.ones(3)
-    with pytest.raises(InvalidRowsError, match=r"'image', rows \[2\]: vector of length 3"):
-        feats.transform(bad)
-    bad.at[5, "image"] = "a cat"
-    with pytest.raises(InvalidRowsError, match=r"\[5\]: not a 1-D vector"):
-        ImageFeatures(image_features="vectors").fit(bad)
+# ---- errors ---------------------------------------------------------------------------
 
 
 def test_bad_rows_of_both_columns_are_named(X):
@@ -119,16 +86,6 @@ def test_bad_rows_of_both_columns_are_named(X):
             est.fit(bad)
         assert set(info.value.report["row"]) == {1, 4}, type(est).__name__
         assert "'image'" in str(info.value) and "'text'" in str(info.value)
-
-
-def test_missing_column_and_not_fitted(X):
-    with pytest.raises(MissingColumnError, match="'caption'"):
-        EarlyFusion(text_col="caption", **SMALL).fit(X)
-    with pytest.raises(NotFittedError):
-        CollectiveMF().transform(X)
-    fitted = EarlyFusion(**SMALL).fit(X)
-    with pytest.raises(MissingColumnError, match="used in fit"):
-        fitted.transform(X.drop(columns="image"))
 
 
 # ---- early fusion -------------------------------------------------------------------
@@ -154,17 +111,31 @@ def test_early_fusion_in_a_classifier_pipeline(X):
     assert pipe.score(X, X["label"]) > 0.5
 
 
-def test_pixel_features_use_one_global_scale(X):
-    images = [im.copy() for im in X["image"]]
-    for im in images:
-        im[0, 0] = 255
-    images[0][0, 0] = 250  # an almost constant pixel: tiny variance
-    train = X.assign(image=images)
-    feats = ImageFeatures(image_features="pixels", image_size=16)
-    Z = feats.fit_transform(train)
-    assert Z.shape == (48, 3 * 16 * 16)
-    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-5)
-    assert Z.std() == pytest.approx(1.0, rel=1e-4)
-    new = images[1].copy()
-    new[0, 0] = 0  # per-column z-scores would put this pixel at about -350
-    assert np.abs(feats.transform(train.iloc[:1].assign(image=[new]))).max() < 20
+# ---- autoencoder MF -----------------------------------------------------------------
+
+
+def test_autoencoder_mf_terms_column_autoencoder_size_and_transform(X):
+    amf = AutoencoderMF(image_features="pca", n_components=3, max_epochs=2, **SMALL)
+    Z = amf.fit_transform(X.iloc[:40])
+    assert Z.shape == (40, 3)
+    last = amf.history_[-1]
+    assert last["train_loss"] == pytest.approx(
+        last["train_rows"] + last["train_columns"] + last["train_factorization"], rel=1e-5)
+    fact = amf.net_.module_.factorization
+    assert amf.n_train_ == 40 and fact.autoencoder.encoder[0].in_features == 40
+    assert amf.components_.shape == (13, 3)
+    assert amf.transform(X.iloc[40:]).shape == (8, 3)  # unseen rows
+    amf.fit(X)
+    assert amf.net_.module_.factorization.autoencoder.encoder[0].in_features == 48
+    assert np.isfinite(amf.score(X))
+
+
+def test_conv_ae_mf_uses_conv_autoencoder_codes(X):
+    amf = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
+                        vector_size=8, random_state=0, validation_fraction=0.25)
+    Z = amf.fit_transform(X)
+    assert Z.shape == (48, 3) and amf.n_train_ == 36
+    assert amf.components_.shape == (4 + 8, 3)
+    again = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
+                          vector_size=8, random_state=0, validation_fraction=0.25).fit(X)
+    np.testing.assert_array_equal(again.transform(X), amf.transform(X))
