@@ -17,7 +17,6 @@ import re
 import textwrap
 from numbers import Integral, Real
 
-import torch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 __all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_doc"]
@@ -27,6 +26,25 @@ __all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 _POSITIVE = Interval(Integral, 1, None, closed="left")
+
+
+class _TorchDevice(HasMethods):
+    """A ``torch.device``, recognised by its type's name: this module (and so
+    :mod:`skmm.inputs`, which uses its fragments) never imports torch.
+
+    (A subclass of scikit-learn's ``HasMethods`` only because
+    ``_param_validation`` accepts no other constraint objects.)
+    """
+
+    def __init__(self):
+        super().__init__([])
+
+    def is_satisfied_by(self, val):
+        return type(val).__name__ == "device" and type(val).__module__.startswith("torch")
+
+    def __str__(self):
+        return "an instance of 'torch.device'"
+
 
 #: The constraint of every parameter that more than one estimator takes.
 CONSTRAINTS = {
@@ -58,7 +76,7 @@ CONSTRAINTS = {
     "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
     "patience": [_POSITIVE],
     "dropout": [Interval(Real, 0, 1, closed="left")],
-    "device": [str, torch.device],
+    "device": [str, _TorchDevice()],
     "precision": [StrOptions({"float32", "bf16"})],
     # scaling
     "cache": [StrOptions({"auto", "memory", "none"})],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from numbers import Integral
 from typing import ClassVar
 
@@ -15,17 +14,19 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._params import constraints, fill_doc
 from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
-from skmm.inputs.tokenizers import TOKENIZERS, tokenize
+from skmm.inputs.tokenizers import tokenize
 from skmm.inputs.vocabulary import SPECIALS, UNK_ID, Vocabulary
 from skmm.inputs.word_vectors import keyed_vectors, vector_table
 
 __all__ = ["MeanWordVectors", "TextEncoder"]
 
 
+@fill_doc
 class TextEncoder(BaseEstimator):
     """Tokenizer, vocabulary and frozen word-vector table, fitted on a text column.
 
@@ -35,20 +36,15 @@ class TextEncoder(BaseEstimator):
 
     Parameters
     ----------
-    tokenizer : {"english", "jieba"} or callable, default="english"
-        See :func:`get_tokenizer`.
-    min_count : int, default=1
-        Words seen fewer times in fit are unknown (``<unk>``).
+    %(tokenizer)s
+    %(min_count)s
     max_vocabulary : int or None, default=None
         Keep only the most frequent words (specials not counted).
-    max_length : int or None, default=None
-        Truncate texts to this many tokens.
-    word_vectors : "word2vec", str, os.PathLike or gensim KeyedVectors, default="word2vec"
-        ``"word2vec"`` trains gensim's Word2Vec (CBOW, window 5) on the fit
-        texts; a path is loaded with :func:`load_word_vectors`; a KeyedVectors
-        is used as is. Only the rows of the vocabulary are kept.
-    vector_size : int, default=50
-        Dimension of the trained vectors (ignored for pre-trained vectors).
+    %(max_length)s
+    %(word_vectors)s
+        Word2Vec is CBOW with a window of 5; files are read by
+        :func:`load_word_vectors`. Only the rows of the vocabulary are kept.
+    %(vector_size)s
     word2vec_epochs : int, default=20
         Training epochs of Word2Vec.
     random_state : int, RandomState instance or None, default=None
@@ -74,16 +70,9 @@ class TextEncoder(BaseEstimator):
         Those words.
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "tokenizer": [StrOptions(set(TOKENIZERS)), callable],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "max_vocabulary": [Interval(Integral, 1, None, closed="left"), None],
-        "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "word2vec_epochs": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints: ClassVar[dict] = constraints(
+        "tokenizer", "min_count", "max_vocabulary", "max_length", "word_vectors", "vector_size",
+        "random_state", word2vec_epochs=[Interval(Integral, 1, None, closed="left")])
 
     def __init__(
         self,
@@ -199,6 +188,7 @@ class TextEncoder(BaseEstimator):
         return self.vocabulary_.encode(token_lists, max_length=self.max_length_)
 
 
+@fill_doc
 class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                       BaseEstimator):
     """Embed a text column as the mean of its word vectors.
@@ -210,14 +200,11 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     ----------
     text_col : str, default="text"
         Column of ``X`` holding the texts; other columns are ignored.
-    tokenizer : {"english", "jieba"} or callable, default="english"
-    word_vectors : "word2vec", str, os.PathLike or gensim KeyedVectors, default="word2vec"
-        See :class:`TextEncoder`.
-    vector_size : int, default=50
-        Dimension of trained vectors.
-    min_count : int, default=1
-        Words seen fewer times in fit are ignored.
-    random_state : int, RandomState instance or None, default=None
+    %(tokenizer)s
+    %(word_vectors)s
+    %(vector_size)s
+    %(min_count)s
+    %(random_state)s
 
     Attributes
     ----------
@@ -227,14 +214,8 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     feature_names_in_ : ndarray of str
     """
 
-    _parameter_constraints: ClassVar[dict] = {
-        "text_col": [str],
-        "tokenizer": [StrOptions(set(TOKENIZERS)), callable],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "min_count": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints: ClassVar[dict] = constraints(
+        "text_col", "tokenizer", "word_vectors", "vector_size", "min_count", "random_state")
 
     def __init__(
         self,

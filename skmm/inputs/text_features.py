@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 from sklearn.base import (
@@ -14,9 +11,9 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from skmm._params import constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs.checks import (
     FrameMixin,
@@ -31,6 +28,7 @@ from skmm.inputs.tokenizers import check_text, get_tokenizer
 __all__ = ["TextFeatures"]
 
 
+@fill_doc
 class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """The text matrix X1 of MMEDA and of the factorization baselines.
 
@@ -47,11 +45,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ``sqrt(n_words)`` so that an entry's mean square is 1 per row like a
         standardised feature, while zeros stay zeros. A list: numeric columns
         of ``X``, standardised per column.
-    tokenizer : {"english", "jieba"} or callable, default="english"
-    vector_size : int, default=50
-        Word2Vec dimensions.
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
-        See :class:`skmm.inputs.TextEncoder`.
+    %(tokenizer)s
+    %(vector_size)s
+    %(word_vectors)s
     max_text_features : int, default=1000
         Vocabulary cap of the TF-IDF features.
     random_state : int, RandomState instance or None, default=None
@@ -73,15 +69,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     20
     """
 
-    _parameter_constraints = {
-        "text_col": [str],
-        "text_features": [StrOptions({"word2vec", "tfidf"}), list, tuple],
-        "tokenizer": [StrOptions({"english", "jieba"}), callable],
-        "vector_size": [Interval(Integral, 1, None, closed="left")],
-        "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
-        "max_text_features": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-    }
+    _parameter_constraints = constraints(
+        "text_col", "text_features", "tokenizer", "vector_size", "word_vectors",
+        "max_text_features", "random_state")
 
     def __init__(self, text_col="text", text_features="word2vec", *, tokenizer="english",
                  vector_size=50, word_vectors="word2vec", max_text_features=1000,
