@@ -366,8 +366,13 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
         X = self._check_X(X, fitted=True)
         return self._score(X, self._prepare(X, fitting=False, state=None), y)
 
+    #: Loss terms that do not depend on the rows scored (e.g. a column
+    #: autoencoder over the training columns): left out of :meth:`score`.
+    _transductive_terms: tuple = ()
+
     def _score(self, X: pd.DataFrame, data: dict, y) -> float:
-        return -self.net_.evaluate_terms(TensorDict(data))["loss"]
+        terms = self.net_.evaluate_terms(TensorDict(data))
+        return -(terms["loss"] - sum(terms.get(t, 0.0) for t in self._transductive_terms))
 
     def _encode_batch(self, module, batch) -> torch.Tensor:
         """The embedding of one batch of prepared tensors."""

@@ -37,7 +37,6 @@ from skmm.baselines.features import (
 )
 from skmm.inputs.checks import collect_problems, set_input_features
 from skmm.nn.mmeda import AutoencoderMF as AutoencoderMFModule
-from skmm.training import TensorDict
 
 __all__ = ["AutoencoderMF", "CollectiveMF", "EarlyFusion", "collective_als"]
 
@@ -450,6 +449,4 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
         """
         return super().score(X, y)
 
-    def _score(self, X, data: dict, y) -> float:
-        terms = self.net_.evaluate_terms(TensorDict(data))
-        return -(terms["loss"] - terms["columns"])
+    _transductive_terms = ("columns",)

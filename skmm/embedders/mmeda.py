@@ -13,7 +13,6 @@ from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, 
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems
 from skmm.nn.mmeda import MMEDA
-from skmm.training import TensorDict
 
 __all__ = ["MMEDAEmbedder"]
 
@@ -247,6 +246,4 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         """
         return super().score(X, y)
 
-    def _score(self, X, data: dict, y) -> float:
-        terms = self.net_.evaluate_terms(TensorDict(data))
-        return -(terms["loss"] - terms.get("columns", 0.0))
+    _transductive_terms = ("columns",)
