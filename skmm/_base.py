@@ -41,6 +41,7 @@ from skmm.training import (
     WorkerLoader,
     resolve_device,
     torch_seed,
+    torch_threads,
 )
 
 
@@ -153,7 +154,11 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         return {name: int(s) for name, s in zip(self._seed_names, draws)}
 
     def _fit(self, X, y=None) -> dict:
-        """Run the fit sequence; return the prepared training tensors."""
+        """Run the fit sequence (with ``n_threads``); return the prepared training tensors."""
+        with torch_threads(self.n_threads):
+            return self._fit_sequence(X, y)
+
+    def _fit_sequence(self, X, y) -> dict:
         X = self._check_X(X)
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
@@ -182,7 +187,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         """Build the net of ``module`` (:meth:`_make_net`) and train it on ``data``, seeded."""
         net = self._make_net(module, seeds["shuffle"], lazy=TensorDict(data).lazy,
                              train_split=train_split, callbacks=callbacks)
-        with torch_seed(seeds["torch"]):
+        with torch_threads(self.n_threads), torch_seed(seeds["torch"]):
             net.initialize()
             net.partial_fit(TensorDict(data))
         return net
@@ -364,7 +369,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
         """
         check_is_fitted(self, "net_")
         X = self._check_X(X, fitted=True)
-        return self._score(X, self._prepare(X, fitting=False, state=None), y)
+        with torch_threads(self.n_threads):
+            return self._score(X, self._prepare(X, fitting=False, state=None), y)
 
     #: Loss terms that do not depend on the rows scored (e.g. a column
     #: autoencoder over the training columns): left out of :meth:`score`.
@@ -381,6 +387,10 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
     def _encode(self, data: dict) -> np.ndarray:
         """Batched, gradient-free encoding of prepared data to float32."""
         check_is_fitted(self, "net_")
+        with torch_threads(self.n_threads):
+            return self._encode_batches(data)
+
+    def _encode_batches(self, data: dict) -> np.ndarray:
         net = self.net_
         module = net.module_
         module.eval()
@@ -498,7 +508,7 @@ class NeuralClassifier(ClassifierMixin, NeuralEstimator):
         net = self.net_
         module = net.module_.eval()
         chunks = []
-        with torch.inference_mode():
+        with torch_threads(self.n_threads), torch.inference_mode():
             for batch, _ in self._batches(data, max(self.batch_size, 256)):
                 chunks.append(module(**net.to_device(batch)).float().cpu())
         return torch.cat(chunks)

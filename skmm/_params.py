@@ -85,7 +85,9 @@ CONSTRAINTS = {
     "accelerator": [HasMethods(["prepare", "backward"]), None],
     "channels_last": ["boolean"],
     "compile": ["boolean", dict],
-    # reproducibility and output
+    # resumable training, reproducibility and output
+    "checkpoint_dir": [str, os.PathLike, None],
+    "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
@@ -182,6 +184,20 @@ compile : bool or dict, default=False
     dict holds its arguments, e.g. ``{"mode": "max-autotune"}``. The
     first epoch pays for the compilation. Results agree with the eager
     module up to rounding (inductor also draws its own random numbers).""",
+    "checkpoint_dir": """\
+checkpoint_dir : str, os.PathLike or None, default=None
+    Save the training state to this folder after every epoch (module,
+    optimiser, history, random-number generators) and resume from it: a
+    ``fit`` that finds a checkpoint of the same parameters and data goes on
+    from its last epoch, with the result of an uninterrupted fit (bit for
+    bit on the CPU); a checkpoint of other parameters or data is refused.""",
+    "n_threads": """\
+n_threads : int or None, default=None
+    Torch's intra-op threads during ``fit``, ``transform`` and ``score``
+    (restored afterwards). The CPU results of a seeded fit are identical
+    bit for bit only at the same number of threads: set it to make them
+    independent of the caller's setting (e.g. of ``GridSearchCV(n_jobs=...)``).
+    None uses torch's current setting.""",
     "random_state": """\
 random_state : int, RandomState instance or None, default=None
     Seeds every random draw of the fit (word vectors, weights, sampling,

@@ -45,6 +45,7 @@ class ConvAutoencoder(BaseEmbedder):
     %(validation_fraction)s
     %(device)s
     %(precision)s
+    %(n_threads)s
     %(random_state)s
     %(verbose)s
 
@@ -69,11 +70,12 @@ class ConvAutoencoder(BaseEmbedder):
 
     _parameter_constraints = constraints(
         "image_col", "image_size", "n_components", "conv_channels", *TRAINING, "precision",
-        "random_state", "verbose")
+        "n_threads", "random_state", "verbose")
 
     def __init__(self, image_col="image", *, image_size=32, n_components=32, conv_channels=16,
                  max_epochs=20, batch_size=64, lr=1e-3, validation_fraction=None, device="auto",
-                 precision="float32", random_state=None, verbose=0):
+                 precision="float32", n_threads=None, random_state=None,
+                 verbose=0):
         self.image_col = image_col
         self.image_size = image_size
         self.n_components = n_components
@@ -84,6 +86,7 @@ class ConvAutoencoder(BaseEmbedder):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

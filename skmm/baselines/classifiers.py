@@ -205,7 +205,8 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
 
 
 #: The parameters of both neural classifiers.
-_NET_CONSTRAINTS = constraints(*TRAINING, "patience", "dropout", "random_state", "verbose")
+_NET_CONSTRAINTS = constraints(*TRAINING, "patience", "dropout", "n_threads", "random_state",
+                               "verbose")
 _NET_DOC = """\
 dropout : float, default=%(default)s
     Dropout before the output layer.
@@ -219,6 +220,7 @@ validation_fraction : float or None, default=0.1
 patience : int, default=5
     Epochs without improvement of the validation loss before stopping.
 %(device)s
+%(n_threads)s
 %(random_state)s
 %(verbose)s"""
 
@@ -280,7 +282,7 @@ class ImageCNNClassifier(NeuralClassifier):
 
     def __init__(self, image_col="image", *, image_size=64, channels=(32, 64), hidden_size=1024,
                  dropout=0.5, max_epochs=30, batch_size=64, lr=1e-3, validation_fraction=0.1,
-                 patience=5, device="auto", random_state=None, verbose=0):
+                 patience=5, device="auto", n_threads=None, random_state=None, verbose=0):
         self.image_col = image_col
         self.image_size = image_size
         self.channels = channels
@@ -292,6 +294,7 @@ class ImageCNNClassifier(NeuralClassifier):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -395,7 +398,7 @@ class LateFusionClassifier(NeuralClassifier):
                  hidden_size=128, channels=(32, 64), dense_size=128, fusion_size=None,
                  dropout=0.3,
                  max_epochs=30, batch_size=64, lr=1e-3, validation_fraction=0.1, patience=5,
-                 device="auto", random_state=None, verbose=0):
+                 device="auto", n_threads=None, random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_size = image_size
@@ -414,6 +417,7 @@ class LateFusionClassifier(NeuralClassifier):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

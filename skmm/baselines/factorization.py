@@ -334,6 +334,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     %(validation_fraction)s
     %(device)s
     %(precision)s
+    %(n_threads)s
     %(random_state)s
     %(verbose)s
 
@@ -362,7 +363,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
 
     _parameter_constraints = {
         **_BLOCK_CONSTRAINTS,
-        **constraints("n_components", "hidden_size", *TRAINING, "precision", "verbose",
+        **constraints("n_components", "hidden_size", *TRAINING, "precision", "n_threads", "verbose",
                       column_batch_size=[Interval(Integral, 1, None, closed="left"), None]),
     }
 
@@ -375,7 +376,8 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
                  max_text_features=1000, n_components=50, hidden_size=128,
                  column_batch_size=256, max_epochs=30, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
-                 random_state=None, verbose=0):
+                 n_threads=None, random_state=None,
+                 verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_features = image_features
@@ -395,6 +397,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
         self.validation_fraction = validation_fraction
         self.device = device
         self.precision = precision
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

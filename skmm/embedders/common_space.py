@@ -22,7 +22,13 @@ from skmm.inputs.checks import (
 from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
-from skmm.training import ClassBalancedLoader, ClassBalancedWorkerLoader, torch_seed, unwrap
+from skmm.training import (
+    ClassBalancedLoader,
+    ClassBalancedWorkerLoader,
+    torch_seed,
+    torch_threads,
+    unwrap,
+)
 
 __all__ = ["CommonSpaceEmbedder", "PAPER_PRESET"]
 
@@ -145,6 +151,8 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
     %(device)s
     %(precision)s
     %(scaling)s
+    %(checkpoint_dir)s
+    %(n_threads)s
     %(random_state)s
     %(verbose)s
 
@@ -212,7 +220,8 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
 
     _parameter_constraints = constraints(
         "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
-        "vector_size", "min_count", *TRAINING, "precision", *SCALING, "random_state",
+        "vector_size", "min_count", *TRAINING, "precision", *SCALING, "checkpoint_dir",
+        "n_threads", "random_state",
         "verbose",
         modalities=[dict, list, tuple, None],
         strategy=[StrOptions({"cvs", "mcvs", "rvs"})],
@@ -242,7 +251,8 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
                  max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
                  device="auto", precision="float32", cache="auto",
                  memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
-                 channels_last=False, compile=False, random_state=None, verbose=0):
+                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 random_state=None, verbose=0):
         self.modalities = modalities
         self.strategy = strategy
         self.reference = reference
@@ -279,6 +289,8 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         self.accelerator = accelerator
         self.channels_last = channels_last
         self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -556,7 +568,7 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         batch_keys = [k for k in data if k.split("__")[0] in names]
         loader = self._batches({k: data[k] for k in batch_keys}, max(self.batch_size, 256))
         start = 0
-        with torch.inference_mode():
+        with torch_threads(self.n_threads), torch.inference_mode():
             for batch, _ in loader:
                 size = len(next(iter(batch.values())))
                 result = module(**net.to_device(batch))

@@ -93,6 +93,8 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
     %(device)s
     %(precision)s
     %(scaling)s
+    %(checkpoint_dir)s
+    %(n_threads)s
     %(random_state)s
     %(verbose)s
 
@@ -136,7 +138,8 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
     _parameter_constraints = constraints(
         "image_col", "text_col", "image_size", "n_components", "conv_channels", "hidden_size",
         "fusion_size", "tokenizer", "word_vectors", "vector_size", "min_count",
-        "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "random_state",
+        "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "checkpoint_dir",
+        "n_threads", "random_state",
         "verbose",
         rnn=[StrOptions({"rnn", "lstm", "gru"})],
         num_layers=[Interval(Integral, 1, None, closed="left")],
@@ -154,7 +157,8 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
                  validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
-                 channels_last=False, compile=False, random_state=None, verbose=0):
+                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_size = image_size
@@ -186,6 +190,8 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
         self.accelerator = accelerator
         self.channels_last = channels_last
         self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

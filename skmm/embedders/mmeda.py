@@ -81,6 +81,8 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
     %(device)s
     %(precision)s
     %(scaling)s
+    %(checkpoint_dir)s
+    %(n_threads)s
     %(random_state)s
     %(verbose)s
 
@@ -115,7 +117,8 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
     _parameter_constraints = constraints(
         "image_col", "text_col", "image_size", "n_components", "text_features", "tokenizer",
         "vector_size", "word_vectors", "max_text_features", "conv_channels", "hidden_size",
-        "fusion_size", *TRAINING, "precision", *SCALING, "random_state", "verbose",
+        "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
+        "n_threads", "random_state", "verbose",
         variant=[StrOptions({"I", "II"})],
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left")],
@@ -130,7 +133,8 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
                  lr=1e-3, validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
-                 channels_last=False, compile=False, random_state=None, verbose=0):
+                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.variant = variant
@@ -159,6 +163,8 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         self.accelerator = accelerator
         self.channels_last = channels_last
         self.compile = compile
+        self.checkpoint_dir = checkpoint_dir
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

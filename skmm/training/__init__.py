@@ -17,7 +17,7 @@ from skmm.training.data import (
     WorkerLoader,
 )
 from skmm.training.net import AcceleratedMultimodalNet, MultimodalNet
-from skmm.training.runtime import resolve_device, torch_seed, unwrap
+from skmm.training.runtime import resolve_device, torch_seed, torch_threads, unwrap
 
 __all__ = [
     "AcceleratedMultimodalNet",
@@ -31,5 +31,6 @@ __all__ = [
     "WorkerLoader",
     "resolve_device",
     "torch_seed",
+    "torch_threads",
     "unwrap",
 ]

@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-__all__ = ["resolve_device", "torch_seed", "unwrap"]
+__all__ = ["resolve_device", "torch_seed", "torch_threads", "unwrap"]
 
 
 @contextlib.contextmanager
@@ -28,3 +28,17 @@ def resolve_device(device: str | torch.device) -> str:
     if str(device) == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return str(device)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch intra-op threads (None: as they are), then restore."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
