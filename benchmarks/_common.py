@@ -2,7 +2,10 @@
 
 * :func:`machine`, the one-line machine description;
 * :func:`plain_epoch` and :func:`epoch_overhead`, the "skorch epoch against a
-  plain PyTorch loop" measurement.
+  plain PyTorch loop" measurement;
+* :func:`step_flops` and :func:`rnn_flops`, the floating-point operations of
+  one training step (``FlopCounterMode`` plus the recurrent layers it cannot
+  see into), from which the throughput scripts compute achieved FLOP/s.
 
 The scripts import this module as ``_common``, with their own folder on
 ``sys.path`` (it is there when a script runs as ``python benchmarks/x.py``;
@@ -114,3 +117,57 @@ def epoch_overhead(emb, data, epochs, *, dataset=None, plain=None) -> dict:
     return {"skorch_epoch_s": skorch_med, "plain_epoch_s": plain_med,
             "ratio": skorch_med / plain_med, "skorch_s": skorch_s, "plain_s": plain_s,
             "device": device}
+
+
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+
+
+def rnn_flops(rnn, steps: int) -> int:
+    """Forward FLOPs of a recurrent layer stack over ``steps`` (row, time) pairs.
+
+    Per step, layer and direction: ``gates x hidden x (input + hidden)``
+    multiply-adds (2 FLOPs each). FlopCounterMode does not see inside the
+    fused RNN kernels, so they are counted here.
+    """
+    total, size_in = 0, rnn.input_size
+    directions = 2 if rnn.bidirectional else 1
+    for _ in range(rnn.num_layers):
+        total += directions * GATES[rnn.mode.split("_")[0]] * rnn.hidden_size * (
+            size_in + rnn.hidden_size) * 2
+        size_in = rnn.hidden_size * directions
+    return total * steps
+
+
+def step_flops(emb, X, batch_size: int) -> float:
+    """FLOPs of one training step (forward, loss, backward) on ``batch_size`` rows, on the CPU.
+
+    Matrix products and convolutions as FlopCounterMode counts them, plus the
+    recurrent layers (forward by :func:`rnn_flops`, backward twice that).
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from skmm.training import unwrap
+
+    module = copy.deepcopy(unwrap(emb.net_.module_)).float().cpu().train()
+    module.to(memory_format=torch.contiguous_format)
+    batch = emb._prepare(X.iloc[:batch_size], fitting=False)
+    recurrent = []
+
+    def hook(rnn, inputs, output):
+        data = inputs[0]
+        if isinstance(data, torch.nn.utils.rnn.PackedSequence):
+            steps = data.data.shape[0]
+        else:
+            steps = data.shape[0] * data.shape[1] if data.dim() == 3 else data.shape[0]
+        recurrent.append(rnn_flops(rnn, steps))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules()
+               if isinstance(m, torch.nn.RNNBase)]
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = module.loss_terms(module(**batch), batch)["loss"]
+        loss.backward()
+    for handle in handles:
+        handle.remove()
+    return float(counter.get_total_flops()) + 3 * sum(recurrent)

@@ -29,7 +29,6 @@ the same peak, which they cannot reach). Writes Markdown to ``--output``
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine  # noqa: E402
+from _common import machine, rnn_flops, step_flops  # noqa: E402,F401  (rnn_flops: tests)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -72,59 +71,6 @@ def options(config: str) -> dict:
         raise SystemExit(f"unknown configuration parts {sorted(unknown)} in {config!r}")
     return {"precision": "bf16" if "bf16" in parts else "float32",
             "channels_last": "cl" in parts, "compile": "compile" in parts}
-
-
-GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
-
-
-def rnn_flops(rnn: torch.nn.RNNBase, steps: int) -> int:
-    """Forward FLOPs of a recurrent layer stack over ``steps`` (row, time) pairs.
-
-    Per step, layer and direction: ``gates x hidden x (input + hidden)``
-    multiply-adds (2 FLOPs each). FlopCounterMode does not see inside the
-    fused RNN kernels, so they are counted here.
-    """
-    total, size_in = 0, rnn.input_size
-    directions = 2 if rnn.bidirectional else 1
-    for _ in range(rnn.num_layers):
-        total += directions * GATES[rnn.mode.split("_")[0]] * rnn.hidden_size * (
-            size_in + rnn.hidden_size) * 2
-        size_in = rnn.hidden_size * directions
-    return total * steps
-
-
-def step_flops(emb, X, batch_size: int) -> float:
-    """FLOPs of one training step (forward, loss, backward) on ``batch_size`` rows, on the CPU.
-
-    Matrix products and convolutions as FlopCounterMode counts them, plus the
-    recurrent layers (forward by :func:`rnn_flops`, backward twice that).
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from skmm.training import unwrap
-
-    module = copy.deepcopy(unwrap(emb.net_.module_)).float().cpu().train()
-    module.to(memory_format=torch.contiguous_format)
-    batch = emb._prepare(X.iloc[:batch_size], fitting=False)
-    recurrent = []
-
-    def hook(rnn, inputs, output):
-        data = inputs[0]
-        if isinstance(data, torch.nn.utils.rnn.PackedSequence):
-            steps = data.data.shape[0]
-        else:
-            steps = data.shape[0] * data.shape[1] if data.dim() == 3 else data.shape[0]
-        recurrent.append(rnn_flops(rnn, steps))
-
-    handles = [m.register_forward_hook(hook) for m in module.modules()
-               if isinstance(m, torch.nn.RNNBase)]
-    counter = FlopCounterMode(display=False)
-    with counter:
-        loss = module.loss_terms(module(**batch), batch)["loss"]
-        loss.backward()
-    for handle in handles:
-        handle.remove()
-    return float(counter.get_total_flops()) + 3 * sum(recurrent)
 
 
 def measure(X, config: str, batch_size: int, epochs: int, cache: str, device: str) -> dict:

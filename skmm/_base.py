@@ -13,6 +13,9 @@ add what they share:
 
 from __future__ import annotations
 
+import sys
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 import torch
@@ -43,6 +46,7 @@ from skmm.training import (
     torch_seed,
     torch_threads,
 )
+from skmm.training.checkpoint import EpochCheckpoint, describe_params, read_checkpoint
 
 
 def check_labels(X: pd.DataFrame, y, *, estimator, min_classes: int = 2) -> np.ndarray:
@@ -64,6 +68,22 @@ def check_labels(X: pd.DataFrame, y, *, estimator, min_classes: int = 2) -> np.n
         raise ValueError(f"y needs at least {min_classes} classes to train "
                          f"{type(estimator).__name__}; got {np.unique(y)}")
     return y
+
+
+#: Rows that :func:`sample_rows` reads at most.
+SCALE_SAMPLE = 2048
+
+
+def sample_rows(column, n: int = SCALE_SAMPLE) -> np.ndarray:
+    """At most ``n`` evenly spaced rows of a tensor, array or lazy image column, as numpy."""
+    index = np.unique(np.linspace(0, len(column) - 1, min(n, len(column))).astype(np.int64))
+    rows = column[torch.from_numpy(index)] if isinstance(column, torch.Tensor) else column[index]
+    return rows.numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
+
+
+def image_variance(images) -> float:
+    """The variance of the pixel values (scaled to [0, 1]) of uint8 images (sampled rows)."""
+    return max(float(np.var(sample_rows(images).astype(np.float64) / 255.0)), 1e-12)
 
 
 def holdout(n: int, fraction: float, seed: int):
@@ -159,6 +179,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
             return self._fit_sequence(X, y)
 
     def _fit_sequence(self, X, y) -> dict:
+        self._net_options(lazy=False)  # an unusable device is refused before any work
         X = self._check_X(X)
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
@@ -179,17 +200,28 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
             if key.endswith("_"):
                 setattr(self, key, value)
         self.net_ = net
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return data
 
     # ---- the net -----------------------------------------------------------
     def _train_net(self, module, data: dict, seeds: dict, *, train_split=None, callbacks=()):
-        """Build the net of ``module`` (:meth:`_make_net`) and train it on ``data``, seeded."""
+        """Build the net of ``module`` (:meth:`_make_net`) and train it on ``data``, seeded.
+
+        An :class:`~skmm.training.checkpoint.EpochCheckpoint` among ``callbacks``
+        (:class:`CheckpointMixin`) first restores its checkpoint into the
+        initialised net, which then trains only the epochs left.
+        """
         net = self._make_net(module, seeds["shuffle"], lazy=TensorDict(data).lazy,
                              train_split=train_split, callbacks=callbacks)
+        checkpoint = next((cb for cb in (c[1] if isinstance(c, tuple) else c for c in callbacks)
+                           if isinstance(cb, EpochCheckpoint)), None)
         with torch_threads(self.n_threads), torch_seed(seeds["torch"]):
             net.initialize()
-            net.partial_fit(TensorDict(data))
+            epochs = None if checkpoint is None else checkpoint.resume(net, data)
+            if epochs is None:
+                net.partial_fit(TensorDict(data))
+            elif epochs > 0:
+                net.partial_fit(TensorDict(data), epochs=epochs)
         return net
 
     def _net_options(self, lazy: bool) -> dict:
@@ -200,7 +232,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
                   callbacks=()) -> MultimodalNet:
         """The skorch net that trains ``module`` (shuffling seeded by ``shuffle_seed``)."""
         callbacks = list(callbacks)
-        if self.verbose >= 2:
+        if self.verbose >= 2 and sys.stderr is not None and sys.stderr.isatty():
             callbacks.append(("progress_bar", ProgressBar()))
         options = self._net_options(lazy)
         cls = AcceleratedMultimodalNet if options.get("accelerator") else MultimodalNet
@@ -353,10 +385,17 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
         return self._encode(self._prepare(X, fitting=False, state=None))
 
     def score(self, X, y=None):
-        """Negative mean training objective on ``X`` (higher is better).
+        """How well the model rebuilds the rows of ``X`` (higher is better; at most 0).
 
-        Lets :class:`~sklearn.model_selection.GridSearchCV` tune the model
-        without labels. Computed in eval mode (latent mean, no sampling).
+        Minus the mean, over the modalities the model rebuilds, of the
+        reconstruction error on ``X`` divided by the variance of that
+        modality in the training data: 0 is a perfect reconstruction, about
+        -1 is no better than predicting the average. It is not the training
+        objective: hyperparameters that weight the objective (``beta``,
+        ``text_weight``, MMEDA's ``variant``) do not redefine it, so
+        :class:`~sklearn.model_selection.GridSearchCV` compares models, not
+        objectives, without labels. Computed in eval mode (the latent mean,
+        no sampling).
 
         Parameters
         ----------
@@ -372,12 +411,20 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
         with torch_threads(self.n_threads):
             return self._score(X, self._prepare(X, fitting=False, state=None), y)
 
+    #: The loss terms :meth:`score` reads: unweighted reconstruction errors,
+    #: each divided by ``reconstruction_scale_[term]`` (the variance of what
+    #: it rebuilds, in the training data). Empty: minus the objective, less
+    #: the terms of ``_transductive_terms``.
+    _score_terms: tuple = ()
     #: Loss terms that do not depend on the rows scored (e.g. a column
-    #: autoencoder over the training columns): left out of :meth:`score`.
+    #: autoencoder over the training columns).
     _transductive_terms: tuple = ()
 
     def _score(self, X: pd.DataFrame, data: dict, y) -> float:
         terms = self.net_.evaluate_terms(TensorDict(data))
+        if self._score_terms:
+            scale = self.reconstruction_scale_
+            return -float(np.mean([terms[t] / scale[t] for t in self._score_terms]))
         return -(terms["loss"] - sum(terms.get(t, 0.0) for t in self._transductive_terms))
 
     def _encode_batch(self, module, batch) -> torch.Tensor:
@@ -438,6 +485,52 @@ class ScalingMixin:
         if dataset.lazy:
             return WorkerLoader(dataset, batch_size=batch_size, num_workers=self.num_workers)
         return SliceLoader(dataset, batch_size=batch_size)
+
+
+class CheckpointMixin:
+    """``checkpoint_dir``: resumable training of the three embedders.
+
+    With ``checkpoint_dir`` set, the net that :meth:`fit` trains saves its
+    whole training state after every epoch and a fit that finds a checkpoint
+    of the same parameters and data resumes from it; a checkpoint of another
+    fit is refused before training (see :mod:`skmm.training.checkpoint`).
+    Only ``fit`` (and ``fit_transform``) checkpoint: the stages of
+    ``CommonSpaceEmbedder.partial_fit`` do not.
+
+    With ``random_state`` None (or a ``RandomState`` instance), a fit that
+    finds a checkpoint of the same estimator takes its seeds from it, so that
+    it can resume the fit that wrote it.
+    """
+
+    #: Parameters left out of a checkpoint's fingerprint: they change how,
+    #: not what, is computed (a switch between streamed and decoded images is
+    #: still refused, by the hash of the data). ``max_epochs`` is compared
+    #: with the checkpoint's epoch instead: raising it resumes a complete fit.
+    _checkpoint_ignores = ("checkpoint_dir", "verbose", "n_threads", "num_workers", "cache",
+                           "memory_budget", "device", "max_epochs")
+
+    def _seeds(self) -> dict:
+        seeds = super()._seeds()
+        if self.checkpoint_dir is None or isinstance(self.random_state, Integral):
+            return seeds
+        saved = read_checkpoint(self.checkpoint_dir)
+        if saved is not None and saved["fingerprint"]["estimator"] == type(self).__name__ \
+                and set(saved["fingerprint"]["seeds"]) == set(seeds):
+            return {k: int(v) for k, v in saved["fingerprint"]["seeds"].items()}
+        return seeds
+
+    def _callbacks(self, state: dict) -> list:
+        callbacks = super()._callbacks(state)
+        if self.checkpoint_dir is None:
+            return callbacks
+        if self.accelerator is not None:
+            raise ValueError("checkpoint_dir cannot be used with accelerator: each process "
+                             "would need its own checkpoint; use Accelerate's "
+                             "Accelerator.save_state / load_state instead")
+        params = describe_params(self.get_params(deep=False), self._checkpoint_ignores)
+        return [*callbacks, ("checkpoint", EpochCheckpoint(
+            self.checkpoint_dir, estimator=type(self).__name__, params=params,
+            seeds=state["seeds"], verbose=self.verbose))]
 
 
 class NeuralClassifier(ClassifierMixin, NeuralEstimator):

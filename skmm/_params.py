@@ -205,8 +205,11 @@ random_state : int, RandomState instance or None, default=None
     same result bit for bit at a given number of torch threads.""",
     "verbose": """\
 verbose : int, default=0
-    0 prints nothing; 1 prints skorch's table of loss terms per epoch and
-    a progress bar while decoding images; 2 adds a per-batch progress bar.""",
+    0 prints nothing; 1 prints skorch's table of loss terms per epoch
+    (coloured on a terminal, plain text in logs) and, on a terminal, a
+    progress bar while decoding 1,000 images or more (never in
+    ``transform`` of fewer rows, e.g. inside cross-validation); 2 adds a
+    per-batch progress bar on a terminal.""",
 }
 
 #: ``%(scaling)s`` in a docstring: every scaling parameter, in order.

@@ -3,6 +3,9 @@
 Every error about the data a user passed is a subclass of :class:`ValueError`
 and names the column, up to the first few row labels, and the reason, so
 that a dirty table can be fixed without reading a traceback into torch.
+Messages stay short whatever the number of bad rows: rows are grouped by
+column and reason, a few labels are shown per group and a few groups per
+message; the full list is in the error's ``report`` (or ``rows``).
 """
 
 from __future__ import annotations
@@ -19,13 +22,63 @@ __all__ = [
 
 #: How many row labels an error message shows before summarising the rest.
 MAX_ROWS_SHOWN = 5
+#: How many (column, reason) groups an InvalidRowsError message shows.
+MAX_GROUPS_SHOWN = 5
+#: How many distinct details (e.g. paths) a group shows.
+MAX_DETAILS_SHOWN = 2
+#: How many hints an InvalidRowsError message shows.
+MAX_HINTS_SHOWN = 3
+#: Longest a single label, column name or detail may be in a message.
+MAX_ITEM_CHARS = 60
+#: Longest a reason may be in a message.
+MAX_TEXT_CHARS = 300
+#: Longest a hint may be in a message.
+MAX_HINT_CHARS = 800
+
+
+def shorten(text: str, limit: int = MAX_ITEM_CHARS) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending in ``...`` when cut.
+
+    Parameters
+    ----------
+    text : str
+        Any text.
+    limit : int, default=MAX_ITEM_CHARS
+        The longest result (at least 4).
+
+    Returns
+    -------
+    str
+    """
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _label(value) -> str:
+    return shorten(repr(value))
 
 
 def format_rows(rows: Sequence, max_shown: int = MAX_ROWS_SHOWN) -> str:
-    """Format row labels for a message: ``[3, 7, 'a'] and 12 more``."""
-    rows = list(rows)
-    shown = ", ".join(repr(r) for r in rows[:max_shown])
-    extra = len(rows) - max_shown
+    """Format row labels for a message: ``[3, 7, 'a'] and 12 more``.
+
+    Parameters
+    ----------
+    rows : sequence
+        Row labels (``X.index`` values).
+    max_shown : int, default=MAX_ROWS_SHOWN
+        How many labels to show; each is cut to :data:`MAX_ITEM_CHARS`.
+
+    Returns
+    -------
+    str
+        At most ``max_shown`` labels and the count of the others, so the
+        length does not grow with ``len(rows)``.
+    """
+    if not hasattr(rows, "__getitem__"):
+        rows = list(rows)
+    n = len(rows)
+    shown = ", ".join(_label(r) for r in list(rows[:max_shown]))
+    extra = n - max_shown
     return f"[{shown}]" + (f" and {extra} more" if extra > 0 else "")
 
 
@@ -49,37 +102,117 @@ class InputError(ValueError):
 
 
 class MissingColumnError(InputError):
-    """A column the estimator needs is not in ``X``."""
+    """A column the estimator needs is not in ``X``.
+
+    Parameters
+    ----------
+    column : hashable
+        The missing column.
+    available : iterable
+        The columns ``X`` has; the message shows the first 20.
+    context : str, default=""
+        Why the column is needed, e.g. ``"image_col of CRVAEEmbedder"``.
+    """
 
     def __init__(self, column: str, available: Iterable[str], *, context: str = ""):
         available = list(available)
-        msg = f"column {column!r} is missing from X"
+        msg = f"column {_label(column)} is missing from X"
         if context:
-            msg += f" ({context})"
-        msg += f"; X has columns {available[:20]!r}" + (" ..." if len(available) > 20 else "")
+            msg += f" ({shorten(context, MAX_TEXT_CHARS)})"
+        shown = ", ".join(_label(c) for c in available[:20])
+        msg += f"; X has columns [{shown}]"
+        if len(available) > 20:
+            msg += f" and {len(available) - 20} more"
         super().__init__(msg, column=column)
+
+
+def _group_line(column, rows: list, reasons, details) -> str:
+    """One line of an InvalidRowsError: a column, its rows and one kind of reason."""
+    line = f"column {_label(column)}, rows {format_rows(rows)}: "
+    distinct = reasons.unique()
+    if len(distinct) == 1:
+        return line + shorten(distinct[0], MAX_TEXT_CHARS)
+    # same kind of reason, different details (e.g. "file not found: <path>")
+    category = shorten(str(distinct[0]).partition(": ")[0], MAX_TEXT_CHARS)
+    found = [d for d in details.unique() if d]
+    shown = ", ".join(shorten(d) for d in found[:MAX_DETAILS_SHOWN])
+    extra = len(found) - MAX_DETAILS_SHOWN
+    return line + category + (f": {shown}" if shown else "") + (
+        f" and {extra} others" if extra > 0 else "")
 
 
 class InvalidRowsError(InputError):
     """Some cells of ``X`` cannot be used.
 
+    The message groups the problems by column and kind of reason (a reason
+    ``"file not found: a.png"`` is of kind ``"file not found"``) and shows,
+    per group, the first :data:`MAX_ROWS_SHOWN` row labels, how many more
+    there are and a few details; at most :data:`MAX_GROUPS_SHOWN` groups are
+    shown and the rest are counted in one line, so that its length does not
+    grow with the number of bad rows.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        One row per problem, with columns ``row``, ``column`` and ``reason``
+        (see :func:`skmm.inputs.checks.make_report`).
+    hints : sequence of str or None, default=None
+        Advice added after the groups (e.g. that no file of an image column
+        exists). None means ``report.attrs.get("hints", [])``.
+
     Attributes
     ----------
     report : pandas.DataFrame
         One row per problem, with columns ``row``, ``column`` and ``reason``
-        (the same table :func:`skmm.inputs.validate_frame` returns).
+        (the same table :func:`skmm.inputs.validate_frame` returns): every
+        problem, whatever the message shows.
+    hints : list of str
+        The hints of the message.
+    column : hashable
+        The column of the first problem.
+    rows : list
+        The labels of every row at fault, each once.
     """
 
-    def __init__(self, report):
+    def __init__(self, report, hints=None):
         self.report = report
-        parts = []
-        for (column, reason), group in report.groupby(["column", "reason"], sort=False):
-            parts.append(f"column {column!r}, rows {format_rows(group['row'].tolist())}: {reason}")
+        if hints is None:
+            hints = report.attrs.get("hints", ())
+        self.hints = [h for h in dict.fromkeys(hints) if h]
+        reasons = report["reason"].astype(str)
+        details = reasons.str.partition(": ")
+        keys = [report["column"].map(_hashable), details[0]]
+        groups = sorted(report.groupby(keys, sort=False, dropna=False).indices.values(),
+                        key=lambda positions: positions[0])
         n_rows = report["row"].nunique()
-        msg = f"{n_rows} unusable row(s) in X: " + "; ".join(parts)
-        msg += " (skmm.inputs.validate_frame(X, ...) lists every problem)"
+        lines = []
+        for positions in groups[:MAX_GROUPS_SHOWN]:
+            first = positions[0]
+            lines.append(_group_line(report["column"].iat[first],
+                                     report["row"].iloc[positions].tolist(),
+                                     reasons.iloc[positions], details[2].iloc[positions]))
+        if len(groups) > MAX_GROUPS_SHOWN:
+            rest = [p for g in groups[MAX_GROUPS_SHOWN:] for p in g]
+            columns = list(dict.fromkeys(report["column"].iloc[rest].map(_hashable)))
+            shown = ", ".join(_label(c) for c in columns[:3])
+            lines.append(f"and {len(groups) - MAX_GROUPS_SHOWN} more kinds of problem in "
+                         f"{len(rest)} cells of column(s) {shown}"
+                         + (f" and {len(columns) - 3} more" if len(columns) > 3 else ""))
+        lines += [f"hint: {shorten(h, MAX_HINT_CHARS)}" for h in self.hints[:MAX_HINTS_SHOWN]]
+        msg = (f"{n_rows} unusable row(s) in X:\n" + "\n".join(f"  {line}" for line in lines)
+               + "\n(all problems: this error's .report; "
+                 "skmm.inputs.validate_frame(X, ...) finds them without raising)")
         first = report.iloc[0]
         super().__init__(msg, column=first["column"], rows=report["row"].unique().tolist())
+
+
+def _hashable(value):
+    """A group key for a column name (unhashable names become their repr)."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from skmm._base import BaseEmbedder
+from skmm._base import BaseEmbedder, image_variance
 from skmm._params import TRAINING, constraints, fill_doc
 from skmm.inputs import as_size, load_images
 from skmm.nn.mmeda import ImageAutoencoder
@@ -53,6 +53,10 @@ class ConvAutoencoder(BaseEmbedder):
     ----------
     net_ : skmm.training.MultimodalNet
     image_size_ : (int, int)
+    reconstruction_scale_ : dict of str to float
+        The variance, in the training data, of what each term of
+        :meth:`score` rebuilds (pixels in [0, 1], word vectors or the text
+        matrix): the errors are divided by it.
     history_ : skorch.history.History
         ``train_loss`` and ``train_image`` per epoch.
     n_features_in_ : int
@@ -99,7 +103,10 @@ class ConvAutoencoder(BaseEmbedder):
                              verbose=self.verbose)
         if fitting:
             state["image_size_"] = size
+            state["reconstruction_scale_"] = {"image": image_variance(images)}
         return {"image": torch.from_numpy(images)}
+
+    _score_terms = ("image",)
 
     def _build_module(self, data: dict, state: dict) -> ImageAutoencoder:
         return ImageAutoencoder((3, *state["image_size_"]), self.conv_channels, self.n_components)

@@ -167,7 +167,7 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         pipeline.fit(texts, y)
         self.pipeline_ = pipeline
         self.classes_ = pipeline.classes_
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return self
 
     def decision_function(self, X):

@@ -103,7 +103,7 @@ class EarlyFusion(_TwoBlocks):
         image, text, mi, mt = self._fit_blocks(X)
         self.image_features_, self.text_features_ = image, text
         self.n_image_features_, self.n_text_features_ = mi.shape[1], mt.shape[1]
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return np.hstack([mi, mt])
 
     def transform(self, X):
@@ -287,7 +287,7 @@ class CollectiveMF(_TwoBlocks):
         self.image_features_, self.text_features_ = image, text
         self.loadings_ = {"image": vi, "text": vt}
         self.objective_, self.n_iter_ = objective, n_iter
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return U.astype(np.float32)
 
     def transform(self, X):

@@ -156,7 +156,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self.length_ = raw.shape[1]
         out = self._scale(raw)
         self.n_features_out_ = out.shape[1]
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return out
 
     def _scale(self, raw) -> np.ndarray:

@@ -13,13 +13,24 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, ScalingMixin, as_tensors, check_labels
+from skmm._base import (
+    BaseEmbedder,
+    CheckpointMixin,
+    ScalingMixin,
+    as_tensors,
+    check_labels,
+)
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
 from skmm.inputs.checks import (
     set_input_features,
 )
-from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
+from skmm.inputs.modalities import (
+    inferred_kinds,
+    parse_modalities,
+    prepare_modalities,
+    resolve_modalities,
+)
 from skmm.metrics import retrieval_table
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
@@ -54,7 +65,7 @@ PAPER_PRESET = {
 
 
 @fill_doc
-class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
+class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Supervised common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
@@ -380,7 +391,8 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         def images(values, *, column, size, present):
             return self._image_data(values, column=column, size=size, present=present)
 
-        return as_tensors(prepare_modalities(X, specs, images=images, **kwargs))
+        return as_tensors(prepare_modalities(X, specs, images=images,
+                                             inferred=inferred_kinds(self.modalities), **kwargs))
 
     def _new_text_encoder(self, spec, seed):
         return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
@@ -537,7 +549,7 @@ class CommonSpaceEmbedder(ScalingMixin, BaseEmbedder):
         self.vector_sizes_ = vector_sizes
         self.net_ = net
         self.stages_ = [*self.stages_, self._stage_record(new, net, len(classes))]
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return self
 
     @property

@@ -10,7 +10,14 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, ScalingMixin, as_tensors
+from skmm._base import (
+    BaseEmbedder,
+    CheckpointMixin,
+    ScalingMixin,
+    as_tensors,
+    image_variance,
+    sample_rows,
+)
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_text
@@ -38,8 +45,21 @@ PAPER_PRESET = {
 }
 
 
+def word_vector_variance(tokens, vectors: np.ndarray) -> float:
+    """The variance of the word vectors the text decoder rebuilds (sampled rows).
+
+    Over every word and the first padding position after it (the zero
+    ``<pad>`` vector that ends a text), as in :meth:`skmm.nn.crvae.CRVAE.loss_terms`.
+    """
+    tokens = sample_rows(tokens)
+    n_words = (tokens != 0).sum(1)
+    mask = np.arange(tokens.shape[1])[None, :] <= n_words[:, None]
+    target = vectors[tokens[mask]].astype(np.float64)
+    return max(float(np.mean((target - target.mean(0)) ** 2)), 1e-12)
+
+
 @fill_doc
-class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
+class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Joint image-text embedding with a convolutional-recurrent VAE.
 
     The image goes through three conv 3x3 + ReLU + max-pool blocks, the text
@@ -85,7 +105,13 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
     %(vector_size)s
     %(min_count)s
     %(max_vocabulary)s
-    %(max_length)s
+    max_length : int or None, default=100
+        Truncate texts to this many words. The recurrent encoder and the
+        teacher-forced decoder run over every position up to the longest
+        training text, so without a cap one long transcript makes every
+        batch as long (64 captions of 800 words took 17 to 270 times as long
+        as of 50 words); with the default 100 an 800-word caption costs
+        about twice a 50-word one. None keeps every word.
     %(max_epochs:20)s
     %(batch_size)s
     %(lr:1e-3)s
@@ -107,6 +133,10 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
     vocabulary_ : skmm.inputs.Vocabulary
     word_vectors_ : ndarray of shape (n_words, vector_size)
         Row ``i`` is the vector of ``vocabulary_.itos[i]``.
+    reconstruction_scale_ : dict of str to float
+        The variance, in the training data, of what each term of
+        :meth:`score` rebuilds (pixels in [0, 1], word vectors or the text
+        matrix): the errors are divided by it.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (and ``valid_*`` with ``validation_fraction``), ``dur``.
@@ -153,7 +183,7 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
                  conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
                  tokenizer="english", word_vectors="word2vec", vector_size=50, min_count=1,
-                 max_vocabulary=None, max_length=None, max_epochs=20, batch_size=64, lr=1e-3,
+                 max_vocabulary=None, max_length=100, max_epochs=20, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
@@ -238,7 +268,12 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
                                                            column=self.text_col)
             state.update(image_size_=size, text_encoder_=encoder,
                          vocabulary_=encoder.vocabulary_, word_vectors_=encoder.vectors_)
+            state["reconstruction_scale_"] = {
+                "image": image_variance(out["image"]),
+                "text": word_vector_variance(out["tokens"], encoder.vectors_)}
         return as_tensors(out)
+
+    _score_terms = ("image", "text")
 
     def _build_module(self, data: dict, state: dict) -> CRVAE:
         return CRVAE(state["word_vectors_"], (3, *state["image_size_"]),
@@ -270,7 +305,8 @@ class CRVAEEmbedder(ScalingMixin, BaseEmbedder):
             tokens are dropped.
         """
         check_is_fitted(self, "net_")
-        Z = np.asarray(Z, dtype=np.float32)
+        # a copy: an array viewed from a DataFrame is read-only (pandas copy-on-write)
+        Z = np.array(Z, dtype=np.float32)
         if Z.ndim != 2 or Z.shape[1] != self.n_components:
             raise ValueError(f"Z must have shape (n_samples, {self.n_components}); got {Z.shape}")
         module = self.net_.module_.eval()

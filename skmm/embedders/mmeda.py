@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
 import pandas as pd
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skmm._base import BaseEmbedder, ScalingMixin, as_tensors, holdout
+from skmm._base import (
+    BaseEmbedder,
+    CheckpointMixin,
+    ScalingMixin,
+    as_tensors,
+    holdout,
+    image_variance,
+)
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems
@@ -18,7 +26,7 @@ __all__ = ["MMEDAEmbedder"]
 
 
 @fill_doc
-class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
+class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Multimodal encoder-decoder with matrix factorization (MMEDA).
 
     Each row of ``X`` is an entity seen as an image (X0) and a row of a text
@@ -98,6 +106,10 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
     n_train_ : int
         Rows AE2 was sized with (fit rows less the validation rows).
     image_size_ : (int, int)
+    reconstruction_scale_ : dict of str to float
+        The variance, in the training data, of what each term of
+        :meth:`score` rebuilds (pixels in [0, 1], word vectors or the text
+        matrix): the errors are divided by it.
     history_ : skorch.history.History
         Per epoch ``train_loss``, ``train_image``, ``train_factorization``
         and, for variant II, ``train_text``, ``train_columns``.
@@ -201,6 +213,10 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         if fitting:  # every row is usable: now fit the text features
             out["text"] = builder.fit_transform(X)
             state.update(image_size_=size, text_features_=builder)
+            text = out["text"].astype(np.float64)
+            state["reconstruction_scale_"] = {
+                "image": image_variance(out["image"]),
+                "factorization": max(float(np.mean((text - text.mean(0)) ** 2)), 1e-12)}
         return as_tensors(out)
 
     # ---- fit -------------------------------------------------------------
@@ -233,13 +249,14 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         return module.embed(batch["image"], batch["text"])
 
     def score(self, X, y=None):
-        """Negative inductive loss on ``X`` (higher is better).
+        """How well the model rebuilds the rows of ``X`` (higher is better; at most 0).
 
-        The mean over the rows of ``X`` of the loss terms that depend on them:
-        image MSE + factorization MSE (``transform(X) @ components_.T`` vs
-        the text matrix of ``X``) and, for variant II, AE1's text MSE. AE2's
-        own reconstruction term (over the training columns) does not depend
-        on ``X`` and is left out. Lets GridSearchCV tune without labels.
+        Minus the mean of two relative errors: the image MSE (AE0) over the
+        variance of the training pixels, and the factorization MSE
+        (``transform(X) @ components_.T`` against the text matrix of ``X``)
+        over the variance of the training text matrix. Both variants are
+        scored alike (variant II's extra AE1 and AE2 terms are training aids,
+        not part of the score), so GridSearchCV can compare them.
 
         Parameters
         ----------
@@ -252,4 +269,4 @@ class MMEDAEmbedder(ScalingMixin, BaseEmbedder):
         """
         return super().score(X, y)
 
-    _transductive_terms = ("columns",)
+    _score_terms = ("image", "factorization")

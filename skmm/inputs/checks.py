@@ -67,16 +67,20 @@ def collect_problems(*checks) -> None:
     ------
     skmm.exceptions.InvalidRowsError
         If any check raised one; its report is the concatenation of theirs,
-        in the order of ``checks``. Other exceptions propagate at once.
+        in the order of ``checks``, and its hints are theirs. Other
+        exceptions propagate at once.
     """
-    reports = []
+    reports, hints = [], []
     for check in checks:
         try:
             check()
         except InvalidRowsError as err:
             reports.append(err.report)
+            hints += err.hints
     if reports:
-        raise InvalidRowsError(pd.concat(reports, ignore_index=True))
+        report = pd.concat(reports, ignore_index=True)
+        report.attrs["hints"] = list(dict.fromkeys(hints))
+        raise InvalidRowsError(report)
 
 
 def report_check(report: pd.DataFrame):
@@ -173,8 +177,13 @@ def check_columns(X: pd.DataFrame, columns: Iterable, *, context: str = "") -> N
             raise MissingColumnError(column, X.columns, context=context)
 
 
-def set_input_features(estimator, X: pd.DataFrame) -> None:
-    """Record ``n_features_in_`` and ``feature_names_in_`` from a DataFrame.
+def set_input_features(estimator, X: pd.DataFrame, columns: Iterable) -> None:
+    """Record ``n_features_in_`` and ``feature_names_in_``: the columns the estimator reads.
+
+    An skmm estimator reads a few named columns of ``X`` and ignores the
+    others, so that a whole table can flow through a Pipeline; its input
+    features are the columns it reads, not every column ``X`` happened to
+    have. ``transform`` needs these columns again and accepts any others.
 
     Parameters
     ----------
@@ -182,9 +191,22 @@ def set_input_features(estimator, X: pd.DataFrame) -> None:
         The estimator being fitted; its two attributes are set.
     X : pandas.DataFrame
         The table it is fitted on.
+    columns : iterable of hashable
+        The columns of ``X`` it reads (its ``_columns()``), in that order;
+        a column named twice is recorded once.
+
+    Raises
+    ------
+    skmm.exceptions.MissingColumnError
+        If a column is not in ``X``.
     """
-    estimator.n_features_in_ = X.shape[1]
-    estimator.feature_names_in_ = np.asarray(X.columns, dtype=object)
+    columns = list(dict.fromkeys(columns))
+    check_columns(X, columns)
+    estimator.n_features_in_ = len(columns)
+    names = np.empty(len(columns), dtype=object)
+    for i, column in enumerate(columns):  # a tuple (MultiIndex column) stays one name
+        names[i] = column
+    estimator.feature_names_in_ = names
 
 
 def _vector_problem(cell, length):

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from skmm.exceptions import InvalidRowsError
+from skmm.exceptions import InvalidRowsError, shorten
 from skmm.inputs.checks import (
     FrameMixin,
     check_columns,
@@ -36,10 +36,14 @@ __all__ = [
     "decode_image",
     "find_image_problems",
     "load_images",
+    "missing_files_hint",
 ]
 
 #: Channels of each supported output mode.
 CHANNELS = {"RGB": 3, "L": 1}
+#: With ``verbose``, decoding at least this many images shows a progress bar
+#: (on a terminal; never in logs).
+PROGRESS_MIN = 1000
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 _ARRAY_HELP = "expected HxW, HxWx1, HxWx3 or HxWx4"
 _ORIENTATION = 0x0112  # EXIF tag
@@ -220,7 +224,9 @@ def find_image_problems(
     """Decode every cell (into ``out[i]`` if given); return ``(pos, row, reason)``."""
     problems = []
     cells = zip(values.index.tolist(), values.tolist())
-    bar = tqdm(cells, total=len(values), desc=f"images {column!r}", disable=not verbose)
+    # a bar for long work only, and only on a terminal (tqdm's disable=None)
+    show = None if verbose and len(values) >= PROGRESS_MIN else True
+    bar = tqdm(cells, total=len(values), desc=f"images {column!r}", disable=show)
     for i, (row, cell) in enumerate(bar):
         try:
             image = decode_image(cell, mode=mode, size=size)
@@ -230,6 +236,137 @@ def find_image_problems(
             if out is not None:
                 out[i] = image
     return problems
+
+
+#: Subfolders looked at per root when searching where missing files really are.
+_MAX_CANDIDATE_FOLDERS = 200
+#: File names checked per candidate folder.
+_NAMES_CHECKED = 3
+_NOT_FOUND = "file not found"
+
+
+def _path_cells(values: pd.Series) -> list[str]:
+    """The non-blank path cells (str or PathLike) of a column, as str."""
+    paths = []
+    for cell in values.tolist():
+        if isinstance(cell, (str, os.PathLike)):
+            path = os.fspath(cell)
+            path = os.fsdecode(path) if isinstance(path, bytes) else path
+            if path.strip():
+                paths.append(path)
+    return paths
+
+
+def _nearest_existing(folder: str) -> str | None:
+    """``folder`` or its nearest ancestor that is a directory."""
+    while not os.path.isdir(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+    return folder
+
+
+def _subfolders(folder: str) -> list[str]:
+    """Up to :data:`_MAX_CANDIDATE_FOLDERS` subfolders of ``folder``, sorted (a bounded scan)."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for i, entry in enumerate(entries):
+                with contextlib.suppress(OSError):
+                    if entry.is_dir() and not entry.name.startswith("."):
+                        found.append(entry.path)
+                if len(found) >= _MAX_CANDIDATE_FOLDERS or i >= 50 * _MAX_CANDIDATE_FOLDERS:
+                    break
+    except OSError:
+        return []
+    return sorted(found)
+
+
+def _find_moved_folder(paths: list[str], folder: str, roots: list[str]) -> str | None:
+    """A folder other than ``folder`` holding the first files of ``paths`` (same sub-paths).
+
+    Looks in each root and its subfolders (at most :data:`_MAX_CANDIDATE_FOLDERS`
+    per root), so the cost is bounded whatever the number of rows.
+    """
+    tails = [os.path.relpath(p, folder) for p in paths[:_NAMES_CHECKED]]
+    seen = {folder}
+    for root in roots:
+        for candidate in [root, *_subfolders(root)]:
+            if candidate in seen:
+                continue
+            seen.add(candidate)
+            if all(os.path.isfile(os.path.join(candidate, t)) for t in tails):
+                return candidate
+    return None
+
+
+def missing_files_hint(values: pd.Series, *, column, problems) -> str | None:
+    """Advice for a column none of whose image files exist (a wrong folder, usually).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells of the column.
+    column : hashable
+        Its name, for the message.
+    problems : iterable of tuple
+        ``(position, row, reason)`` of the cells that could not be decoded
+        (:func:`find_image_problems`).
+
+    Returns
+    -------
+    hint : str or None
+        None unless the column holds at least two paths and not one of them
+        names an existing file. Otherwise it says how many files exist
+        (none), the folder they would all be under and whether it exists,
+        where the same file names are if a nearby folder (that folder's
+        nearest existing ancestor, the current directory, its parent, or a
+        subfolder of one of these) holds the first of them, and what to do.
+        No estimator has an image-folder parameter: paths are used as they
+        are, relative ones from the current directory; only
+        :func:`skmm.datasets.load_image_text_folder` takes ``image_dir``.
+    """
+    n_missing = sum(str(reason).startswith(_NOT_FOUND) for _, _, reason in problems)
+    if n_missing < 2:
+        return None
+    paths = _path_cells(values)
+    if n_missing < len(paths):  # some path cell was found (or failed otherwise)
+        return None
+    cwd = os.getcwd()
+    absolute = [os.path.abspath(p) for p in paths]
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in absolute])
+    except ValueError:  # paths on different drives
+        return None
+    nearest = _nearest_existing(folder)
+    col = shorten(repr(column))
+    hint = f"0 of {len(paths)} files of column {col} exist: all would be under {folder}, "
+    if nearest == folder:
+        hint += "which holds none of them."
+    else:
+        hint += f"which does not exist (nearest existing folder: {nearest})."
+    if any(p.startswith("~") for p in paths):
+        hint += " A leading '~' is not expanded: apply os.path.expanduser first."
+    roots = [r for r in dict.fromkeys([nearest, cwd, os.path.dirname(cwd)]) if r]
+    moved = _find_moved_folder(absolute, folder, roots)
+    if moved is not None:
+        hint += f" The first file names are under {moved}: did you mean that folder?"
+    if any(not os.path.isabs(p) for p in paths):
+        hint += (f" Relative paths are looked up from the current directory {cwd}."
+                 " No estimator takes an image folder: make the paths absolute,"
+                 " e.g. os.path.join(<image folder>, p),")
+    else:
+        hint += " No estimator takes an image folder: point the paths at the right one,"
+    hint += (" or read the CSV with"
+             " skmm.datasets.load_image_text_folder(csv_path, image_dir=<image folder>).")
+    return hint
+
+
+def _image_problems_error(values, column, problems) -> InvalidRowsError:
+    report = make_report((row, column, reason) for _, row, reason in problems)
+    hint = missing_files_hint(values, column=column, problems=problems)
+    return InvalidRowsError(report, hints=[hint] if hint else [])
 
 
 def load_images(
@@ -259,7 +396,8 @@ def load_images(
     ------
     skmm.exceptions.InvalidRowsError
         After trying every cell, if any cannot be decoded; its ``report``
-        lists them all.
+        lists them all, and its message adds a hint when no file of the
+        column exists (:func:`missing_files_hint`).
     """
     if mode not in CHANNELS:
         raise ValueError(f"mode must be one of {sorted(CHANNELS)}; got {mode!r}")
@@ -269,7 +407,7 @@ def load_images(
         values, column=column, mode=mode, size=(height, width), out=out, verbose=verbose
     )
     if problems:
-        raise InvalidRowsError(make_report((row, column, r) for _, row, r in problems))
+        raise _image_problems_error(values, column, problems)
     return out
 
 
@@ -293,9 +431,16 @@ def check_images(
     -------
     report : pandas.DataFrame
         Columns ``row``, ``column``, ``reason``; empty when every cell decodes.
+        When no file of the column exists, ``report.attrs["hints"]`` holds
+        the advice of :func:`missing_files_hint`, which
+        :class:`~skmm.exceptions.InvalidRowsError` shows.
     """
     problems = find_image_problems(values, column=column, mode=mode, size=as_size(size))
-    return make_report((row, column, reason) for _, row, reason in problems)
+    report = make_report((row, column, reason) for _, row, reason in problems)
+    hint = missing_files_hint(values, column=column, problems=problems)
+    if hint:  # InvalidRowsError(report) shows it
+        report.attrs["hints"] = [hint]
+    return report
 
 
 class ImageLoader(FrameMixin, TransformerMixin, BaseEstimator):
@@ -321,9 +466,9 @@ class ImageLoader(FrameMixin, TransformerMixin, BaseEstimator):
     image_size_ : tuple of int
         ``(height, width)``.
     n_features_in_ : int
-        Number of columns of ``X`` seen in fit.
+        Number of columns of ``X`` read in fit: 1.
     feature_names_in_ : ndarray of str
-        Columns of ``X`` seen in fit.
+        The columns of ``X`` read in fit: ``[image_col]``.
     n_features_out_ : int
         ``C * H * W``.
 
@@ -371,7 +516,7 @@ class ImageLoader(FrameMixin, TransformerMixin, BaseEstimator):
         check_columns(
             check_frame(X), [self.image_col], context="image_col of ImageLoader"
         )
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         self.image_size_ = size
         self.n_features_out_ = CHANNELS[self.mode] * size[0] * size[1]
         return self

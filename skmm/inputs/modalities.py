@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from skmm.exceptions import InvalidRowsError
+from skmm.exceptions import InvalidRowsError, shorten
 from skmm.inputs.checks import (
     check_columns,
     collect_problems,
@@ -25,7 +26,7 @@ from skmm.inputs.checks import (
 )
 from skmm.inputs.tokenizers import check_text
 
-__all__ = ["KINDS", "infer_kind", "parse_modalities", "prepare_modalities",
+__all__ = ["KINDS", "infer_kind", "inferred_kinds", "parse_modalities", "prepare_modalities",
            "resolve_modalities"]
 
 #: The kinds of modality.
@@ -35,38 +36,90 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".w
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+#: Cells looked at to infer a column's kind: the first present ones among the first rows.
+_SAMPLE_ROWS, _SAMPLE_CELLS = 500, 50
+_LINE_BREAKS = ("\n", "\r", "\t")
+
+
+def _has_image_suffix(cell: str) -> bool:
+    return cell.lower().endswith(_IMAGE_SUFFIXES)
+
+
+def _looks_like_image_path(cell: str) -> bool:
+    """An image file name by its shape alone: an image suffix, one line, and no
+    space unless a folder separator shows it is a path (``"photos/my cat.jpg"``).
+    A caption such as ``"a cat on a mat.jpg"`` is not one."""
+    if not _has_image_suffix(cell) or any(c in cell for c in _LINE_BREAKS):
+        return False
+    return " " not in cell or "/" in cell or "\\" in cell
+
+
+def _is_file(cell: str) -> bool:
+    return len(cell) < 4096 and os.path.isfile(cell)
+
+
+def _string_kind(strings: list[str], column) -> str:
+    """``"image"`` if most of the sampled strings are image paths, else ``"text"``."""
+    n = len(strings)
+    paths = sum(_is_file(s) or _looks_like_image_path(s) for s in strings)
+    if paths * 2 > n:
+        return "image"
+    suffixed = [s for s in strings if _has_image_suffix(s)]
+    if len(suffixed) * 2 > n:
+        warnings.warn(
+            f"column {shorten(repr(column))}: {len(suffixed)} of the {n} cells looked at end "
+            f"in an image suffix (e.g. {shorten(repr(suffixed[0]))}) but hold spaces and name "
+            f"no existing file, so the column is taken as text; give the kind to say which "
+            f"it is, e.g. modalities={{'name': ({column!r}, 'image')}} or "
+            f"({column!r}, 'text')", UserWarning, stacklevel=4)
+    return "text"
+
+
 def infer_kind(values: pd.Series, column) -> str:
-    """The kind of a modality column, from its first present cell.
+    """The kind of a modality column, from a sample of its cells.
 
     Parameters
     ----------
     values : pandas.Series
         The column.
     column : hashable
-        Its name, for error messages.
+        Its name, for messages.
 
     Returns
     -------
     kind : {"image", "text", "vector"}
-        A string is an image when it names an image file (by suffix or
-        because the file exists), else a text; bytes, paths and PIL images are
-        images; a numpy array is an image from 2 dimensions up, else a vector;
-        a list or tuple is a vector.
+        The type of the first present cell decides, except for strings:
+        bytes, paths (``os.PathLike``) and PIL images are images; a numpy
+        array is an image from 2 dimensions up, else a vector; a list or
+        tuple is a vector. Strings are an image column when more than half
+        of the sampled strings (the first 50 present cells among the first
+        500 rows) are image paths: a string that names an existing file, or
+        that has an image suffix (``.png``, ``.jpg`` ...), is one line, and
+        holds no space unless it also holds a folder separator (``"cat.jpg"``,
+        ``"photos/0001.png"``, ``"My photos/cat 1.jpg"``; files that do not
+        exist still count, so a wrong folder is reported as such). Otherwise
+        the column is text: a caption such as ``"a cat on a mat.jpg"`` is
+        text.
+
+    Warns
+    -----
+    UserWarning
+        When a column is taken as text although most sampled strings end in
+        an image suffix (they hold spaces and name no existing file): give
+        the kind explicitly, ``(column, "image")`` or ``(column, "text")``.
 
     Raises
     ------
     ValueError
-        If the first 200 cells are all missing, or the cell is of another type.
+        If the first 500 cells are all missing, or the cell is of another type.
     """
-    cells = [c for c in values.tolist()[:200] if not is_missing(c)][:20]
+    cells = [c for c in values.tolist()[:_SAMPLE_ROWS] if not is_missing(c)][:_SAMPLE_CELLS]
     if not cells:
         raise ValueError(f"cannot infer the kind of modality column {column!r}: every cell is "
                          "missing; give it as (column, kind)")
     cell = cells[0]
     if isinstance(cell, str):
-        looks_like_path = cell.lower().endswith(_IMAGE_SUFFIXES) or (
-            len(cell) < 4096 and os.path.isfile(cell))
-        return "image" if looks_like_path else "text"
+        return _string_kind([c for c in cells if isinstance(c, str)], column)
     if isinstance(cell, (bytes, bytearray, memoryview, os.PathLike)):
         return "image"
     if isinstance(cell, np.ndarray):
@@ -77,6 +130,32 @@ def infer_kind(values: pd.Series, column) -> str:
         return "image"
     raise ValueError(f"cannot infer the kind of modality column {column!r} from a cell of type "
                      f"{type(cell).__name__}; give it as (column, kind) with kind in {KINDS}")
+
+
+def inferred_kinds(modalities) -> list[str]:
+    """The modalities whose kind is left to :func:`infer_kind` (no kind given).
+
+    Parameters
+    ----------
+    modalities : dict, list of str or None
+        A ``modalities`` parameter (see :func:`resolve_modalities`).
+
+    Returns
+    -------
+    list of str
+        Their names, in order.
+    """
+    return [m for m, spec in parse_modalities(modalities).items() if "kind" not in spec]
+
+
+def _guessed_image_hint(name, column, values: pd.Series) -> str | None:
+    """The advice of an image error on a column whose kind was inferred from strings."""
+    first = next((c for c in values.tolist() if not is_missing(c)), None)
+    if not isinstance(first, str):
+        return None  # bytes, arrays, PIL images: surely images
+    return (f"modality {name!r} was taken as images because its cells look like image file "
+            f"names (e.g. {shorten(repr(first))}); if column {shorten(repr(column))} holds "
+            f"text, give the kind: modalities={{{name!r}: ({column!r}, 'text'), ...}}")
 
 
 def _spec_of(name, value) -> dict:
@@ -188,7 +267,8 @@ def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
 
 
 def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_sizes: dict,
-                       size, images, fit_names=(), only=None, require_all=False) -> dict:
+                       size, images, fit_names=(), only=None, require_all=False,
+                       inferred=()) -> dict:
     """Check, decode and encode the modalities of ``X`` into arrays.
 
     Parameters
@@ -212,6 +292,10 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         Prepare only these modalities.
     require_all : bool, default=False
         Every row must hold every prepared modality (else: at least one).
+    inferred : collection of str, default=()
+        The modalities whose kind was inferred (:func:`inferred_kinds`): when
+        the images of one of them cannot be read, the error says what was
+        guessed and how to give the kind instead.
 
     Returns
     -------
@@ -242,7 +326,13 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         kind = spec["kind"]
         if kind == "image":
             def image(m=m, col=col, values=values, mask=mask):
-                out[f"{m}__image"] = images(values, column=col, size=size, present=mask)
+                try:
+                    out[f"{m}__image"] = images(values, column=col, size=size, present=mask)
+                except InvalidRowsError as err:
+                    hint = _guessed_image_hint(m, col, values) if m in inferred else None
+                    if hint is None:
+                        raise
+                    raise InvalidRowsError(err.report, hints=[hint, *err.hints]) from None
             checks.append(image)
         elif kind == "text":
             def text(m=m, col=col, present=present):

@@ -211,7 +211,9 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     encoder_ : TextEncoder
         The fitted vocabulary and vectors.
     n_features_in_ : int
+        Number of columns of ``X`` read in fit: 1.
     feature_names_in_ : ndarray of str
+        The columns of ``X`` read in fit: ``[text_col]``.
     """
 
     _parameter_constraints: ClassVar[dict] = constraints(
@@ -260,7 +262,7 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
             vector_size=self.vector_size,
             random_state=self.random_state,
         ).fit(X[self.text_col], column=self.text_col)
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return self
 
     @property

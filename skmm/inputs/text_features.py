@@ -152,7 +152,7 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.scaler_ = scaler
         out = self._matrix(X)
         self.n_features_out_ = out.shape[1]
-        set_input_features(self, X)
+        set_input_features(self, X, self._columns())
         return out
 
     def _raw(self, X):

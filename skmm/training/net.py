@@ -10,7 +10,8 @@
   default ``loss.item()`` per batch stalls a GPU pipeline),
 * stops with :class:`~skmm.exceptions.NonFiniteLossError` when a loss is NaN
   or infinite,
-* optionally runs the forward pass under bf16 autocast on CUDA, keeps
+* optionally runs the forward pass under bf16 autocast (on CUDA, and on a
+  CPU with bfloat16 instructions), keeps
   convolution weights and image batches channels-last, and compiles the
   module with ``torch.compile`` (skorch's ``compile=True``).
 
@@ -29,7 +30,13 @@ Accelerate.
 from __future__ import annotations
 
 import contextlib
+import functools
+import platform
+import re
+import sys
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from skorch import NeuralNet
@@ -41,7 +48,39 @@ from skmm.training.data import SliceLoader, TensorDict
 from skmm.training.runtime import unwrap
 from skmm.training.terms import DeferredLoss, EpochLossTerms
 
-__all__ = ["AcceleratedMultimodalNet", "MultimodalNet"]
+__all__ = ["AcceleratedMultimodalNet", "MultimodalNet", "cpu_bf16_support"]
+
+#: /proc/cpuinfo flags of a CPU that computes in bfloat16 natively: AVX-512
+#: BF16 or AMX (x86), the BF16 extension (ARM). Without one, oneDNN emulates
+#: bf16 with float32 arithmetic plus conversions: slower than float32.
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_support() -> str | None:
+    """The CPU flag that makes bfloat16 autocast fast on this machine, or None.
+
+    Read from the ``flags`` (x86) or ``Features`` (ARM) lines of
+    ``/proc/cpuinfo``; None where there is no such file (macOS, Windows).
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return next((f for f in CPU_BF16_FLAGS if f in flags), None)
+
+
+def _no_cpu_bf16_message() -> str:
+    return (f"precision='bf16' needs a CPU with bfloat16 instructions (one of the "
+            f"/proc/cpuinfo flags {', '.join(CPU_BF16_FLAGS)}); this "
+            f"{platform.machine() or 'CPU'} has none, so training runs in float32 "
+            "(emulated bf16 would be slower than float32). Use precision='float32' "
+            "to silence this warning.")
 
 
 def _step(terms: Mapping[str, torch.Tensor], y_pred) -> dict:
@@ -53,6 +92,23 @@ def _step(terms: Mapping[str, torch.Tensor], y_pred) -> dict:
 def _deferred(step: dict) -> dict:
     """The step with its ``"loss"`` read without a device sync (see DeferredLoss)."""
     return {**step, "loss": DeferredLoss(step["loss"].detach())}
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch table, with its ANSI colours only when it prints to a terminal.
+
+    Logs written to a file or a notebook cell get plain text.
+    """
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        stream = getattr(sys, "stdout", None)
+        if isinstance(text, str) and not (stream is not None and stream.isatty()):
+            text = _ANSI.sub("", text)
+        return text
 
 
 class MultimodalNet(NeuralNet):
@@ -77,8 +133,10 @@ class MultimodalNet(NeuralNet):
     module : torch.nn.Module
         An instantiated module (or a class with ``module__`` parameters).
     autocast : {None, "bf16"}, default=None
-        Run the forward pass under ``torch.autocast`` in bfloat16 on CUDA.
-        Ignored on the CPU.
+        Run the forward pass under ``torch.autocast`` in bfloat16, on CUDA
+        and on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX; see
+        :func:`cpu_bf16_support`). On a CPU without them the net warns once
+        (:class:`RuntimeWarning`, naming the flags) and trains in float32.
     channels_last : bool, default=False
         Store the 4-D (convolution) weights and move 4-D (image) batches in
         the channels-last memory format, which cuDNN runs faster with tensor
@@ -127,7 +185,7 @@ class MultimodalNet(NeuralNet):
                      ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
                      ("valid_loss", PassthroughScoring(name="valid_loss"))]
         if self.verbose:
-            callbacks.append(("print_log", PrintLog()))
+            callbacks.append(("print_log", PlainPrintLog()))
         return callbacks
 
     def get_dataset(self, X, y=None):
@@ -136,8 +194,17 @@ class MultimodalNet(NeuralNet):
         return TensorDict(X)
 
     def _autocast(self):
-        if self.autocast == "bf16" and str(self.device).startswith("cuda"):
+        if self.autocast != "bf16":
+            return contextlib.nullcontext()
+        kind = str(self.device).split(":")[0]  # "cuda", "cpu"; "None": batches stay put
+        if kind == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
+        if kind == "cpu":
+            if cpu_bf16_support() is not None:
+                return torch.autocast("cpu", dtype=torch.bfloat16)
+            if not getattr(self, "_warned_no_bf16_", False):  # once per net
+                self._warned_no_bf16_ = True
+                warnings.warn(_no_cpu_bf16_message(), RuntimeWarning, stacklevel=4)
         return contextlib.nullcontext()
 
     def to_device(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -23,10 +23,43 @@ def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     return getattr(module, "_orig_mod", module)
 
 
+def available_devices() -> list[str]:
+    """The devices torch can use here: ``"cpu"``, then ``"cuda:0"`` ... and ``"mps"``."""
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
 def resolve_device(device: str | torch.device) -> str:
-    """Resolve ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``."""
+    """The device to train on: ``"auto"`` is CUDA when a GPU is present, else the CPU.
+
+    Raises
+    ------
+    ValueError
+        ``device`` is not a device name torch knows (e.g. ``"gpu"``), or names
+        one this machine does not have (``"cuda"`` on a CPU-only build, a
+        GPU index out of range); the message lists the available devices.
+    """
     if str(device) == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    available = available_devices()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device={device!r} is not a device torch knows; use \"auto\" or one "
+                         f"of the available devices {available}") from None
+    if parsed.type == "cpu":
+        return str(device)
+    name = f"{parsed.type}:{parsed.index}" if parsed.index is not None else parsed.type
+    if not any(a == name or a.split(":")[0] == name for a in available):
+        why = ("this build of torch has no CUDA support" if parsed.type == "cuda"
+               and not torch.backends.cuda.is_built() else "it is not available here")
+        raise ValueError(f"device={device!r} cannot be used: {why}; available devices: "
+                         f"{available} (device=\"auto\" picks CUDA when present)")
     return str(device)
 
 

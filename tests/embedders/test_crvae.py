@@ -1,5 +1,6 @@
 """CRVAEEmbedder: sklearn contracts, input errors, training behaviour."""
 
+import copy
 import io
 import pickle
 
@@ -73,9 +74,20 @@ def test_grid_search_and_cross_val_score_without_labels(X):
     assert scores.shape == (2,) and np.isfinite(scores).all() and (scores < 0).all()
 
 
-def test_score_is_negative_reconstruction_loss(X, fitted):
-    s = fitted.score(X)
-    assert np.isfinite(s) and s < 0
+def test_score_is_the_relative_reconstruction_error_not_the_objective(X, fitted):
+    from skmm.training import TensorDict
+
+    data = fitted._prepare(X, fitting=False)
+    terms = fitted.net_.evaluate_terms(TensorDict(data))
+    scale = fitted.reconstruction_scale_
+    pixels = data["image"].numpy() / 255.0
+    assert scale["image"] == pytest.approx(pixels.var(), rel=1e-6)  # 48 rows: all sampled
+    expected = -(terms["image"] / scale["image"] + terms["text"] / scale["text"]) / 2
+    assert fitted.score(X) == pytest.approx(expected, rel=1e-6)
+    assert fitted.score(X) != pytest.approx(-terms["loss"], rel=1e-3)  # not the objective
+    # the weights of the objective do not redefine the score
+    changed = copy.deepcopy(fitted).set_params(beta=10.0, text_weight=0.01)
+    assert changed.score(X) == fitted.score(X)
 
 
 @pytest.mark.parametrize("rnn", ["rnn", "lstm"])
@@ -223,3 +235,62 @@ def test_fitted_with_validation_split_pickles(X):
     assert "valid_loss" in emb.history_[-1]
     restored = pickle.loads(pickle.dumps(emb))
     np.testing.assert_array_equal(restored.transform(X), emb.transform(X))
+
+
+def test_a_bad_device_is_refused_before_any_work(X, fitted, monkeypatch):
+    import skmm._base
+
+    before = fitted.transform(X)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("images decoded before the device was checked")
+
+    monkeypatch.setattr(skmm._base, "load_images", no_decoding)
+    for device in ("gpu", "cuda:99"):
+        with pytest.raises(ValueError, match=f"device='{device}'"):
+            copy.deepcopy(fitted).set_params(device=device).fit(X)
+    monkeypatch.undo()
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+def test_long_captions_are_capped_by_default(X):
+    long = X.copy()
+    long["text"] = [" ".join([t] * 200) for t in X["text"]]  # 800+ words
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(long)
+    assert emb.max_length == 100 and emb.text_encoder_.max_length_ == 100
+    data = emb._prepare(long, fitting=False)
+    assert data["tokens"].shape[1] <= 101  # every word and the end marker, at most
+
+
+def test_n_threads_makes_fit_independent_of_the_callers_threads(X):
+    params = {**TINY, "max_epochs": 1, "n_threads": 1}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = CRVAEEmbedder(**params).fit(X)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        b = CRVAEEmbedder(**params).fit(X)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_verbose_prints_a_plain_epoch_table_and_no_bar_on_small_work(X, capsys):
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 2}, verbose=1).fit(X)
+    out, err = capsys.readouterr()
+    assert "train_loss" in out and "\x1b[" not in out  # not a terminal: no ANSI colours
+    assert "images" not in err  # 48 images: no progress bar
+    emb.transform(X)
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+
+
+def test_inverse_transform_of_a_pandas_output_does_not_warn(X, fitted):
+    import warnings
+
+    Z = copy.deepcopy(fitted).set_output(transform="pandas").transform(X.iloc[:3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = fitted.inverse_transform(Z)
+    assert len(back) == 3

@@ -125,15 +125,25 @@ def test_grid_search_folds_size_the_column_autoencoder(X):
     assert grid.best_estimator_.transform(X).shape[1] == grid.best_params_["n_components"]
 
 
-def test_score_is_the_negative_inductive_loss(X, fitted):
+def test_score_is_the_relative_reconstruction_error_of_both_variants(X, fitted):
+    from skmm.training import TensorDict
+
     data = fitted._prepare(X, fitting=False)
     text = data["text"].numpy()
     Z = fitted.transform(X)
     factorization = np.mean((Z @ fitted.components_.T - text) ** 2)
-    terms = fitted.net_.evaluate_terms(__import__("skmm.training").training.TensorDict(data))
+    terms = fitted.net_.evaluate_terms(TensorDict(data))
     assert terms["factorization"] == pytest.approx(factorization, rel=1e-4)
-    expected = terms["image"] + terms["text"] + terms["factorization"]
-    assert fitted.score(X) == pytest.approx(-expected, rel=1e-6)
+    scale = fitted.reconstruction_scale_
+    assert scale["factorization"] == pytest.approx(np.mean((text - text.mean(0)) ** 2), rel=1e-5)
+    expected = -(terms["image"] / scale["image"] + terms["factorization"] / scale["factorization"])
+    assert fitted.score(X) == pytest.approx(expected / 2, rel=1e-6)
+    # variant I is scored on the same two terms (II's AE1/AE2 terms are not in the score)
+    one = MMEDAEmbedder(**{**TINY, "variant": "I"}).fit(X)
+    terms_one = one.net_.evaluate_terms(TensorDict(one._prepare(X, fitting=False)))
+    assert "text" not in terms_one
+    assert one.score(X) == pytest.approx(-(terms_one["image"] / scale["image"] + terms_one[
+        "factorization"] / one.reconstruction_scale_["factorization"]) / 2, rel=1e-6)
 
 
 def test_pipeline_with_kmeans(X):

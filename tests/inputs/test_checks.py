@@ -96,11 +96,28 @@ def test_set_input_features():
     class Estimator:
         pass
 
+    X = pd.DataFrame({"image": [1], "text": [2], 3: [4], ("a", 1): [5]})
     est = Estimator()
-    set_input_features(est, pd.DataFrame({"image": [1], "text": [2], 3: [4]}))
+    set_input_features(est, X, ["text", "image", 3, "text"])  # the columns read, in order
     assert est.n_features_in_ == 3
     assert est.feature_names_in_.dtype == object
-    assert est.feature_names_in_.tolist() == ["image", "text", 3]
+    assert est.feature_names_in_.tolist() == ["text", "image", 3]
+    set_input_features(est, X, [("a", 1)])  # a tuple name stays one name
+    assert est.feature_names_in_.shape == (1,) and est.feature_names_in_[0] == ("a", 1)
+    with pytest.raises(MissingColumnError, match="'caption'"):
+        set_input_features(Estimator(), X, ["caption"])
+
+
+def test_collect_problems_keeps_hints():
+    def hinted(row, hint):
+        def check():
+            raise InvalidRowsError(make_report([(row, "c", "bad")]), hints=[hint])
+        return check
+
+    with pytest.raises(InvalidRowsError) as info:
+        collect_problems(hinted(1, "look here"), hinted(2, "look there"), hinted(3, "look here"))
+    assert info.value.hints == ["look here", "look there"]
+    assert str(info.value).count("hint: look here") == 1
 
 
 # ----------------------------------------------------------------------------- vector columns

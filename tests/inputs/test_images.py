@@ -340,3 +340,83 @@ def test_exif_orientation_applied(tmp_path):
     np.testing.assert_allclose(
         out.astype(int), np.rot90(_gradient(4, 8), -1).transpose(2, 0, 1)
     )
+
+
+# ---- a wrong image folder: bounded message and a hint ----------------------------------
+
+
+@pytest.fixture
+def photo_folder(tmp_path, monkeypatch):
+    """tmp_path as the current directory, with photos/0.png ... photos/4.png."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    for i in range(5):
+        Image.new("RGB", (3, 3), (i, 0, 0)).save(tmp_path / "photos" / f"{i}.png")
+    return tmp_path
+
+
+def _load_error(paths, column="image"):
+    with pytest.raises(InvalidRowsError) as info:
+        load_images(pd.Series(paths, dtype=object), column=column, size=4)
+    return info.value
+
+
+def test_wrong_relative_folder_gives_a_hint(photo_folder):
+    err = _load_error([f"imgs/{i}.png" for i in range(150)])
+    msg = str(err)
+    assert ("column 'image', rows [0, 1, 2, 3, 4] and 145 more: file not found: "
+            "imgs/0.png, imgs/1.png and 148 others") in msg
+    (hint,) = err.hints
+    assert f"0 of 150 files of column 'image' exist: all would be under {photo_folder / 'imgs'}"\
+        f", which does not exist (nearest existing folder: {photo_folder})" in hint
+    assert f"The first file names are under {photo_folder / 'photos'}: did you mean" in hint
+    assert f"Relative paths are looked up from the current directory {photo_folder}" in hint
+    assert "No estimator takes an image folder: make the paths absolute" in hint
+    assert "load_image_text_folder(csv_path, image_dir=" in hint
+    assert "hint: 0 of 150 files" in msg and len(msg) < 1000
+    assert len(err.report) == 150
+
+
+def test_wrong_absolute_folder_that_exists(photo_folder):
+    (photo_folder / "empty").mkdir()
+    err = _load_error([str(photo_folder / "empty" / f"{i}.jpg") for i in range(3)])
+    (hint,) = err.hints
+    assert f"all would be under {photo_folder / 'empty'}, which holds none of them." in hint
+    assert "did you mean" not in hint  # no folder holds 0.jpg, 1.jpg, 2.jpg
+    assert "Relative paths" not in hint and "point the paths at the right one" in hint
+
+
+def test_tilde_paths_are_named(photo_folder):
+    (hint,) = _load_error(["~/no-such-skmm-folder/a.png", "~/no-such-skmm-folder/b.png"]).hints
+    assert "A leading '~' is not expanded" in hint
+
+
+def test_no_hint_when_some_file_exists_or_one_path(photo_folder):
+    assert _load_error(["photos/0.png", "imgs/1.png", "imgs/2.png"]).hints == []
+    assert _load_error(["imgs/1.png"]).hints == []
+    assert _load_error([np.zeros(3), "imgs/1.png"]).hints == []
+    assert "hint" not in str(_load_error(["imgs/1.png", None]))
+
+
+def test_check_images_carries_the_hint(photo_folder):
+    report = check_images(pd.Series(["imgs/0.png", "imgs/1.png"]), column="img")
+    (hint,) = report.attrs["hints"]
+    assert "0 of 2 files of column 'img' exist" in hint
+    assert InvalidRowsError(report).hints == [hint]
+    assert "hints" not in check_images(pd.Series(["photos/0.png"]), column="img").attrs
+
+
+def test_100k_missing_files_bounded_message(photo_folder):
+    n = 100_000
+    err = _load_error([f"imgs/{i}.png" for i in range(n)])
+    msg = str(err)
+    assert len(msg) < 1000, msg
+    assert f"{n} unusable row(s)" in msg and f"and {n - 5} more" in msg
+    assert f"0 of {n} files" in msg
+    assert len(err.report) == n and err.report["row"].tolist() == list(range(n))
+
+
+def test_image_loader_records_only_its_column(frame):
+    loader = ImageLoader(image_size=4).fit(frame)
+    assert loader.feature_names_in_.tolist() == ["image"] and loader.n_features_in_ == 1
+    assert loader.transform(frame.assign(extra=1)).shape == (8, 48)
