@@ -7,7 +7,10 @@ LogisticRegression) against single-modality and late-fusion baselines and the
 majority class, on the emoji groups (and subgroups) or on the shapes whose
 ``joint`` label needs both modalities; it adds KMeans NMI/ARI and retrieval
 mAP@50 of every embedding, writes ``results.md``, CSV tables, a bar chart and
-t-SNE maps into a folder, and prints the main table last.
+t-SNE maps into the ``--output`` folder only, and prints the main table last.
+``--update-results`` also refreshes the committed tables under
+``benchmarks/results/`` of a source checkout (``--results-dir DIR``: any other
+folder); nothing else is written outside ``--output``.
 
 ``demo`` (the README's main command) is the quick version of the emoji
 comparison: a few minutes on 2 CPU cores, the same table and figures.
@@ -22,12 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-
-def _repo_results_dir() -> Path | None:
-    """``benchmarks/results`` of the source checkout, when running from one."""
-    root = Path(__file__).resolve().parent.parent
-    results = root / "benchmarks" / "results"
-    return results if results.is_dir() else None
+#: ``benchmarks/results`` of a source checkout (absent in an installed package):
+#: refreshed by ``benchmark --update-results`` only.
+REPO_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 
 def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: int,
@@ -92,13 +92,13 @@ def _demo(args) -> int:
                     verbose=args.verbose, results_dir=None, argv=args.argv)
 
 
-def _benchmark(args) -> int:
-    if args.results_dir == "":
-        results_dir = None
-    elif args.results_dir is None:
-        results_dir = _repo_results_dir()
-    else:
-        results_dir = Path(args.results_dir)
+def _benchmark(args, parser) -> int:
+    results_dir = Path(args.results_dir) if args.results_dir else None
+    if args.update_results:
+        if not REPO_RESULTS.is_dir():
+            parser.error(f"--update-results: no {REPO_RESULTS} (not a source checkout); "
+                         "use --results-dir DIR")
+        results_dir = REPO_RESULTS
     output = args.output or f"skmm_benchmark_{args.dataset}{'_quick' if args.quick else ''}"
     names = args.only.split(",") if args.only else None
     return _compare(args.dataset, quick=args.quick, cv=args.cv, output=Path(output),
@@ -134,9 +134,12 @@ def main(argv=None) -> int:
                        help="32-pixel images, few epochs, main target only")
     bench.add_argument("--output", default=None,
                        help="folder for figures and tables (default skmm_benchmark_<dataset>)")
-    bench.add_argument("--results-dir", default=None,
-                       help="also copy the tables here (default: benchmarks/results of the "
-                            "source checkout when there is one; '' for none)")
+    committed = bench.add_mutually_exclusive_group()
+    committed.add_argument("--update-results", action="store_true",
+                           help="also refresh the committed tables under benchmarks/results/ "
+                                "of the source checkout (default: write to --output only)")
+    committed.add_argument("--results-dir", default=None,
+                           help="also copy the tables (Markdown, CSV, bar chart) to this folder")
     bench.add_argument("--only", default=None,
                        help="comma-separated contender names to run (default: all)")
     bench.add_argument("--seed", type=int, default=0, help="random seed")
@@ -147,7 +150,7 @@ def main(argv=None) -> int:
     if args.command == "demo":
         return _demo(args)
     if args.command == "benchmark":
-        return _benchmark(args)
+        return _benchmark(args, bench)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -150,8 +150,9 @@ device : str, default="auto"
     ``"auto"`` trains on CUDA when present, else on the CPU.""",
     "precision": """\
 precision : {"float32", "bf16"}, default="float32"
-    ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA
-    (ignored on the CPU).""",
+    ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA, and
+    on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX); on another
+    CPU it warns and trains in float32.""",
     "cache": """\
 cache : {"auto", "memory", "none"}, default="auto"
     ``"memory"`` decodes all images once into one uint8 array (the fast
@@ -187,10 +188,16 @@ compile : bool or dict, default=False
     "checkpoint_dir": """\
 checkpoint_dir : str, os.PathLike or None, default=None
     Save the training state to this folder after every epoch (module,
-    optimiser, history, random-number generators) and resume from it: a
-    ``fit`` that finds a checkpoint of the same parameters and data goes on
-    from its last epoch, with the result of an uninterrupted fit (bit for
-    bit on the CPU); a checkpoint of other parameters or data is refused.""",
+    optimiser, history, random-number generators; one file, replaced
+    atomically) and resume from it: a ``fit`` that finds a checkpoint of
+    the same parameters and data goes on from its last epoch, to the
+    result of an uninterrupted fit (bit for bit on the CPU at the same
+    ``n_threads``); a complete checkpoint is restored without training,
+    and a larger ``max_epochs`` goes on from it. A checkpoint of other
+    parameters or data is refused with a ``ValueError`` before training
+    (``verbose``, ``n_threads``, ``device``, ``cache``, ``memory_budget``
+    and ``num_workers`` may change). Use one folder per fit; see the
+    scaling page of the docs.""",
     "n_threads": """\
 n_threads : int or None, default=None
     Torch's intra-op threads during ``fit``, ``transform`` and ``score``

@@ -100,6 +100,11 @@ class InputError(ValueError):
         self.column = column
         self.rows = list(rows)
 
+    def __reduce__(self):
+        # rebuilt without calling __init__ (whose arguments differ per subclass), so that
+        # the error crosses process boundaries (joblib workers) with its report intact
+        return _restore_error, (type(self), self.args, self.__dict__)
+
 
 class MissingColumnError(InputError):
     """A column the estimator needs is not in ``X``.
@@ -204,6 +209,14 @@ class InvalidRowsError(InputError):
                  "skmm.inputs.validate_frame(X, ...) finds them without raising)")
         first = report.iloc[0]
         super().__init__(msg, column=first["column"], rows=report["row"].unique().tolist())
+
+
+def _restore_error(cls, args, state):
+    """Unpickle an :class:`InputError` (see ``InputError.__reduce__``)."""
+    err = Exception.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 def _hashable(value):

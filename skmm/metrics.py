@@ -27,7 +27,8 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_array, check_consistent_length
 
-__all__ = ["cluster_sweep", "clustering_scores", "mean_average_precision", "retrieval_table"]
+__all__ = ["cluster_sweep", "clustering_scores", "cross_modal_map", "mean_average_precision",
+           "retrieval_table", "top_k"]
 
 #: Columns of the table :func:`cluster_sweep` returns, in order.
 SWEEP_COLUMNS = (
@@ -475,3 +476,61 @@ def retrieval_table(embeddings, labels, k: int = 50, *, diagonal: bool = True,
                 embeddings[q], label_of[q], embeddings[g], label_of[g], k=k,
                 metric=metric, exclude_self=q == g)
     return table
+
+
+def cross_modal_map(embeddings, labels, k: int = 50) -> float:
+    """The mean mAP@K of cross-modal retrieval over ordered modality pairs.
+
+    Every modality queries every other one; with a single modality,
+    intra-modal retrieval without the query itself.
+
+    Parameters
+    ----------
+    embeddings : mapping of str to ndarray of shape (n_samples, n_features)
+        Per modality, the embedding of every row; rows where the modality is
+        missing are NaN and are left out of its queries and gallery.
+    labels : array-like of shape (n_samples,)
+        The class of each row.
+    k : int, default=50
+
+    Returns
+    -------
+    float
+        In [0, 1], higher is better.
+    """
+    labels = np.asarray(labels)
+    present, label_of = {}, {}
+    for m, z in embeddings.items():
+        rows = ~np.isnan(np.asarray(z)[:, 0])
+        if rows.any():
+            present[m], label_of[m] = np.asarray(z)[rows], labels[rows]
+    values = retrieval_table(present, label_of, k=k,
+                             diagonal=len(present) == 1).to_numpy(dtype=float)
+    if len(present) > 1:
+        values = values[~np.eye(len(values), dtype=bool)]
+    return float(np.nanmean(values))
+
+
+def top_k(queries, gallery, k: int):
+    """The ``k`` gallery rows most similar (dot product) to each query, best first.
+
+    Ties are broken by the gallery position, so the result is deterministic.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries, n_features)
+    gallery : ndarray of shape (n_gallery, n_features)
+    k : int
+        At most ``n_gallery``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_queries, k), int64
+    similarities : ndarray of shape (n_queries, k)
+    """
+    sim = queries @ gallery.T
+    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    part = np.take_along_axis(sim, top, axis=1)
+    order = np.lexsort((top, -part), axis=1)
+    indices = np.take_along_axis(top, order, axis=1).astype(np.int64)
+    return indices, np.take_along_axis(sim, indices, axis=1)

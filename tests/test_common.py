@@ -409,9 +409,12 @@ def test_n_features_in_and_feature_names_in(name, fits, X):
     fresh = make(name)
     assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "feature_names_in_")
     est = fits[name].estimator
-    assert est.n_features_in_ == X.shape[1]
+    # the columns it reads, not every column of X (X also has label, shape, color ...)
+    assert X.shape[1] > len(SPECS[name].columns)
+    assert est.n_features_in_ == len(SPECS[name].columns)
     assert isinstance(est.feature_names_in_, np.ndarray)
-    assert list(est.feature_names_in_) == list(X.columns)
+    assert est.feature_names_in_.dtype == object
+    assert list(est.feature_names_in_) == list(SPECS[name].columns)
 
 
 @pytest.mark.parametrize("name", TRANSFORMERS)

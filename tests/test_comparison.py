@@ -147,6 +147,67 @@ def test_benchmark_command_end_to_end(tmp_path, capsys):
     assert (tmp_path / "res" / "comparison_shapes_quick.csv").exists()
 
 
+@pytest.fixture
+def small_benchmark(monkeypatch, tmp_path):
+    """The benchmark command on 60 rows, with the checkout's results folder in tmp_path."""
+    pytest.importorskip("matplotlib")
+    import skmm.__main__ as cli
+    import skmm.comparison as comparison
+
+    X = make_shapes(60, image_size=16, label="joint", random_state=0)
+    monkeypatch.setattr(comparison, "load_benchmark_data",
+                        lambda *a, **k: (X, {"joint": X["label"].to_numpy()}))
+    committed = tmp_path / "benchmarks" / "results"
+    committed.mkdir(parents=True)
+    (committed / "comparison_shapes_quick.md").write_text("committed\n")
+    monkeypatch.setattr(cli, "REPO_RESULTS", committed)
+
+    def run(*extra):
+        return main(["benchmark", "--dataset", "shapes", "--quick", "--cv", "2", "--verbose", "0",
+                     "--only", "majority class,TF-IDF + LinearSVC",
+                     "--output", str(tmp_path / "out"), *extra])
+
+    return run, committed
+
+
+def _snapshot(folder):
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_benchmark_writes_to_output_only(small_benchmark, tmp_path):
+    from pathlib import Path
+
+    run, committed = small_benchmark
+    real = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    before = _snapshot(real) if real.is_dir() else None
+    assert run() == 0
+    assert (tmp_path / "out" / "results.md").exists()
+    assert (committed / "comparison_shapes_quick.md").read_text() == "committed\n"
+    assert sorted(p.name for p in committed.iterdir()) == ["comparison_shapes_quick.md"]
+    if before is not None:  # the checkout's committed results are untouched
+        assert _snapshot(real) == before
+
+
+def test_benchmark_update_results_refreshes_the_committed_tables(small_benchmark, capsys):
+    run, committed = small_benchmark
+    assert run("--update-results") == 0
+    md = (committed / "comparison_shapes_quick.md").read_text()
+    assert "--update-results" in md and "TF-IDF + LinearSVC" in md
+    assert (committed / "comparison_shapes_quick.csv").exists()
+    assert str(committed.resolve()) in capsys.readouterr().out
+
+
+def test_benchmark_update_results_needs_a_checkout(monkeypatch, tmp_path, capsys):
+    import skmm.__main__ as cli
+
+    monkeypatch.setattr(cli, "REPO_RESULTS", tmp_path / "missing")
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--update-results"])
+    assert "not a source checkout" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other
+        main(["benchmark", "--update-results", "--results-dir", str(tmp_path)])
+
+
 @pytest.mark.slow
 def test_joint_label_needs_both_modalities():
     """On make_shapes(label="joint") one modality alone is at chance."""

@@ -1,5 +1,7 @@
 """skmm.exceptions: messages name column, rows and reason, and stay short whatever the size."""
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,3 +118,15 @@ def test_check_labels_message_is_bounded():
     with pytest.raises(InputError, match=r"missing labels for rows \[2, 3, 4, 5, 6\] and") as info:
         check_labels(X, y, estimator=object())
     assert len(str(info.value)) < 200 and len(info.value.rows) == N - 2
+
+
+def test_errors_pickle_with_their_state():
+    report = make_report([(1, "image", "file not found: a.png"), (2, "text", "empty text")])
+    err = InvalidRowsError(report, hints=["a hint"])
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is InvalidRowsError and str(back) == str(err)
+    assert back.report.equals(report) and back.hints == ["a hint"]
+    assert back.column == "image" and back.rows == [1, 2]
+    missing = pickle.loads(pickle.dumps(MissingColumnError("image", ["a", "b"])))
+    assert str(missing) == "column 'image' is missing from X; X has columns ['a', 'b']"
+    assert missing.column == "image"

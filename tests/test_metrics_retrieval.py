@@ -156,3 +156,28 @@ def test_retrieval_table_with_per_modality_rows():
         retrieval_table({"a": a, "b": b}, {"a": y_a}, k=2)
     with pytest.raises(ValueError, match="empty"):
         retrieval_table({}, y_a)
+
+
+def test_top_k_ranks_by_similarity_and_breaks_ties_by_position():
+    from skmm.metrics import top_k
+
+    q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    g = np.array([[0.5, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    idx, sim = top_k(q, g, 3)
+    np.testing.assert_array_equal(idx[0], [1, 2, 0])  # the tie 1 = 2 goes to position 1 first
+    np.testing.assert_array_equal(idx[1], [3, 0, 1])
+    np.testing.assert_allclose(sim[0], [1.0, 1.0, 0.5])
+
+
+def test_cross_modal_map_leaves_out_missing_rows_and_the_diagonal():
+    from skmm.metrics import cross_modal_map
+
+    Z = np.eye(4)
+    labels = np.array([0, 1, 0, 1])
+    assert cross_modal_map({"a": Z, "b": Z}, labels, k=2) == pytest.approx(1.0)
+    shuffled = Z[[1, 0, 3, 2]]  # b's row i sits with the other class
+    assert cross_modal_map({"a": Z, "b": shuffled}, labels, k=1) == pytest.approx(0.0)
+    missing = Z.copy()
+    missing[0] = np.nan  # modality b absent in row 0
+    value = cross_modal_map({"a": Z, "b": missing}, labels, k=2)
+    assert 0 < value <= 1

@@ -13,25 +13,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import (
-    BaseEmbedder,
-    CheckpointMixin,
-    ScalingMixin,
-    as_tensors,
-    check_labels,
-)
+from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors, check_labels
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
 from skmm.inputs.checks import (
     set_input_features,
 )
-from skmm.inputs.modalities import (
-    inferred_kinds,
-    parse_modalities,
-    prepare_modalities,
-    resolve_modalities,
-)
-from skmm.metrics import retrieval_table
+from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
+from skmm.metrics import cross_modal_map, top_k
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
     ClassBalancedLoader,
@@ -391,8 +380,8 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         def images(values, *, column, size, present):
             return self._image_data(values, column=column, size=size, present=present)
 
-        return as_tensors(prepare_modalities(X, specs, images=images,
-                                             inferred=inferred_kinds(self.modalities), **kwargs))
+        inferred = [m for m, s in parse_modalities(self.modalities).items() if "kind" not in s]
+        return as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred, **kwargs))
 
     def _new_text_encoder(self, spec, seed):
         return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
@@ -672,13 +661,7 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             raise ValueError(f"k must be a positive integer, got {k!r}")
         q = self.embed(query, query_modality)
         g = self.embed(gallery, gallery_modality)
-        k = min(int(k), len(g))
-        sim = q @ g.T
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        part = np.take_along_axis(sim, top, axis=1)
-        order = np.lexsort((top, -part), axis=1)
-        indices = np.take_along_axis(top, order, axis=1).astype(np.int64)
-        return indices, np.take_along_axis(sim, indices, axis=1)
+        return top_k(q, g, min(int(k), len(g)))
 
     def score(self, X, y=None):
         """Mean mAP@``map_k`` of cross-modal retrieval over ordered modality pairs.
@@ -702,15 +685,5 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     def _score(self, X, data: dict, y) -> float:
         y = check_labels(X, y, estimator=self, min_classes=1)
-        names = list(self.modalities_)
-        per = self._embed_all(data, names, alone=True)
-        embeddings, labels = {}, {}
-        for m, z in per.items():
-            present = ~np.isnan(z[:, 0])
-            if present.any():
-                embeddings[m], labels[m] = z[present], y[present]
-        table = retrieval_table(embeddings, labels, k=self.map_k, diagonal=len(embeddings) == 1)
-        values = table.to_numpy(dtype=float)
-        if len(embeddings) > 1:
-            values = values[~np.eye(len(values), dtype=bool)]
-        return float(np.nanmean(values))
+        per = self._embed_all(data, list(self.modalities_), alone=True)
+        return cross_modal_map(per, y, k=self.map_k)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from skmm.inputs.checks import check_frame, make_report
-from skmm.inputs.images import as_size, find_image_problems
+from skmm.inputs.images import as_size, find_image_problems, missing_files_hint
 from skmm.inputs.tokenizers import find_text_problems, get_tokenizer
 
 __all__ = ["validate_frame"]
@@ -63,6 +63,9 @@ def validate_frame(
     report : pandas.DataFrame
         Columns ``row`` (the index label; ``None`` for a missing column),
         ``column`` and ``reason``, ordered by row position. Empty when all is well.
+        When not one file of an image column exists, ``report.attrs["hints"]``
+        says where they were looked for (see
+        :func:`skmm.inputs.images.missing_files_hint`).
 
     Examples
     --------
@@ -74,7 +77,7 @@ def validate_frame(
     check_frame(X)
     size = as_size(image_size)
     tokenize_fn = get_tokenizer(tokenizer)
-    problems = []  # (position, order, row, column, reason)
+    problems, hints = [], []  # problems: (position, order, row, column, reason)
     checks = [(c, "image") for c in _as_columns(image_cols)]
     checks += [(c, "text") for c in _as_columns(text_cols)]
     for order, (column, kind) in enumerate(checks):
@@ -84,8 +87,13 @@ def validate_frame(
         values = X[column]
         if kind == "image":
             found = find_image_problems(values, column=column, mode=image_mode, size=size)
+            hints.append(missing_files_hint(values, column=column, problems=found))
         else:
             found = find_text_problems(values, column=column, tokenizer=tokenize_fn)
         problems += [(pos, order, row, column, reason) for pos, row, reason in found]
     problems.sort(key=lambda p: (p[0], p[1]))
-    return make_report(p[2:] for p in problems)
+    report = make_report(p[2:] for p in problems)
+    hints = [h for h in hints if h]
+    if hints:  # InvalidRowsError(report) shows them
+        report.attrs["hints"] = hints
+    return report

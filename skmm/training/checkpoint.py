@@ -92,7 +92,9 @@ def describe(value) -> str:
     if type(value).__name__ == "device" and type(value).__module__.startswith("torch"):
         return repr(str(value))
     if callable(value) and hasattr(value, "__qualname__"):
-        return f"<{getattr(value, '__module__', '?')}.{value.__qualname__}>"
+        module = getattr(value, "__module__", None) or getattr(
+            getattr(value, "__objclass__", None), "__module__", "?")
+        return f"<{module}.{value.__qualname__}>"
     return f"<{type(value).__module__}.{type(value).__qualname__} object>"
 
 
@@ -168,8 +170,12 @@ def hash_module(module: torch.nn.Module) -> str:
 # ---- the file ----------------------------------------------------------------
 
 
-def read_checkpoint(folder) -> dict | None:
-    """The checkpoint in ``folder`` (tensors memory-mapped), or None if there is none.
+def read_checkpoint(folder, *, mmap: bool = True) -> dict | None:
+    """The checkpoint in ``folder``, or None if there is none.
+
+    With ``mmap`` the tensors are memory-mapped, read only when used: cheap
+    for a look at the epoch or the fingerprint. A restore reads them all
+    (the optimiser would otherwise keep tensors mapped from the file).
 
     Raises
     ------
@@ -180,7 +186,7 @@ def read_checkpoint(folder) -> dict | None:
     if not path.is_file():
         return None
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # noqa: BLE001 - any reading error means the same to the user
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ValueError(f"cannot read the checkpoint {str(path)!r} ({why}); delete it to "
@@ -323,13 +329,15 @@ class EpochCheckpoint(Callback):
             The checkpoint is unreadable, or further than ``max_epochs``.
         """
         folder = Path(self.folder)
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"checkpoint_dir={str(self.folder)!r} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(f".{CHECKPOINT_FILE}.*.tmp"):  # left by a killed save
             stale.unlink(missing_ok=True)
         self.fingerprint_ = {"estimator": self.estimator, "params": dict(self.params),
                              "seeds": dict(self.seeds), "data": hash_data(data),
                              "module": hash_module(net.module_)}
-        saved = read_checkpoint(folder)
+        saved = read_checkpoint(folder, mmap=False)
         if saved is None:
             return None
         reasons = self._mismatch(saved, self.fingerprint_)
@@ -358,9 +366,8 @@ class EpochCheckpoint(Callback):
         rng = saved["rng"]
         torch.set_rng_state(rng["torch"].clone())
         if rng.get("cuda") is not None and _uses_cuda(net):
-            states = [s.clone() for s in rng["cuda"]]
-            if len(states) == torch.cuda.device_count():
-                torch.cuda.set_rng_state_all(states)
+            for index, cuda_state in enumerate(rng["cuda"][:torch.cuda.device_count()]):
+                torch.cuda.set_rng_state(cuda_state.clone(), device=index)
         generators = _generators(net)
         for name, state in rng["generators"].items():
             if name in generators:

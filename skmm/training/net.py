@@ -56,23 +56,28 @@ __all__ = ["AcceleratedMultimodalNet", "MultimodalNet", "cpu_bf16_support"]
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_bf16_support() -> str | None:
-    """The CPU flag that makes bfloat16 autocast fast on this machine, or None.
-
-    Read from the ``flags`` (x86) or ``Features`` (ARM) lines of
-    ``/proc/cpuinfo``; None where there is no such file (macOS, Windows).
-    """
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
+def bf16_flag(cpuinfo: str) -> str | None:
+    """The first of :data:`CPU_BF16_FLAGS` in the ``flags`` (x86) or ``Features``
+    (ARM) lines of a ``/proc/cpuinfo`` text, or None."""
     flags: set[str] = set()
-    for line in text.splitlines():
+    for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
     return next((f for f in CPU_BF16_FLAGS if f in flags), None)
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_support() -> str | None:
+    """The CPU flag that makes bfloat16 autocast fast on this machine, or None.
+
+    Read from ``/proc/cpuinfo`` (see :func:`bf16_flag`); None where there is
+    no such file (macOS, Windows): there ``precision="bf16"`` trains in float32.
+    """
+    try:
+        return bf16_flag(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return None
 
 
 def _no_cpu_bf16_message() -> str:

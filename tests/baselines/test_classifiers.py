@@ -64,7 +64,7 @@ def test_text_svm_errors_name_column_and_rows(X, y):
     bad = X.copy()
     bad["text"] = bad["text"].astype(object)
     bad.loc[[3, 7], "text"] = [None, ""]
-    with pytest.raises(InvalidRowsError, match=r"'text'.*\[3, 7\]|'text'.*3.*7") as err:
+    with pytest.raises(InvalidRowsError, match=r"(?s)'text'.*\[3, 7\]|'text'.*3.*7") as err:
         TextSVMClassifier().fit(bad, y)
     assert set(err.value.rows) == {3, 7}
     with pytest.raises(ValueError, match="48 rows but y has 47"):

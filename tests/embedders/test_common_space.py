@@ -394,3 +394,23 @@ def test_paper_preset():
     assert (params["gamma1"], params["gamma2"], params["gamma3"]) == (0.25, 0.25, 0.5)
     assert params["margin_intra"] == params["margin_inter"] == 1.0 and params["lr"] == 1e-3
     assert params["max_epochs"] == 1
+
+
+# ---- modality kinds inferred from the cells ------------------------------------
+def test_captions_ending_in_jpg_are_text_and_a_wrong_guess_says_how_to_override(
+        X, y, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    captions = X.assign(text=X["text"] + ".jpg")
+    with pytest.warns(UserWarning, match="taken as text"):
+        emb = CommonSpaceEmbedder(**TINY).fit(captions, y)
+    assert emb.modalities_["text"]["kind"] == "text"
+    # one-word names ending in .jpg look like files: the error says what was guessed
+    named = X.assign(name=[f"item{i}.jpg" for i in range(len(X))])
+    with pytest.raises(InvalidRowsError, match=r"modality 'name' was taken as images .*"
+                                               r"modalities=\{'name': \('name', 'text'\)"):
+        CommonSpaceEmbedder(**TINY, modalities={"image": "image", "name": "name"}).fit(named, y)
+    emb = CommonSpaceEmbedder(**TINY, modalities={"image": "image", "name": ("name", "text")})
+    emb.fit(named, y)
+    # the input features are the columns read; transform takes any other column
+    assert emb.feature_names_in_.tolist() == ["image", "name"] and emb.n_features_in_ == 2
+    assert emb.transform(named.assign(extra=1.0)).shape == (len(X), 8)

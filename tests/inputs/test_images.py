@@ -1,5 +1,6 @@
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image, ImageFile
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 
+import skmm.inputs.images as images_module
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import (
     ImageDecodeError,
@@ -271,10 +273,16 @@ def test_check_images_report(dirty):
     assert ok.empty and list(ok.columns) == ["row", "column", "reason"]
 
 
-def test_progress_bar_only_when_verbose(files, capsys):
+def test_progress_bar_only_when_verbose_long_and_on_a_terminal(files, capsys, monkeypatch):
     values = pd.Series([files["good.png"]] * 3)
     load_images(values, column="img", size=4)
     assert capsys.readouterr().err == ""
+    load_images(values, column="img", size=4, verbose=1)  # short work: no bar
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(images_module, "PROGRESS_MIN", 3)
+    load_images(values, column="img", size=4, verbose=1)  # not a terminal: no bar
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     load_images(values, column="img", size=4, verbose=1)
     assert "3/3" in capsys.readouterr().err
 

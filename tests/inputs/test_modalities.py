@@ -1,11 +1,21 @@
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from skmm.datasets import make_shapes
-from skmm.exceptions import MissingColumnError
-from skmm.inputs.modalities import KINDS, infer_kind, parse_modalities, resolve_modalities
+from skmm.exceptions import InvalidRowsError, MissingColumnError
+from skmm.inputs import TextEncoder, load_images
+from skmm.inputs.modalities import (
+    KINDS,
+    infer_kind,
+    inferred_kinds,
+    parse_modalities,
+    prepare_modalities,
+    resolve_modalities,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +91,86 @@ def test_infer_kind(tmp_path):
         kind(None, np.nan)
     with pytest.raises(ValueError, match="from a cell of type int"):
         kind(3)
+
+
+def _kind(*cells):
+    return infer_kind(pd.Series(list(cells), dtype=object), "c")
+
+
+def test_captions_ending_in_an_image_suffix_are_text():
+    captions = [f"a {c} circle on a square.jpg" for c in ("red", "blue", "green", "black")]
+    with pytest.warns(UserWarning, match=r"column 'c': 4 of the 4 cells .* taken as text.*"
+                                         r"\('c', 'image'\)"):
+        assert _kind(*captions) == "text"
+    # a few captions ending in .jpg among plain ones: text, and nothing to warn about
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _kind("a cat.jpg", "a red circle", "a blue square") == "text"
+        assert _kind("line one\nline two.png", "x") == "text"
+
+
+def test_image_paths_by_shape_or_by_existence(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my photos").mkdir()
+    Image.new("RGB", (2, 2)).save(tmp_path / "my photos" / "cat 1.png")
+    Image.new("RGB", (2, 2)).save(tmp_path / "dog 2.png")
+    Image.new("RGB", (2, 2)).save(tmp_path / "scan", format="PNG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _kind("cat.jpg", "dog.JPEG") == "image"  # missing files: still images
+        assert _kind("imgs/0001.png", "imgs/0002.png", None) == "image"
+        assert _kind("My photos/cat 1.jpg", "My photos/dog 2.jpg") == "image"  # a separator
+        assert _kind("dog 2.png", "dog 2.png") == "image"  # spaces, but the file exists
+        assert _kind("scan", "scan") == "image"  # no suffix, but the file exists
+        assert _kind("cat.jpg", "a cat", "a dog") == "text"  # most cells are text
+
+
+def test_inferred_kinds():
+    assert inferred_kinds(None) == ["image", "text"]
+    assert inferred_kinds({"a": ("x", "text"), "b": "y", "c": {"column": "z", "kind": "image"}}
+                          ) == ["b"]
+
+
+def _prepare(X, specs, inferred):
+    encoders = {m: TextEncoder(vector_size=4, random_state=0)
+                for m, s in specs.items() if s["kind"] == "text"}
+
+    def images(values, *, column, size, present):
+        return load_images(values[present], column=column, size=size)
+
+    return prepare_modalities(X, specs, encoders=encoders, vector_sizes={}, size=(4, 4),
+                              images=images, fit_names=tuple(encoders), inferred=inferred)
+
+
+def test_a_guessed_image_column_says_how_to_override(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X = pd.DataFrame({"caption": ["cat.jpg", "dog.jpg", "bird.jpg"],
+                      "text": ["a cat", "a dog", "a bird"]})
+    modalities = {"cap": "caption", "text": "text"}
+    specs = resolve_modalities(modalities, X)
+    assert specs["cap"]["kind"] == "image"
+    with pytest.raises(InvalidRowsError) as info:
+        _prepare(X, specs, inferred_kinds(modalities))
+    err = info.value
+    msg = str(err)
+    assert "column 'caption', rows [0, 1, 2]: file not found" in msg
+    assert ("hint: modality 'cap' was taken as images because its cells look like image file "
+            "names (e.g. 'cat.jpg'); if column 'caption' holds text, give the kind: "
+            "modalities={'cap': ('caption', 'text'), ...}") in msg
+    assert len(err.hints) == 2 and "0 of 3 files" in err.hints[1]  # the folder hint too
+    # the kind given: no guess to talk about
+    with pytest.raises(InvalidRowsError) as info:
+        _prepare(X, specs, inferred=())
+    assert "was taken as images" not in str(info.value)
+    # given as text, the same cells are texts
+    specs = resolve_modalities({"cap": ("caption", "text"), "text": "text"}, X)
+    out = _prepare(X, specs, inferred_kinds({"cap": ("caption", "text"), "text": "text"}))
+    assert out["cap__tokens"].shape[0] == 3
+
+
+def test_no_guess_hint_for_non_string_cells():
+    X = pd.DataFrame({"image": pd.Series([np.zeros((2, 2, 3)), np.zeros(5)], dtype=object)})
+    specs = resolve_modalities(["image"], X)
+    with pytest.raises(InvalidRowsError) as info:
+        _prepare(X, specs, inferred=["image"])
+    assert "was taken as images" not in str(info.value)

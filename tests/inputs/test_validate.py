@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from skmm.exceptions import InvalidRowsError
 from skmm.inputs import validate_frame
 
 
@@ -66,3 +67,14 @@ def test_validate_frame_options(dirty):
         validate_frame(dirty, image_cols="image", image_size=0)
     gray = validate_frame(dirty, image_cols="image", image_mode="L", image_size=3)
     assert gray["row"].tolist() == ["b", "d"]
+
+
+def test_validate_frame_hints_at_a_wrong_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    X = pd.DataFrame({"image": [f"imgs/{i}.png" for i in range(4)], "text": ["a"] * 4})
+    bad = validate_frame(X, image_cols="image", text_cols="text")
+    assert len(bad) == 4
+    (hint,) = bad.attrs["hints"]
+    assert "0 of 4 files of column 'image' exist" in hint
+    assert "hint: 0 of 4 files" in str(InvalidRowsError(bad))
+    assert "hints" not in validate_frame(X, text_cols="text").attrs

@@ -200,3 +200,85 @@ def test_nan_in_validation_names_the_validation_terms():
                         train_split=FixedSplit(torch.arange(30), torch.arange(30, 40)))
     with pytest.raises(NonFiniteLossError, match=r"non-finite valid loss term\(s\) \['loss'"):
         net.fit(X)
+
+
+# ---- bf16 autocast on the CPU ---------------------------------------------------
+class ConvRegressor(nn.Module):
+    """A conv and a linear layer over 8x8 images; records the dtypes they output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.lin = nn.Linear(8 * 8 * 8, 1)
+        self.dtypes = set()
+        for layer in (self.conv, self.lin):
+            layer.register_forward_hook(lambda m, i, o: self.dtypes.add(o.dtype))
+
+    def forward(self, image, y):
+        return self.lin(torch.relu(self.conv(image)).flatten(1))
+
+    def loss_terms(self, out, batch):
+        return {"loss": (out.float().squeeze(1) - batch["y"]).pow(2).mean()}
+
+
+def images(n=64):
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(n, 3, 8, 8, generator=g)
+    return {"image": image, "y": 10 * (image[:, 0].mean((1, 2)) - image[:, 2].mean((1, 2)))}
+
+
+def conv_net(autocast, **kwargs):
+    torch.manual_seed(0)
+    return MultimodalNet(ConvRegressor(), max_epochs=5, lr=0.01, batch_size=16, device="cpu",
+                         optimizer=torch.optim.Adam, autocast=autocast, verbose=0, **kwargs)
+
+
+def test_cpu_bf16_flags_are_read_from_cpuinfo():
+    from skmm.training.net import bf16_flag
+
+    x86 = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 avx512_vnni\n"
+    assert bf16_flag(x86) == "avx512_bf16"
+    assert bf16_flag(x86.replace("avx512_bf16", "amx_tile amx_bf16")) == "amx_bf16"
+    assert bf16_flag(x86.replace(" avx512_bf16", "")) is None  # AVX-512 alone: emulated
+    assert bf16_flag("Features\t: fp asimd sve bf16 i8mm\n") == "bf16"  # ARM
+    assert bf16_flag("") is None
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_bf16_autocast_runs_on_a_cpu_with_bf16(channels_last):
+    from skmm.training.net import cpu_bf16_support
+
+    if cpu_bf16_support() is None:
+        pytest.skip("this CPU has no bfloat16 instructions")
+    fp32 = conv_net(None, channels_last=channels_last).fit(images())
+    assert fp32.module_.dtypes == {torch.float32}
+    bf16 = conv_net("bf16", channels_last=channels_last).fit(images())
+    assert bf16.module_.dtypes == {torch.bfloat16}  # conv and linear ran in bf16
+    assert all(p.dtype == torch.float32 for p in bf16.module_.parameters())  # fp32 master
+    loss32, loss16 = np.array(fp32.history[:, "train_loss"]), np.array(
+        bf16.history[:, "train_loss"])
+    assert loss16[-1] < 0.25 * loss16[0]  # it learns, as fp32 does up to rounding
+    assert loss16[0] == pytest.approx(loss32[0], rel=0.01)
+    assert loss16[-1] == pytest.approx(loss32[-1], rel=0.25)
+    # the same weights: the loss under bf16 autocast is the fp32 loss up to bf16 rounding
+    in_bf16 = fp32.set_params(autocast="bf16").evaluate_terms(TensorDict(images()))["loss"]
+    in_fp32 = fp32.set_params(autocast=None).evaluate_terms(TensorDict(images()))["loss"]
+    assert in_bf16 == pytest.approx(in_fp32, rel=0.02)
+    assert in_bf16 != in_fp32
+
+
+def test_bf16_on_a_cpu_without_bf16_warns_once_and_trains_in_float32(monkeypatch):
+    import warnings
+
+    import skmm.training.net as net_module
+
+    monkeypatch.setattr(net_module, "cpu_bf16_support", lambda: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bf16 = conv_net("bf16").fit(images())
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(messages) == 1, messages  # once per net, not once per batch
+    assert "avx512_bf16" in messages[0] and "float32" in messages[0]
+    assert bf16.module_.dtypes == {torch.float32}
+    fp32 = conv_net(None).fit(images())
+    np.testing.assert_array_equal(bf16.history[:, "train_loss"], fp32.history[:, "train_loss"])
