@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "CheckpointMismatchError",
     "InputError",
     "InvalidRowsError",
     "MissingColumnError",
@@ -230,3 +231,11 @@ def _hashable(value):
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss (lower ``lr`` or check the data)."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A ``checkpoint_dir`` holds the training state of another fit.
+
+    Raised before training; the message names the folder and what differs
+    (parameters, seeds, training data, initial model).
+    """

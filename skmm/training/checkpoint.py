@@ -46,22 +46,15 @@ import torch
 from skorch.callbacks import Callback
 from skorch.history import History
 
+from skmm.exceptions import CheckpointMismatchError
 from skmm.training.runtime import unwrap
 
-__all__ = ["CHECKPOINT_FILE", "CheckpointMismatchError", "EpochCheckpoint",
+__all__ = ["CHECKPOINT_FILE", "EpochCheckpoint",
            "describe_params", "hash_data", "hash_module", "read_checkpoint"]
 
 #: The file of the checkpoint in its folder.
 CHECKPOINT_FILE = "checkpoint.pt"
 FORMAT = "skmm-checkpoint-1"
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint folder holds the training state of another fit.
-
-    Raised before training; the message names the folder and what differs
-    (parameters, seeds, training data, initial model).
-    """
 
 
 # ---- fingerprints ------------------------------------------------------------

@@ -21,10 +21,10 @@ import torch
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 from skmm.datasets import make_shapes
+from skmm.exceptions import CheckpointMismatchError
 from skmm.training import checkpoint as ck
 from skmm.training.checkpoint import (
     CHECKPOINT_FILE,
-    CheckpointMismatchError,
     describe,
     hash_data,
     read_checkpoint,
