@@ -38,11 +38,16 @@ highest clock the CPU reports (``lscpu``'s max MHz, else ``/proc/cpuinfo``'s
 Zen 4 runs AVX-512 on two 256-bit pipes: one 512-bit FMA per cycle; others
 two), all of which ``--clock-ghz`` and ``--fma-per-cycle`` override. Writes
 Markdown to ``--output`` (``benchmarks/results/cpu_precision.md``).
+
+``ONEDNN_MAX_CPU_ISA=AVX512_CORE`` (or ``AVX2``) in the environment limits
+oneDNN to an instruction set without bf16, to measure what bf16 costs on a
+CPU that has to emulate it (the command line in the file says so).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import shutil
@@ -52,6 +57,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -139,11 +145,28 @@ def build(model: str, config: str):
     return CRVAEEmbedder.paper(**kwargs) if model == "paper" else CRVAEEmbedder(**kwargs)
 
 
-def fp32_loss(net, dataset) -> float:
-    """The loss of the trained net over ``dataset`` in float32 (eval mode, no autocast)."""
+def fp32_quality(emb, X, dataset) -> dict:
+    """The trained model's training loss and score, both computed in float32.
+
+    ``fp32_loss``: the objective over ``dataset`` in train mode (as during
+    training: batch statistics, a sampled latent under a fixed seed), on a
+    copy of the module, without autocast and without gradients.
+    ``score``: ``emb.score(X)`` without autocast (eval mode).
+    """
+    from skmm.training import torch_seed
+
+    net = emb.net_
+    module = copy.deepcopy(net.module_).train()
     autocast, net.autocast = net.autocast, None
     try:
-        return net.evaluate_terms(dataset)["loss"]
+        total, n = 0.0, 0
+        with torch_seed(0), torch.no_grad():
+            for batch, _ in net.get_iterator(dataset, training=False):
+                batch = net.to_device(batch)
+                size = len(next(iter(batch.values())))
+                total += float(module.loss_terms(module(**batch), batch)["loss"]) * size
+                n += size
+        return {"fp32_loss": total / n, "score": float(emb.score(X))}
     finally:
         net.autocast = autocast
 
@@ -152,7 +175,7 @@ def run_model(model: str, X, configs: list[str], epochs: int) -> tuple[list[dict
     """Train every configuration ``epochs`` epochs (the first by ``fit``), interleaved."""
     from skmm.training import TensorDict
 
-    embs, datasets = {}, {}
+    embs, datasets, cpu_s = {}, {}, {c: [] for c in configs}
     for config in configs:
         emb = build(model, config)
         emb.fit(X)  # the warm-up epoch
@@ -162,9 +185,12 @@ def run_model(model: str, X, configs: list[str], epochs: int) -> tuple[list[dict
     for r in range(epochs - 1):
         order = configs[r % len(configs):] + configs[:r % len(configs)]
         for config in order:
+            start = time.process_time()
             embs[config].net_.partial_fit(datasets[config], epochs=1)
+            cpu_s[config].append(time.process_time() - start)
         print(f"{model} epoch {r + 2}/{epochs}: " + ", ".join(
-            f"{c} {embs[c].net_.history[-1, 'dur']:.2f} s" for c in configs), flush=True)
+            f"{c} {embs[c].net_.history[-1, 'dur']:.2f} s ({cpu_s[c][-1]:.2f} CPU s)"
+            for c in configs), flush=True)
     first = embs[configs[0]]
     flops = step_flops(first, X, first.batch_size) / first.batch_size
     runs = []
@@ -175,27 +201,32 @@ def run_model(model: str, X, configs: list[str], epochs: int) -> tuple[list[dict
         runs.append({"model": model, "config": config, "batch_size": embs[config].batch_size,
                      "epochs": len(durations), "first_epoch_s": durations[0],
                      "epoch_s": epoch_s, "samples_per_s": len(X) / epoch_s,
+                     "cpu_s": statistics.median(cpu_s[config]) if cpu_s[config] else np.nan,
                      "gflops": len(X) / epoch_s * flops / 1e9,
                      "train_loss": float(net.history[-1, "train_loss"]),
-                     "fp32_loss": fp32_loss(net, datasets[config])})
+                     **fp32_quality(embs[config], X, datasets[config])})
     return runs, flops
 
 
 def table(runs: list[dict], peaks: dict) -> list[str]:
     base = {r["model"]: r for r in runs if r["config"] == "fp32"}
-    lines = ["| model | configuration | samples/s | epoch (s) | speed-up vs fp32 | GFLOP/s "
-             "| share of peak | train loss | loss in fp32 | vs fp32 |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| model | configuration | samples/s | epoch (s) | speed-up vs fp32 | epoch (CPU s) "
+             "| speed-up vs fp32 (CPU s) | GFLOP/s | share of peak | last epoch's loss "
+             "| loss in fp32 | vs fp32 | score |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| ---: |"]
     for r in runs:
         ref = base.get(r["model"])
         dtype = "bf16" if "bf16" in r["config"] else "fp32"
         speed = f"{ref['epoch_s'] / r['epoch_s']:.2f}x" if ref else "n/a"
+        cpu_speed = f"{ref['cpu_s'] / r['cpu_s']:.2f}x" if ref else "n/a"
         delta = (f"{(r['fp32_loss'] - ref['fp32_loss']) / abs(ref['fp32_loss']):+.2%}"
                  if ref else "n/a")
         lines.append(
             f"| {r['model']} | {r['config']} | {r['samples_per_s']:,.1f} | {r['epoch_s']:.2f} | "
-            f"{speed} | {r['gflops']:.1f} | {r['gflops'] / peaks[dtype]:.1%} of {dtype} | "
-            f"{r['train_loss']:.5f} | {r['fp32_loss']:.5f} | {delta} |")
+            f"{speed} | {r['cpu_s']:.2f} | {cpu_speed} | {r['gflops']:.1f} | "
+            f"{r['gflops'] / peaks[dtype]:.1%} of {dtype} | "
+            f"{r['train_loss']:.5f} | {r['fp32_loss']:.5f} | {delta} | {r['score']:.4f} |")
     return lines
 
 
@@ -228,6 +259,7 @@ def main(argv=None):
     configs = args.configs.split(",")
     for config in configs:
         options(config)
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     runs, flops = [], {}
     for model in args.models.split(","):
@@ -246,17 +278,28 @@ def main(argv=None):
     rows = {"paper": args.paper_rows, "default": args.default_rows}
     epochs = {"paper": args.paper_epochs, "default": args.default_epochs}
     command = ("python benchmarks/cpu_precision.py " + " ".join(argv)).strip()
+    isa = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    if isa:  # oneDNN limited to an older instruction set: bf16 is emulated below AVX512_CORE_BF16
+        command = f"ONEDNN_MAX_CPU_ISA={isa} {command}"
+        bf16_flag = f"{bf16_flag}, but oneDNN limited to {isa} (ONEDNN_MAX_CPU_ISA)"
     lines = [
         "# CRVAE training on the CPU: float32, bf16, channels-last", "",
         f"Machine: {machine()}; {info['name']} (vendor {info['vendor']}, family "
         f"{info['family']}, model {info['model']}); bf16 instructions: "
         f"{bf16_flag or 'none'}", "",
-        f"Command: `{command}` ({wall / 60:.1f} min in all)", "",
+        f"Command: `{command}` ({wall / 60:.1f} min in all; load average "
+        f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)", "",
         "Each configuration trains with the same seed; the first epoch (by `fit`) is a "
         "warm-up, the others are interleaved across configurations. Speed: median epoch of "
-        "the timed epochs, and its ratio to fp32 in this run. Quality: the training loss of "
-        "the last epoch, and the loss of the trained model re-evaluated in float32 (eval "
-        "mode, training rows) with its difference to fp32's.", "",
+        "the timed epochs, in wall-clock seconds and in CPU seconds of the process (less "
+        "sensitive to other programs on a shared machine), and its ratio to fp32 in this "
+        "run; samples/s and GFLOP/s are from the wall-clock median. Quality, after the same "
+        "epochs: the training loss of the last epoch (as the configuration computed it), the "
+        "loss of the trained weights re-computed in float32 over the training rows (train "
+        "mode, fixed seed) with its difference to fp32's, and `score` (minus the relative "
+        "reconstruction error in eval mode, in float32; higher is better). `cl` (float32, "
+        "channels-last) differs from fp32 only in the order of the sums: its differences "
+        "show how far two float32 runs drift apart.", "",
     ]
     for model in flops:
         lines.append(f"* `{model}`: {rows[model]:,} rows of `make_shapes`, {epochs[model]} "

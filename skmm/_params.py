@@ -17,7 +17,7 @@ import re
 import textwrap
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
 __all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_doc"]
 
@@ -60,6 +60,7 @@ CONSTRAINTS = {
     # text
     "tokenizer": [StrOptions({"english", "jieba"}), callable],
     "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
+    "word_vector_dims": [Options(Integral, {64, 128, 256}), None],
     "vector_size": [_POSITIVE],
     "min_count": [_POSITIVE],
     "max_vocabulary": [_POSITIVE, None],
@@ -114,16 +115,27 @@ image_size : int or (int, int), default=%(default)s
     "tokenizer": """\
 tokenizer : {"english", "jieba"} or callable, default="english"
     How texts are split into words; ``"jieba"`` for Chinese, or a callable
-    mapping a string to a list of tokens.""",
+    mapping a string to a list of tokens. With ``word_vectors="wordllama"``
+    texts are split by wordllama's own subword tokenizer: leave the
+    default (then ignored); ``"jieba"`` or a callable raises ValueError.""",
     "word_vectors": """\
-word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
     ``"word2vec"`` trains gensim Word2Vec on the training texts (seeded by
-    ``random_state``); a path loads a KeyedVectors file (``.kv``), a
-    word2vec binary (``.bin``) or a text file (``.txt``/``.vec``, GloVe
-    files without header too). Words without a vector get zeros.""",
+    ``random_state``); ``"wordllama"`` uses the pretrained 256-dimensional
+    token vectors shipped inside the ``wordllama`` wheel (read offline in
+    ``fit``, with its own subword tokenizer, case kept); a path loads a
+    KeyedVectors file (``.kv``), a word2vec binary (``.bin``) or a text
+    file (``.txt``/``.vec``, GloVe files without header too). Words without
+    a vector get zeros. The fitted estimator keeps only the vectors of its
+    vocabulary.""",
+    "word_vector_dims": """\
+word_vector_dims : {64, 128, 256} or None, default=None
+    With ``word_vectors="wordllama"``, keep the first 64, 128 or 256
+    dimensions of its Matryoshka-trained vectors (None: all 256); any
+    other ``word_vectors`` raises ValueError unless None.""",
     "vector_size": """\
 vector_size : int, default=50
-    Word2Vec dimensions (ignored for loaded vectors).""",
+    Word2Vec dimensions (ignored for loaded vectors and wordllama).""",
     "min_count": """\
 min_count : int, default=1
     Words seen fewer times in training map to ``<unk>``.""",

@@ -344,9 +344,12 @@ class LateFusionClassifier(NeuralClassifier):
         Columns of ``X`` holding the images and the texts.
     %(image_size:64)s
     %(tokenizer)s
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+    word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
         Initial token embedding (``"word2vec"`` trains it on the training
-        texts); words without a vector start at zero. Fine-tuned in training.
+        texts; ``"wordllama"``: wordllama's pretrained subword vectors,
+        offline, with its own tokenizer); words without a vector start at
+        zero. Fine-tuned in training.
+    %(word_vector_dims)s
     %(vector_size)s
     %(max_length)s
     hidden_size : int, default=128
@@ -384,7 +387,8 @@ class LateFusionClassifier(NeuralClassifier):
     """
 
     _parameter_constraints = {
-        **constraints("image_col", "text_col", "tokenizer", "word_vectors", "vector_size",
+        **constraints("image_col", "text_col", "tokenizer", "word_vectors", "word_vector_dims",
+                      "vector_size",
                       "max_length", "hidden_size"),
         "image_size": [Interval(Integral, 4, None, closed="left"), tuple, list],
         "channels": [tuple, list],
@@ -394,7 +398,8 @@ class LateFusionClassifier(NeuralClassifier):
     }
 
     def __init__(self, image_col="image", text_col="text", *, image_size=64,
-                 tokenizer="english", word_vectors="word2vec", vector_size=50, max_length=None,
+                 tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
+                 vector_size=50, max_length=None,
                  hidden_size=128, channels=(32, 64), dense_size=128, fusion_size=None,
                  dropout=0.3,
                  max_epochs=30, batch_size=64, lr=1e-3, validation_fraction=0.1, patience=5,
@@ -404,6 +409,7 @@ class LateFusionClassifier(NeuralClassifier):
         self.image_size = image_size
         self.tokenizer = tokenizer
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.vector_size = vector_size
         self.max_length = max_length
         self.hidden_size = hidden_size
@@ -431,7 +437,9 @@ class LateFusionClassifier(NeuralClassifier):
             if min(size) < 4:
                 raise ValueError(f"image_size must be at least 4 pixels a side; got {size}")
             encoder = TextEncoder(tokenizer=self.tokenizer, max_length=self.max_length,
-                                  word_vectors=self.word_vectors, vector_size=self.vector_size,
+                                  word_vectors=self.word_vectors,
+                                  word_vector_dims=self.word_vector_dims,
+                                  vector_size=self.vector_size,
                                   random_state=state["seeds"]["word"])
         else:
             size, encoder = self.image_size_, self.text_encoder_
@@ -442,7 +450,9 @@ class LateFusionClassifier(NeuralClassifier):
 
         def texts():
             if fitting:
-                _check_text_column(X, self.text_col, encoder.tokenizer)
+                report = encoder.check(X[self.text_col], column=self.text_col)
+                if len(report):
+                    raise InvalidRowsError(report)
             else:
                 out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                                column=self.text_col)

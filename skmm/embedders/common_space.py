@@ -115,10 +115,12 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         Text encoder: mean of the word vectors, or a bidirectional recurrent
         net (one layer of ``rnn_hidden_size`` units).
     rnn_hidden_size : int, default=64
-    word_vectors : "word2vec", path or gensim KeyedVectors, default="word2vec"
+    word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
         ``"word2vec"`` trains gensim Word2Vec on each text modality's
-        training texts; a path or KeyedVectors is used for every text
-        modality.
+        training texts; ``"wordllama"`` (wordllama's pretrained subword
+        vectors, offline, with its own tokenizer), a path or KeyedVectors is
+        used for every text modality.
+    %(word_vector_dims)s
     %(vector_size)s
     fine_tune_word_vectors : bool, default=True
         Train the word-vector tables (initialised by Word2Vec or the loaded
@@ -220,7 +222,8 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     _parameter_constraints = constraints(
         "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
-        "vector_size", "min_count", *TRAINING, "precision", *SCALING, "checkpoint_dir",
+        "word_vector_dims", "vector_size", "min_count", *TRAINING, "precision", *SCALING,
+        "checkpoint_dir",
         "n_threads", "random_state",
         "verbose",
         modalities=[dict, list, tuple, None],
@@ -245,7 +248,8 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
                  hidden_size=256, attention=True, partner_dropout=0.5, image_size=32,
                  conv_channels=16, text_pooling="mean", rnn_hidden_size=64, word_vectors="word2vec",
-                 vector_size=50, fine_tune_word_vectors=True, min_count=1, alpha=1.0,
+                 word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
+                 alpha=1.0,
                  beta=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
                  max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
@@ -265,6 +269,7 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.text_pooling = text_pooling
         self.rnn_hidden_size = rnn_hidden_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.vector_size = vector_size
         self.fine_tune_word_vectors = fine_tune_word_vectors
         self.min_count = min_count
@@ -385,8 +390,9 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     def _new_text_encoder(self, spec, seed):
         return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
-                           word_vectors=self.word_vectors, vector_size=self.vector_size,
-                           random_state=seed)
+                           word_vectors=self.word_vectors,
+                           word_vector_dims=self.word_vector_dims,
+                           vector_size=self.vector_size, random_state=seed)
 
     def _branch(self, m, spec, encoders, vector_sizes, size):
         encoder = make_encoder(

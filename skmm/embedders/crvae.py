@@ -20,7 +20,7 @@ from skmm._base import (
 )
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
-from skmm.inputs import TextEncoder, as_size, check_text
+from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems
 from skmm.nn.crvae import CRVAE
 
@@ -102,6 +102,7 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         demo, 0.05 clustered the groups better than 1.0 (NMI 0.26 vs 0.16).
     %(tokenizer)s
     %(word_vectors)s
+    %(word_vector_dims)s
     %(vector_size)s
     %(min_count)s
     %(max_vocabulary)s
@@ -167,7 +168,7 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     _parameter_constraints = constraints(
         "image_col", "text_col", "image_size", "n_components", "conv_channels", "hidden_size",
-        "fusion_size", "tokenizer", "word_vectors", "vector_size", "min_count",
+        "fusion_size", "tokenizer", "word_vectors", "word_vector_dims", "vector_size", "min_count",
         "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "checkpoint_dir",
         "n_threads", "random_state",
         "verbose",
@@ -182,8 +183,9 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     def __init__(self, image_col="image", text_col="text", *, image_size=64, n_components=32,
                  conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
-                 tokenizer="english", word_vectors="word2vec", vector_size=50, min_count=1,
-                 max_vocabulary=None, max_length=100, max_epochs=20, batch_size=64, lr=1e-3,
+                 tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
+                 vector_size=50, min_count=1, max_vocabulary=None, max_length=100, max_epochs=20,
+                 batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
@@ -204,6 +206,7 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.beta = beta
         self.tokenizer = tokenizer
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.vector_size = vector_size
         self.min_count = min_count
         self.max_vocabulary = max_vocabulary
@@ -240,8 +243,9 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             seed = state["seeds"]["word"]
             encoder = TextEncoder(tokenizer=self.tokenizer, min_count=self.min_count,
                                   max_vocabulary=self.max_vocabulary, max_length=self.max_length,
-                                  word_vectors=self.word_vectors, vector_size=self.vector_size,
-                                  random_state=seed)
+                                  word_vectors=self.word_vectors,
+                                  word_vector_dims=self.word_vector_dims,
+                                  vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
         else:
             encoder, size = self.text_encoder_, self.image_size_
@@ -253,8 +257,7 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
         def texts():
             if fitting:
-                report = check_text(X[self.text_col], column=self.text_col,
-                                    tokenizer=encoder.tokenizer)
+                report = encoder.check(X[self.text_col], column=self.text_col)
                 if len(report):
                     raise InvalidRowsError(report)
             else:
@@ -302,7 +305,11 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             ``image_col``: uint8 arrays (height, width, 3); ``text_col``: the
             decoded word vectors verbalised by nearest-neighbour (cosine)
             lookup in the vocabulary, stopping at the first ``<pad>``; special
-            tokens are dropped.
+            tokens are dropped. Words are joined with spaces; wordllama's
+            subword tokens (``word_vectors="wordllama"``) are joined back into
+            text by its tokenizer's decoder (:meth:`TextEncoder.detokenize
+            <skmm.inputs.TextEncoder.detokenize>`: ``"▁"`` starts a word, byte
+            tokens are fused into characters).
         """
         check_is_fitted(self, "net_")
         # a copy: an array viewed from a DataFrame is read-only (pandas copy-on-write)
@@ -330,7 +337,7 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         best = cos.argmax(-1)
         nearest = table[best]
         is_end = vectors.norm(dim=-1) < (vectors - nearest).norm(dim=-1)
-        itos = self.vocabulary_.itos
+        itos, join = self.vocabulary_.itos, self.text_encoder_.detokenize
         out = []
         for ids, ends in zip(best.cpu().numpy(), is_end.cpu().numpy()):
             words = []
@@ -338,5 +345,5 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
                 if end:
                     break
                 words.append(itos[i])
-            out.append(" ".join(words))
+            out.append(join(words))
         return out

@@ -68,6 +68,7 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
+    %(word_vector_dims)s
     max_text_features : int, default=1000
         Vocabulary cap of ``"tfidf"``.
     conv_channels : int, default=16
@@ -128,7 +129,8 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     _parameter_constraints = constraints(
         "image_col", "text_col", "image_size", "n_components", "text_features", "tokenizer",
-        "vector_size", "word_vectors", "max_text_features", "conv_channels", "hidden_size",
+        "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "conv_channels",
+        "hidden_size",
         "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
         "n_threads", "random_state", "verbose",
         variant=[StrOptions({"I", "II"})],
@@ -139,8 +141,9 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
                  n_components=50, text_features="word2vec", tokenizer="english",
-                 vector_size=50, word_vectors="word2vec", max_text_features=1000,
-                 conv_channels=16, image_code=64, text_code=32, hidden_size=128,
+                 vector_size=50, word_vectors="word2vec", word_vector_dims=None,
+                 max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
+                 hidden_size=128,
                  fusion_size=128, column_batch_size=256, max_epochs=30, batch_size=64,
                  lr=1e-3, validation_fraction=None, device="auto", precision="float32",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
@@ -156,6 +159,7 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.max_text_features = max_text_features
         self.conv_channels = conv_channels
         self.image_code = image_code
@@ -185,6 +189,7 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
                             if not isinstance(self.text_features, str) else self.text_features,
                             tokenizer=self.tokenizer, vector_size=self.vector_size,
                             word_vectors=self.word_vectors,
+                            word_vector_dims=self.word_vector_dims,
                             max_text_features=self.max_text_features, random_state=seed)
 
     def _columns(self):

@@ -11,7 +11,7 @@ Modules, each importing only those above it in this list:
 - ``images``: decoding image cells, ``ImageLoader``, ``ImageColumn``;
 - ``tokenizers``: tokenizers and text checks;
 - ``vocabulary``: ``Vocabulary`` and the special tokens;
-- ``word_vectors``: loading, training and cutting word-vector tables;
+- ``word_vectors``: loading (files, wordllama), training and cutting word-vector tables;
 - ``modalities``: the ``modalities`` parameter of the embedders;
 - ``text``: ``TextEncoder`` and ``MeanWordVectors``;
 - ``text_features``: ``TextFeatures``;
@@ -32,14 +32,20 @@ from skmm.inputs.text import MeanWordVectors, TextEncoder
 from skmm.inputs.text_features import TextFeatures
 from skmm.inputs.tokenizers import (
     check_text,
+    detokenize,
     english_tokenize,
     get_tokenizer,
     jieba_tokenize,
     tokenize,
+    wordllama_tokenize,
 )
 from skmm.inputs.validate import validate_frame
 from skmm.inputs.vocabulary import PAD, SOS, UNK, Vocabulary
-from skmm.inputs.word_vectors import WordVectorsNotFoundError, load_word_vectors
+from skmm.inputs.word_vectors import (
+    WordVectorsNotFoundError,
+    load_word_vectors,
+    load_wordllama,
+)
 
 __all__ = [
     "PAD",
@@ -59,11 +65,14 @@ __all__ = [
     "check_images",
     "check_text",
     "decode_image",
+    "detokenize",
     "english_tokenize",
     "get_tokenizer",
     "jieba_tokenize",
     "load_images",
     "load_word_vectors",
+    "load_wordllama",
     "tokenize",
     "validate_frame",
+    "wordllama_tokenize",
 ]

@@ -24,7 +24,6 @@ from skmm.inputs.checks import (
     make_report,
     report_check,
 )
-from skmm.inputs.tokenizers import check_text
 
 __all__ = ["KINDS", "infer_kind", "inferred_kinds", "parse_modalities", "prepare_modalities",
            "resolve_modalities"]
@@ -336,7 +335,7 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
             checks.append(image)
         elif kind == "text":
             def text(m=m, col=col, present=present):
-                report = check_text(present, column=col, tokenizer=encoders[m].tokenizer)
+                report = encoders[m].check(present, column=col)
                 if len(report):
                     raise InvalidRowsError(report)
             checks.append(text)

@@ -19,9 +19,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._params import constraints, fill_doc
 from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
-from skmm.inputs.tokenizers import tokenize
+from skmm.inputs.tokenizers import (
+    WORDLLAMA,
+    check_text,
+    detokenize,
+    resolve_tokenizer,
+    tokenize,
+)
 from skmm.inputs.vocabulary import SPECIALS, UNK_ID, Vocabulary
-from skmm.inputs.word_vectors import keyed_vectors, vector_table
+from skmm.inputs.word_vectors import keyed_vectors, load_wordllama, vector_table
 
 __all__ = ["MeanWordVectors", "TextEncoder"]
 
@@ -43,7 +49,8 @@ class TextEncoder(BaseEstimator):
     %(max_length)s
     %(word_vectors)s
         Word2Vec is CBOW with a window of 5; files are read by
-        :func:`load_word_vectors`. Only the rows of the vocabulary are kept.
+        :func:`load_word_vectors`.
+    %(word_vector_dims)s
     %(vector_size)s
     word2vec_epochs : int, default=20
         Training epochs of Word2Vec.
@@ -71,8 +78,9 @@ class TextEncoder(BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = constraints(
-        "tokenizer", "min_count", "max_vocabulary", "max_length", "word_vectors", "vector_size",
-        "random_state", word2vec_epochs=[Interval(Integral, 1, None, closed="left")])
+        "tokenizer", "min_count", "max_vocabulary", "max_length", "word_vectors",
+        "word_vector_dims", "vector_size", "random_state",
+        word2vec_epochs=[Interval(Integral, 1, None, closed="left")])
 
     def __init__(
         self,
@@ -81,6 +89,7 @@ class TextEncoder(BaseEstimator):
         max_vocabulary=None,
         max_length=None,
         word_vectors="word2vec",
+        word_vector_dims=None,
         vector_size=50,
         word2vec_epochs=20,
         random_state=None,
@@ -90,6 +99,7 @@ class TextEncoder(BaseEstimator):
         self.max_vocabulary = max_vocabulary
         self.max_length = max_length
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.vector_size = vector_size
         self.word2vec_epochs = word2vec_epochs
         self.random_state = random_state
@@ -100,6 +110,59 @@ class TextEncoder(BaseEstimator):
         tags.input_tags.one_d_array = True
         tags.input_tags.string = True
         return tags
+
+    @property
+    def subwords(self) -> bool:
+        """Whether texts are split into wordllama's subword tokens (``"wordllama"`` vectors)."""
+        return isinstance(self.word_vectors, str) and self.word_vectors == WORDLLAMA
+
+    def tokenize(self, values: pd.Series, *, column="text") -> list[list[str]]:
+        """Split texts into the tokens of this encoder, checking every cell.
+
+        The ``tokenizer`` parameter, or wordllama's subword tokenizer with
+        ``word_vectors="wordllama"`` (see
+        :func:`skmm.inputs.tokenizers.resolve_tokenizer`).
+
+        Parameters
+        ----------
+        values : pandas.Series
+        column : hashable, default="text"
+
+        Returns
+        -------
+        tokens : list of list of str
+
+        Raises
+        ------
+        skmm.exceptions.InvalidRowsError
+            If any text is missing, not a string, empty or yields no tokens.
+        ValueError
+            For ``word_vectors="wordllama"`` with another tokenizer than the default.
+        """
+        return tokenize(values, column=column,
+                        tokenizer=resolve_tokenizer(self.tokenizer, self.word_vectors))
+
+    def check(self, values: pd.Series, *, column="text") -> pd.DataFrame:
+        """Report the unusable text cells, without raising (like :func:`check_text`)."""
+        return check_text(values, column=column,
+                          tokenizer=resolve_tokenizer(self.tokenizer, self.word_vectors))
+
+    def detokenize(self, tokens) -> str:
+        """Join tokens of this encoder back into text.
+
+        Subword tokens (``word_vectors="wordllama"``) go through wordllama's
+        decoder (``"▁"`` marks a space, ``"<0xNN>"`` byte tokens are fused back
+        into characters); words are joined with spaces.
+
+        Parameters
+        ----------
+        tokens : sequence of str
+
+        Returns
+        -------
+        str
+        """
+        return detokenize(tokens, subwords=self.subwords)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, values: pd.Series, *, column="text"):
@@ -124,7 +187,7 @@ class TextEncoder(BaseEstimator):
         ValueError
             If no word reaches ``min_count``.
         """
-        token_lists = tokenize(values, column=column, tokenizer=self.tokenizer)
+        token_lists = self.tokenize(values, column=column)
         vocabulary = Vocabulary.build(
             token_lists, min_count=self.min_count, max_size=self.max_vocabulary
         )
@@ -139,6 +202,7 @@ class TextEncoder(BaseEstimator):
             vector_size=self.vector_size,
             epochs=self.word2vec_epochs,
             random_state=self.random_state,
+            dims=self.word_vector_dims,
         )
         vectors, has_vector = vector_table(kv, vocabulary)
         oov = [
@@ -184,7 +248,7 @@ class TextEncoder(BaseEstimator):
             If any text is unusable.
         """
         check_is_fitted(self, "vocabulary_")
-        token_lists = tokenize(values, column=column, tokenizer=self.tokenizer)
+        token_lists = self.tokenize(values, column=column)
         return self.vocabulary_.encode(token_lists, max_length=self.max_length_)
 
 
@@ -194,7 +258,12 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     """Embed a text column as the mean of its word vectors.
 
     A simple text baseline: each text becomes the average of the vectors of
-    its words that have one (zeros when none has).
+    its words that have one (zeros when none has). Words are those of the
+    fitted vocabulary, except with ``word_vectors="wordllama"``: every
+    subword token has a vector in its table, and :meth:`transform` reads
+    the rows of tokens unseen in fit from the installed wheel (which it needs
+    for the tokenizer anyway), so the result is wordllama's own mean pooling
+    while the fitted state keeps only the rows of the fit vocabulary.
 
     Parameters
     ----------
@@ -202,6 +271,7 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
         Column of ``X`` holding the texts; other columns are ignored.
     %(tokenizer)s
     %(word_vectors)s
+    %(word_vector_dims)s
     %(vector_size)s
     %(min_count)s
     %(random_state)s
@@ -217,13 +287,15 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     """
 
     _parameter_constraints: ClassVar[dict] = constraints(
-        "text_col", "tokenizer", "word_vectors", "vector_size", "min_count", "random_state")
+        "text_col", "tokenizer", "word_vectors", "word_vector_dims", "vector_size", "min_count",
+        "random_state")
 
     def __init__(
         self,
         text_col="text",
         tokenizer="english",
         word_vectors="word2vec",
+        word_vector_dims=None,
         vector_size=50,
         min_count=1,
         random_state=None,
@@ -231,6 +303,7 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
         self.text_col = text_col
         self.tokenizer = tokenizer
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.vector_size = vector_size
         self.min_count = min_count
         self.random_state = random_state
@@ -259,6 +332,7 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
             tokenizer=self.tokenizer,
             min_count=self.min_count,
             word_vectors=self.word_vectors,
+            word_vector_dims=self.word_vector_dims,
             vector_size=self.vector_size,
             random_state=self.random_state,
         ).fit(X[self.text_col], column=self.text_col)
@@ -292,10 +366,8 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
             check_frame(X), [self.text_col], context="text_col of MeanWordVectors"
         )
         enc = self.encoder_
-        token_lists = tokenize(
-            X[self.text_col], column=self.text_col, tokenizer=enc.tokenizer
-        )
-        stoi = enc.vocabulary_.stoi
+        token_lists = enc.tokenize(X[self.text_col], column=self.text_col)
+        stoi, vectors, has_vector = _lookup_table(enc, token_lists)
         ids = [[stoi.get(t, UNK_ID) for t in tokens] for tokens in token_lists]
         indptr = np.cumsum([0] + [len(r) for r in ids])
         counts = sp.csr_matrix(
@@ -306,11 +378,28 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
                 ),
                 indptr,
             ),
-            shape=(len(ids), len(enc.vocabulary_)),
+            shape=(len(ids), len(vectors)),
         )
-        counts = counts @ sp.diags(
-            enc.has_vector_.astype(np.float32)
-        )  # known words only
+        counts = counts @ sp.diags(has_vector.astype(np.float32))  # known words only
         n_known = np.asarray(counts.sum(axis=1)).ravel()
-        sums = np.asarray(counts @ enc.vectors_, dtype=np.float32)
+        sums = np.asarray(counts @ vectors, dtype=np.float32)
         return (sums / np.maximum(n_known, 1)[:, None]).astype(np.float32, copy=False)
+
+
+def _lookup_table(enc: TextEncoder, token_lists):
+    """The token -> row map, vectors and known rows that :class:`MeanWordVectors` averages.
+
+    The fitted table, extended with wordllama's rows for the subword tokens
+    that fit did not see (read from the memory-mapped wheel file).
+    """
+    stoi, vectors, has_vector = enc.vocabulary_.stoi, enc.vectors_, enc.has_vector_
+    if not enc.subwords:
+        return stoi, vectors, has_vector
+    unseen = list(dict.fromkeys(t for tokens in token_lists for t in tokens if t not in stoi))
+    if not unseen:
+        return stoi, vectors, has_vector
+    extra, found = vector_table(load_wordllama(enc.vector_size_),
+                                Vocabulary([*SPECIALS, *unseen]))
+    stoi = {**stoi, **{t: len(stoi) + i for i, t in enumerate(unseen)}}
+    return (stoi, np.concatenate([vectors, extra[len(SPECIALS):]]),
+            np.concatenate([has_vector, found[len(SPECIALS):]]))

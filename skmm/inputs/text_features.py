@@ -23,7 +23,7 @@ from skmm.inputs.checks import (
     set_input_features,
 )
 from skmm.inputs.text import MeanWordVectors
-from skmm.inputs.tokenizers import check_text, get_tokenizer
+from skmm.inputs.tokenizers import check_text, get_tokenizer, resolve_tokenizer
 
 __all__ = ["TextFeatures"]
 
@@ -38,16 +38,17 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Column of texts (ignored when ``text_features`` is a list of columns).
     text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
         ``"word2vec"``: the mean of the word vectors of each text
-        (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec),
-        then standardised per column (zero mean, unit variance on the fit
-        rows). ``"tfidf"``: TF-IDF over the tokens (at most
-        ``max_text_features`` words, rows L2-normalised), multiplied by
-        ``sqrt(n_words)`` so that an entry's mean square is 1 per row like a
-        standardised feature, while zeros stay zeros. A list: numeric columns
+        (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec,
+        or the vectors ``word_vectors`` names), then standardised per column
+        (zero mean, unit variance on the fit rows). ``"tfidf"``: TF-IDF over
+        the tokens (at most ``max_text_features`` words, rows L2-normalised),
+        multiplied by ``sqrt(n_words)`` so that an entry's mean square is 1
+        per row like a standardised feature, while zeros stay zeros. A list: numeric columns
         of ``X``, standardised per column.
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
+    %(word_vector_dims)s
     max_text_features : int, default=1000
         Vocabulary cap of the TF-IDF features.
     random_state : int, RandomState instance or None, default=None
@@ -71,16 +72,17 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
     _parameter_constraints = constraints(
         "text_col", "text_features", "tokenizer", "vector_size", "word_vectors",
-        "max_text_features", "random_state")
+        "word_vector_dims", "max_text_features", "random_state")
 
     def __init__(self, text_col="text", text_features="word2vec", *, tokenizer="english",
-                 vector_size=50, word_vectors="word2vec", max_text_features=1000,
-                 random_state=None):
+                 vector_size=50, word_vectors="word2vec", word_vector_dims=None,
+                 max_text_features=1000, random_state=None):
         self.text_col = text_col
         self.text_features = text_features
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.max_text_features = max_text_features
         self.random_state = random_state
 
@@ -106,7 +108,10 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                         problems.append((row, column, "not a finite number"))
             report = make_report(problems)
         else:
-            report = check_text(X[self.text_col], column=self.text_col, tokenizer=self.tokenizer)
+            tokenizer = self.tokenizer
+            if self.text_features == "word2vec":  # wordllama's vectors come with its tokenizer
+                tokenizer = resolve_tokenizer(tokenizer, self.word_vectors)
+            report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
         if len(report):
             raise InvalidRowsError(report)
 
@@ -144,7 +149,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             tfidf.fit(X[self.text_col].tolist())
         elif self.text_features == "word2vec":
             words = MeanWordVectors(self.text_col, tokenizer=self.tokenizer,
-                                    word_vectors=self.word_vectors, vector_size=self.vector_size,
+                                    word_vectors=self.word_vectors,
+                                    word_vector_dims=self.word_vector_dims,
+                                    vector_size=self.vector_size,
                                     random_state=self.random_state).fit(X)
         self.words_, self.tfidf_ = words, tfidf
         if tfidf is None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import re
 import string
 import unicodedata
+from pathlib import Path
 
 import pandas as pd
 
@@ -15,12 +17,18 @@ from skmm.inputs.checks import is_missing, make_report
 
 __all__ = [
     "TOKENIZERS",
+    "WORDLLAMA",
     "check_text",
+    "detokenize",
     "english_tokenize",
     "find_text_problems",
     "get_tokenizer",
     "jieba_tokenize",
+    "resolve_tokenizer",
     "tokenize",
+    "wordllama_dir",
+    "wordllama_tokenize",
+    "wordllama_tokenizer",
 ]
 
 # The rules of torchtext's ``basic_english`` tokenizer (``_basic_english_normalize``).
@@ -117,6 +125,154 @@ def jieba_tokenize(text: str) -> list[str]:
 
 #: The tokenizers known by name.
 TOKENIZERS = {"english": english_tokenize, "jieba": jieba_tokenize}
+
+#: ``word_vectors="wordllama"``: the model whose files ship inside the wordllama
+#: wheel (Llama 2's 32,000 SentencePiece tokens, 256 dimensions).
+WORDLLAMA = "wordllama"
+_WORDLLAMA_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+
+
+def wordllama_dir() -> Path:
+    """The folder of the installed ``wordllama`` package, found without importing it.
+
+    Importing ``wordllama`` would set the root logger to INFO (its
+    ``__init__`` calls ``logging.basicConfig``) and, in its loader, fall back
+    to the network; skmm reads the two files of its wheel directly.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ImportError
+        If wordllama is not installed.
+    """
+    spec = importlib.util.find_spec(WORDLLAMA)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "word_vectors='wordllama' needs the wordllama package, whose wheel holds the "
+            "vectors (nothing is downloaded): pip install 'wordllama>=0.4'"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def wordllama_tokenizer():
+    """wordllama's subword tokenizer (a ``tokenizers.Tokenizer``), read from its wheel.
+
+    Loaded once per process from the package's own folder (the offline loader
+    of wordllama 0.4 looks for it under ``tokenizer/``, a folder the wheel
+    does not have, and would otherwise try Hugging Face); nothing is
+    downloaded or written.
+
+    Returns
+    -------
+    tokenizers.Tokenizer
+        Without padding or truncation.
+
+    Raises
+    ------
+    ImportError
+        If wordllama is not installed.
+    FileNotFoundError
+        If its wheel lacks the tokenizer file.
+    """
+    from tokenizers import Tokenizer
+
+    path = wordllama_dir().joinpath(*_WORDLLAMA_TOKENIZER)
+    if not path.is_file():
+        raise FileNotFoundError(f"wordllama's tokenizer is not at {path}: reinstall wordllama")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def wordllama_tokenize(text: str) -> list[str]:
+    """Split text into wordllama's subword tokens (SentencePiece pieces).
+
+    Case is kept; a piece that starts a word carries the ``"▁"`` marker, and
+    characters outside the 32,000 pieces (most Chinese characters) become
+    one ``"<0xNN>"`` token per UTF-8 byte.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    tokens : list of str
+
+    Examples
+    --------
+    >>> wordllama_tokenize("Grinning face")
+    ['▁Gr', 'in', 'ning', '▁face']
+    """
+    return wordllama_tokenizer().encode(text, add_special_tokens=False).tokens
+
+
+def detokenize(tokens, *, subwords: bool = False) -> str:
+    """Join tokens back into text.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+    subwords : bool, default=False
+        The tokens are wordllama's pieces: joined by its tokenizer's decoder
+        (``"▁"`` becomes a space, ``"<0xNN>"`` bytes are fused back into
+        UTF-8 characters, the leading space is dropped). Otherwise words are
+        joined with spaces.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> detokenize(["grinning", "face"])
+    'grinning face'
+    >>> detokenize(["▁Gr", "in", "ning", "▁face"], subwords=True)
+    'Grinning face'
+    """
+    if subwords:
+        return wordllama_tokenizer().decoder.decode(list(tokens))
+    return " ".join(tokens)
+
+
+def resolve_tokenizer(tokenizer, word_vectors):
+    """The tokenizer that texts are split with, given the ``word_vectors`` parameter.
+
+    With ``word_vectors="wordllama"`` texts are split into wordllama's own
+    subword tokens (:func:`wordllama_tokenize`), the only tokens its table
+    has vectors for: the default ``tokenizer="english"`` is then ignored,
+    and ``"jieba"`` or a callable is refused.
+
+    Parameters
+    ----------
+    tokenizer : {"english", "jieba"} or callable
+    word_vectors : object
+        The ``word_vectors`` parameter.
+
+    Returns
+    -------
+    tokenizer : {"english", "jieba"} or callable
+
+    Raises
+    ------
+    ValueError
+        For ``word_vectors="wordllama"`` with ``tokenizer="jieba"`` or a callable.
+    """
+    if not (isinstance(word_vectors, str) and word_vectors == WORDLLAMA):
+        return tokenizer
+    if isinstance(tokenizer, str) and tokenizer == "english":
+        return wordllama_tokenize
+    raise ValueError(
+        f"word_vectors='wordllama' splits texts with its own subword tokenizer; leave "
+        f"tokenizer='english' (the default, then ignored), not {tokenizer!r}. For Chinese, "
+        "load Chinese word vectors with tokenizer='jieba' "
+        "(e.g. word_vectors='sgns.zhihu.word')"
+    )
 
 
 def get_tokenizer(tokenizer):

@@ -1,23 +1,35 @@
-"""Word vectors: load them from a file, train them with Word2Vec, cut a table."""
+"""Word vectors: load them from a file or from wordllama, train Word2Vec, cut a table."""
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import zlib
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from skmm.inputs.tokenizers import WORDLLAMA, wordllama_dir, wordllama_tokenizer
 from skmm.inputs.vocabulary import SPECIALS
 
 __all__ = [
+    "WORDLLAMA_DIMS",
+    "StaticVectors",
     "WordVectorsNotFoundError",
     "keyed_vectors",
     "load_word_vectors",
+    "load_wordllama",
     "stable_hash",
     "train_word2vec",
     "vector_table",
 ]
+
+#: The Matryoshka sizes of wordllama's vectors: the first 64, 128 or all 256
+#: dimensions (``word_vector_dims``).
+WORDLLAMA_DIMS = (64, 128, 256)
+_WORDLLAMA_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+_SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}
 
 
 class WordVectorsNotFoundError(FileNotFoundError, ValueError):
@@ -51,6 +63,23 @@ def _peek_header(path: str) -> bool:
     return len(parts) == 2 and all(p.isdigit() for p in parts)
 
 
+def _is_word2vec_text(path: str) -> bool:
+    """Whether a file of any name is word2vec text: a ``"<count> <dim>"`` line, then a
+    line of a word and ``dim`` numbers (e.g. the Chinese Word Vectors' ``sgns.zhihu.word``)."""
+    from gensim import utils
+
+    try:
+        with utils.open(path, "rb") as f:
+            header = f.readline().split()
+            row = f.readline().decode("utf-8").rstrip().split(" ")
+        if len(header) != 2 or not all(p.isdigit() for p in header):
+            return False
+        [float(x) for x in row[1:]]
+    except (UnicodeDecodeError, ValueError, OSError):
+        return False
+    return len(row) == int(header[1]) + 1
+
+
 def load_word_vectors(path):
     """Load pre-trained word vectors from a file.
 
@@ -59,8 +88,10 @@ def load_word_vectors(path):
     path : str or os.PathLike
         ``.kv`` / ``.model`` (gensim ``save``; a full model's ``wv`` is used),
         ``.bin`` (word2vec binary), ``.txt`` / ``.vec`` (word2vec text, or GloVe
-        text without a header line, detected). A ``.gz`` or ``.bz2`` suffix on
-        the word2vec formats is handled.
+        text without a header line, detected). A file of another name that
+        holds word2vec text (a ``"<count> <dim>"`` line first, such as the
+        Chinese Word Vectors' ``sgns.zhihu.word``) is read as such. A ``.gz``
+        or ``.bz2`` suffix on the word2vec formats is handled.
 
     Returns
     -------
@@ -95,10 +126,92 @@ def load_word_vectors(path):
         return KeyedVectors.load_word2vec_format(
             path, binary=False, no_header=not _peek_header(path)
         )
+    if _is_word2vec_text(path):
+        return KeyedVectors.load_word2vec_format(path, binary=False)
     raise ValueError(
         f"cannot tell the format of word vectors file {path!r}: "
         "use .kv/.model (gensim), .bin (word2vec binary) or .txt/.vec (word2vec or GloVe text)"
     )
+
+
+class StaticVectors:
+    """A read-only table of token vectors, read like gensim's KeyedVectors.
+
+    Offers what :func:`vector_table` reads: ``key_to_index``, ``vectors``
+    and ``vector_size``.
+
+    Parameters
+    ----------
+    key_to_index : dict of str to int
+        Row of each token.
+    vectors : numpy.ndarray, shape (n_tokens, vector_size)
+        Any float dtype; may be a memory map, of which only the rows a
+        vocabulary uses are ever read.
+    """
+
+    def __init__(self, key_to_index: dict, vectors):
+        self.key_to_index = key_to_index
+        self.vectors = vectors
+
+    @property
+    def vector_size(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def __repr__(self) -> str:
+        return f"StaticVectors({len(self)} tokens x {self.vector_size} dims)"
+
+
+def _map_safetensors(path, key: str) -> np.ndarray:
+    """A read-only memory map of one tensor of a ``.safetensors`` file (no torch)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    info = header[key]
+    dtype = _SAFETENSORS_DTYPES.get(info["dtype"])
+    if dtype is None:
+        raise ValueError(f"{path}: cannot read {key!r} of dtype {info['dtype']}")
+    start, _ = info["data_offsets"]
+    return np.memmap(path, dtype=dtype, mode="r", offset=8 + n + start,
+                     shape=tuple(info["shape"]))
+
+
+def load_wordllama(dims: int | None = None) -> StaticVectors:
+    """wordllama's token vectors, read from the files of its installed wheel.
+
+    The 32,000 x 256 table of the ``l2_supercat`` model (Llama 2's token
+    embeddings distilled into a static table, trained Matryoshka-style so that
+    its first 64 or 128 dimensions work on their own) is memory-mapped: only
+    the rows a vocabulary uses are ever read (:func:`vector_table`). Nothing
+    is downloaded or written, and ``wordllama`` itself is not imported.
+
+    Parameters
+    ----------
+    dims : {64, 128, 256} or None, default=None
+        Keep the first ``dims`` dimensions (None: all 256).
+
+    Returns
+    -------
+    StaticVectors
+        Keyed by wordllama's subword tokens (see
+        :func:`skmm.inputs.tokenizers.wordllama_tokenize`).
+
+    Raises
+    ------
+    ImportError
+        If wordllama is not installed.
+    """
+    path = wordllama_dir().joinpath(*_WORDLLAMA_WEIGHTS)
+    if not path.is_file():
+        raise FileNotFoundError(f"wordllama's vectors are not at {path}: reinstall wordllama")
+    table = _map_safetensors(path, "embedding.weight")
+    if dims is not None:
+        if dims not in WORDLLAMA_DIMS:
+            raise ValueError(f"word_vector_dims must be one of {WORDLLAMA_DIMS}; got {dims!r}")
+        table = table[:, :dims]
+    return StaticVectors(wordllama_tokenizer().get_vocab(), table)
 
 
 def train_word2vec(token_lists, *, vector_size: int = 50, epochs: int = 20,
@@ -139,24 +252,40 @@ def train_word2vec(token_lists, *, vector_size: int = 50, epochs: int = 20,
 
 
 def keyed_vectors(word_vectors, token_lists, *, vector_size: int = 50, epochs: int = 20,
-                  random_state=None):
+                  random_state=None, dims: int | None = None):
     """The word vectors a ``word_vectors`` parameter asks for.
 
     Parameters
     ----------
-    word_vectors : "word2vec", str, os.PathLike or gensim KeyedVectors
+    word_vectors : "word2vec", "wordllama", str, os.PathLike or gensim KeyedVectors
         ``"word2vec"`` trains vectors on ``token_lists`` (:func:`train_word2vec`);
-        a path is loaded with :func:`load_word_vectors`; a KeyedVectors is
+        ``"wordllama"`` reads wordllama's table (:func:`load_wordllama`); a
+        path is loaded with :func:`load_word_vectors`; a KeyedVectors is
         returned as is.
     token_lists : sequence of list of str
         The training texts (used by ``"word2vec"`` only).
     vector_size, epochs, random_state
         Passed to :func:`train_word2vec`.
+    dims : {64, 128, 256} or None, default=None
+        The first dimensions of wordllama's vectors to keep (``"wordllama"`` only).
 
     Returns
     -------
-    gensim.models.KeyedVectors
+    gensim.models.KeyedVectors or StaticVectors
+
+    Raises
+    ------
+    ValueError
+        If ``dims`` is given for other vectors than ``"wordllama"``.
     """
+    is_wordllama = isinstance(word_vectors, str) and word_vectors == WORDLLAMA
+    if dims is not None and not is_wordllama:
+        raise ValueError(
+            f"word_vector_dims={dims!r} truncates wordllama's Matryoshka vectors and needs "
+            "word_vectors='wordllama'; set vector_size for word2vec, or leave it None"
+        )
+    if is_wordllama:
+        return load_wordllama(dims)
     if not isinstance(word_vectors, (str, os.PathLike)):
         return word_vectors  # a KeyedVectors
     if word_vectors != "word2vec":
@@ -170,7 +299,7 @@ def vector_table(kv, vocabulary):
 
     Parameters
     ----------
-    kv : gensim.models.KeyedVectors
+    kv : gensim.models.KeyedVectors or StaticVectors
         Word vectors.
     vocabulary : Vocabulary
         The tokens, by id.
@@ -187,5 +316,5 @@ def vector_table(kv, vocabulary):
     rows[: len(SPECIALS)] = -1
     has_vector = rows >= 0
     vectors = np.zeros((len(vocabulary), kv.vector_size), dtype=np.float32)
-    vectors[has_vector] = kv.vectors[rows[has_vector]]
+    vectors[has_vector] = kv.vectors[rows[has_vector]]  # of a memory map: these rows only
     return vectors, has_vector

@@ -57,8 +57,10 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
 def bf16_flag(cpuinfo: str) -> str | None:
-    """The first of :data:`CPU_BF16_FLAGS` in the ``flags`` (x86) or ``Features``
-    (ARM) lines of a ``/proc/cpuinfo`` text, or None."""
+    """The first of ``CPU_BF16_FLAGS`` that a ``/proc/cpuinfo`` text lists, or None.
+
+    The flags are read from its ``flags`` (x86) or ``Features`` (ARM) lines.
+    """
     flags: set[str] = set()
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
@@ -140,7 +142,7 @@ class MultimodalNet(NeuralNet):
     autocast : {None, "bf16"}, default=None
         Run the forward pass under ``torch.autocast`` in bfloat16, on CUDA
         and on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX; see
-        :func:`cpu_bf16_support`). On a CPU without them the net warns once
+        ``skmm.training.net.cpu_bf16_support``). On a CPU without them the net warns once
         (:class:`RuntimeWarning`, naming the flags) and trains in float32.
     channels_last : bool, default=False
         Store the 4-D (convolution) weights and move 4-D (image) batches in

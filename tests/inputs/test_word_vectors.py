@@ -101,3 +101,24 @@ def test_vector_table(pretrained):
     assert has_vector.tolist() == [False, False, False, True, False, True]
     np.testing.assert_array_equal(vectors[vocab.stoi["cat"]], pretrained["cat"])
     assert (vectors[~has_vector] == 0).all()
+
+
+@pytest.mark.parametrize("name", ["sgns.zhihu.word", "sgns.zhihu.word.bz2"])
+def test_chinese_word_vectors_file(name, tmp_path):
+    """The Chinese Word Vectors (Li et al., 2018) are word2vec text files named like
+    ``sgns.zhihu.word`` (shipped as ``.bz2``): read whatever the suffix, with jieba."""
+    rng = np.random.default_rng(0)
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=4)
+    kv.add_vectors(["我", "爱", "北京", "天安门"], rng.normal(size=(4, 4)).astype(np.float32))
+    path = tmp_path / name
+    kv.save_word2vec_format(str(path), binary=False)  # gensim compresses a .bz2 name
+    loaded = load_word_vectors(path)
+    np.testing.assert_allclose(loaded["北京"], kv["北京"], rtol=1e-5)
+    enc = TextEncoder(tokenizer="jieba", word_vectors=str(path)).fit(
+        pd.Series(["我爱北京天安门。", "北京"]))
+    assert enc.oov_rate_ == 0 and enc.vector_size_ == 4
+    (tmp_path / "notes.word").write_text("not vectors\n")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        load_word_vectors(tmp_path / "notes.word")
