@@ -1,8 +1,8 @@
 """CRVAE training on the CPU in float32, bf16 and bf16 + channels-last: speed and loss.
 
     python benchmarks/cpu_precision.py [--threads 2] [--configs fp32,cl,bf16,bf16+cl]
-                                       [--paper-rows 64] [--paper-epochs 5]
-                                       [--default-rows 512] [--default-epochs 12]
+                                       [--paper-rows 64] [--paper-epochs 10]
+                                       [--default-rows 1024] [--default-epochs 20]
                                        [--clock-ghz G] [--fma-per-cycle N] [--output FILE]
 
 Two models, each trained once per configuration with the same seed:
@@ -19,10 +19,10 @@ bfloat16 autocast of the forward pass, on a CPU with AVX-512 BF16 or AMX),
 first epoch (the warm-up: oneDNN builds its kernels) by ``fit``; the other
 epochs are interleaved, one epoch of each configuration in turn (the order
 rotating every round), so that drift of a shared, noisy machine hits them
-alike. Speed is the median of the timed epochs, given as a ratio to fp32
-within this one run; quality is the training loss after the same number of
-epochs, and the loss of the trained model re-evaluated in float32 (eval mode,
-over the training rows).
+alike. Speed is the median of the timed epochs (wall-clock and CPU seconds),
+given as a ratio to fp32 within this one run; quality, after the same number
+of epochs, is the last epoch's training loss, the loss of the trained weights
+re-computed in float32 (see :func:`fp32_quality`) and ``score``.
 
 Achieved GFLOP/s = samples/s x FLOPs per training sample (counted in float32
 by ``FlopCounterMode``, recurrent layers added analytically; see
@@ -236,10 +236,10 @@ def main(argv=None):
     parser.add_argument("--configs", default=CONFIGS)
     parser.add_argument("--models", default="paper,default")
     parser.add_argument("--paper-rows", type=int, default=64)
-    parser.add_argument("--paper-epochs", type=int, default=5,
+    parser.add_argument("--paper-epochs", type=int, default=10,
                         help="epochs of each configuration, the first a warm-up")
-    parser.add_argument("--default-rows", type=int, default=512)
-    parser.add_argument("--default-epochs", type=int, default=12)
+    parser.add_argument("--default-rows", type=int, default=1024)
+    parser.add_argument("--default-epochs", type=int, default=20)
     parser.add_argument("--clock-ghz", type=float, default=None)
     parser.add_argument("--fma-per-cycle", type=int, default=None)
     parser.add_argument("--output", default=str(RESULTS / "cpu_precision.md"))

@@ -46,12 +46,30 @@ class _TorchDevice(HasMethods):
         return "an instance of 'torch.device'"
 
 
+class _TorchModule(HasMethods):
+    """A ``torch.nn.Module`` instance, recognised by its classes' names (no torch import)."""
+
+    def __init__(self):
+        super().__init__([])
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, type) and any(
+            c.__name__ == "Module" and c.__module__ == "torch.nn.modules.module"
+            for c in type(val).__mro__)
+
+    def __str__(self):
+        return "an instance of 'torch.nn.Module'"
+
+
 #: The constraint of every parameter that more than one estimator takes.
 CONSTRAINTS = {
     # columns and sizes
     "image_col": [str],
     "text_col": [str],
     "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
+    "image_encoder": [StrOptions({"cnn", "vectors"}), _TorchModule()],
+    "fine_tune_image_encoder": ["boolean"],
+    "image_encoder_lr": [Interval(Real, 0, None, closed="neither"), None],
     "n_components": [_POSITIVE],
     "conv_channels": [_POSITIVE],
     "hidden_size": [_POSITIVE],
@@ -112,6 +130,38 @@ DOCS = {
     "image_size": """\
 image_size : int or (int, int), default=%(default)s
     Images are converted to RGB and resized to (height, width).""",
+    "image_encoder": """\
+image_encoder : "cnn", "vectors" or torch.nn.Module, default="cnn"
+    ``"cnn"``: the model's own conv blocks, trained. A module: a
+    pretrained backbone that maps float RGB images (N, 3, H, W) with
+    values in [0, 1] to (N, D) features (e.g. a torchvision ResNet
+    without its head; any normalisation it needs, such as ImageNet's
+    mean and std, must be inside it: see "Pretrained image encoders" in
+    the input contract). ``fit`` trains a copy of it and never changes
+    the instance given; set ``image_size`` to the size it expects.
+    ``"vectors"``: the image column holds precomputed 1-D feature
+    vectors (the same length in every row) instead of images.""",
+    "image_encoder_module": """\
+image_encoder : "cnn" or torch.nn.Module, default="cnn"
+    The encoder of every image modality: ``"cnn"``, the conv blocks,
+    trained; or a pretrained backbone that maps float RGB images
+    (N, 3, H, W) with values in [0, 1] to (N, D) features (e.g. a
+    torchvision ResNet without its head, normalisation inside it: see
+    "Pretrained image encoders" in the input contract). Each image
+    modality gets its own copy; the instance given is never changed.
+    Precomputed image features are a ``"vector"`` modality.""",
+    "fine_tune_image_encoder": """\
+fine_tune_image_encoder : bool, default=False
+    With a module as ``image_encoder``: False keeps it frozen (in eval
+    mode); its features are computed once per fit, in batches, on the
+    training device, and cached for every epoch, so training costs what
+    it costs with vector input. True trains the copy (the parameters
+    that require a gradient in the module given) with the rest, at
+    ``image_encoder_lr``, computing the features in every step.""",
+    "image_encoder_lr": """\
+image_encoder_lr : float or None, default=None
+    Adam learning rate of a fine-tuned ``image_encoder`` module (None:
+    a tenth of ``lr``).""",
     "tokenizer": """\
 tokenizer : {"english", "jieba"} or callable, default="english"
     How texts are split into words; ``"jieba"`` for Chinese, or a callable

@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors, check_labels
-from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
-from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
-from skmm.inputs.checks import (
-    set_input_features,
+from skmm._image_encoder import ImageEncoderMixin
+from skmm._params import (
+    CONSTRAINTS,
+    DEFAULT_MEMORY_BUDGET,
+    SCALING,
+    TRAINING,
+    constraints,
+    fill_doc,
 )
+from skmm.embedders._stages import StagesMixin
+from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
 from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
 from skmm.metrics import cross_modal_map, top_k
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
     ClassBalancedLoader,
     ClassBalancedWorkerLoader,
-    torch_seed,
     torch_threads,
-    unwrap,
 )
 
 __all__ = ["CommonSpaceEmbedder", "PAPER_PRESET"]
@@ -54,7 +56,8 @@ PAPER_PRESET = {
 
 
 @fill_doc
-class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
+class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, ScalingMixin,
+                          BaseEmbedder):
     """Supervised common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
@@ -109,6 +112,9 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         replaced by the stand-in in an attention block (see Notes), so that
         the paired (fused) and the standalone embeddings are both trained.
     %(image_size:32)s
+    %(image_encoder_module)s
+    %(fine_tune_image_encoder)s
+    %(image_encoder_lr)s
     conv_channels : int, default=16
         Filters of the image CNN.
     text_pooling : {"mean", "gru", "lstm"}, default="mean"
@@ -221,11 +227,13 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """
 
     _parameter_constraints = constraints(
-        "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
+        "n_components", "hidden_size", "image_size", "fine_tune_image_encoder",
+        "image_encoder_lr", "conv_channels", "word_vectors",
         "word_vector_dims", "vector_size", "min_count", *TRAINING, "precision", *SCALING,
         "checkpoint_dir",
         "n_threads", "random_state",
         "verbose",
+        image_encoder=[StrOptions({"cnn"}), CONSTRAINTS["image_encoder"][1]],
         modalities=[dict, list, tuple, None],
         strategy=[StrOptions({"cvs", "mcvs", "rvs"})],
         reference=[str, None],
@@ -247,6 +255,7 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
                  hidden_size=256, attention=True, partner_dropout=0.5, image_size=32,
+                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
                  conv_channels=16, text_pooling="mean", rnn_hidden_size=64, word_vectors="word2vec",
                  word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
                  alpha=1.0,
@@ -265,6 +274,9 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.attention = attention
         self.partner_dropout = partner_dropout
         self.image_size = image_size
+        self.image_encoder = image_encoder
+        self.fine_tune_image_encoder = fine_tune_image_encoder
+        self.image_encoder_lr = image_encoder_lr
         self.conv_channels = conv_channels
         self.text_pooling = text_pooling
         self.rnn_hidden_size = rnn_hidden_size
@@ -394,23 +406,20 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
                            word_vector_dims=self.word_vector_dims,
                            vector_size=self.vector_size, random_state=seed)
 
-    def _branch(self, m, spec, encoders, vector_sizes, size):
+    def _branch(self, m, spec, encoders, vector_sizes, size, data):
+        image_encoder = None
+        if spec["kind"] == "image" and self._image_input() == "module":
+            image_encoder = self._image_feature_encoder(
+                data[f"{m}__image"], (3, *size), data, f"{m}__features", data[f"{m}__mask"])
+            if not image_encoder.fine_tune:  # its cached features stand for the images
+                del data[f"{m}__image"]
         encoder = make_encoder(
             spec["kind"], image_shape=(3, *size), conv_channels=self.conv_channels,
             vectors=encoders[m].vectors_ if m in encoders else None,
             text_encoder=self.text_pooling, hidden_size=self.rnn_hidden_size,
-            n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors)
+            n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors,
+            image_encoder=image_encoder)
         return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components)
-
-    # ---- seeds -----------------------------------------------------------
-    def _stage_seeds(self, stage: int) -> dict:
-        """The seeds of stage ``stage`` (0: :meth:`fit`; then each :meth:`partial_fit`)."""
-        if stage == 0 or not isinstance(self.random_state, Integral):
-            return self._seeds()
-        state = np.random.SeedSequence([int(self.random_state), stage]).generate_state(1)[0]
-        rng = check_random_state(int(state))
-        draws = rng.randint(0, 2**31 - 1, size=len(self._seed_names))
-        return {name: int(s) for name, s in zip(self._seed_names, draws)}
 
     # ---- fit -------------------------------------------------------------
     def _targets(self, y, state: dict) -> dict:
@@ -421,7 +430,7 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
         specs, reference = state["modalities_"], state["reference_"]
         branches = {m: self._branch(m, s, state["text_encoders_"], state["vector_sizes_"],
-                                    state["image_size_"])
+                                    state["image_size_"], data)
                     for m, s in specs.items()}
         module = CommonSpaceNet(
             branches, self.n_components, len(state["classes_"]), alpha=self.alpha,
@@ -439,12 +448,6 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         state["stages_"] = [self._stage_record(list(state["modalities_"]), net,
                                                len(state["classes_"]))]
 
-    @staticmethod
-    def _stage_record(added, net, n_classes):
-        return {"added": list(added), "trainable": list(unwrap(net.module_).trainable),
-                "n_classes": int(n_classes), "epochs": len(net.history),
-                "epoch_seconds": float(np.median(net.history[:, "dur"]))}
-
     def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
         # class-balanced training batches, so that the triplet miner finds positives
         kwargs = super()._loader_kwargs(prefix, lazy)
@@ -452,100 +455,6 @@ class CommonSpaceEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             kwargs[prefix] = ClassBalancedWorkerLoader if lazy else ClassBalancedLoader
             kwargs[f"{prefix}__items_per_class"] = self.items_per_class
         return kwargs
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Train one more stage: new modalities (M-CVS, RVS) or new classes.
-
-        On an unfitted embedder this is :meth:`fit`. Otherwise the modalities
-        of ``modalities`` not yet trained are added (``strategy`` ``"mcvs"``
-        or ``"rvs"``; extend ``modalities`` with :meth:`set_params` first):
-        their branches and attention blocks are trained, everything trained
-        before is frozen (earlier embeddings stay bit-identical), and the
-        classifier trains only if ``y`` brings new classes. Without new
-        modalities, training continues on ``X`` (the parameters of the last
-        stage, never the RVS reference, and the classifier), and new classes
-        in ``y`` grow the classifier: stage-wise class learning.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Holds the columns of all modalities (cells may be missing).
-        y : array-like of shape (n_samples,)
-            Class labels.
-
-        Returns
-        -------
-        self : CommonSpaceEmbedder
-
-        Raises
-        ------
-        ValueError
-            New modalities with ``strategy="cvs"``, a changed spec of a
-            trained modality, or the errors of :meth:`fit`. A failed call
-            keeps the previous state.
-        """
-        if not hasattr(self, "net_"):
-            return self.fit(X, y)
-        X = check_frame(X)
-        if len(X) < 2:
-            raise ValueError(f"partial_fit needs at least 2 rows, got {len(X)}")
-        specs_now = resolve_modalities(self.modalities, X)
-        for m, spec in self.modalities_.items():
-            if m not in specs_now:
-                raise ValueError(f"modality {m!r} was trained and is missing from modalities; "
-                                 "modalities can only be added")
-            if specs_now[m] != spec:
-                raise ValueError(f"modality {m!r} changed from {spec} to {specs_now[m]}; "
-                                 "a trained modality cannot change")
-        new = [m for m in specs_now if m not in self.modalities_]
-        if new and self.strategy == "cvs":
-            raise ValueError(f"strategy='cvs' trains all modalities together: fit again with "
-                             f"{list(specs_now)}, or use strategy='mcvs' or 'rvs' to add {new}")
-        y = check_labels(X, y, estimator=self, min_classes=1)
-        specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
-        seeds = self._stage_seeds(len(self.stages_))
-        encoders = dict(self.text_encoders_)
-        fit_names = []
-        for i, m in enumerate(new):
-            if specs[m]["kind"] == "text":
-                encoders[m] = self._new_text_encoder(specs[m], seeds["word"] + i)
-                fit_names.append(m)
-        vector_sizes = dict(self.vector_sizes_)
-        size = self.image_size_
-        data = self._prepare_modalities(X, specs, encoders=encoders, fit_names=tuple(fit_names),
-                                        vector_sizes=vector_sizes, size=size)
-        known = set(self.classes_.tolist())
-        added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
-        classes = np.concatenate([self.classes_, np.asarray(added_classes, dtype=object)]) \
-            if added_classes else self.classes_
-        lookup = {c: i for i, c in enumerate(classes.tolist())}
-        data["y"] = torch.tensor([lookup[v] for v in y.tolist()], dtype=torch.int64)
-        self._check_present(data, specs, new)
-        module = copy.deepcopy(unwrap(self.net_.module_))
-        with torch_seed(seeds["torch"]):
-            module.grow_classifier(len(classes))
-            device = module.classifier.weight.device
-            if new:
-                for m in new:
-                    module.add_branch(m, self._branch(m, specs[m], encoders, vector_sizes,
-                                                      size).to(device))
-                module.connect(new, list(self.modalities_), strategy=self.strategy,
-                               reference=self.reference_)
-            elif self.strategy == "rvs" and len(module.trainable) > 1:
-                # the reference is frozen after the first stage
-                module.trainable = tuple(m for m in module.trainable if m != self.reference_)
-        module.freeze(classifier=bool(added_classes) or not new,
-                      word_vectors=self.fine_tune_word_vectors)
-        net = self._train_net(module, data, seeds)
-        self.modalities_ = specs
-        self.classes_ = classes
-        self.text_encoders_ = encoders
-        self.vector_sizes_ = vector_sizes
-        self.net_ = net
-        self.stages_ = [*self.stages_, self._stage_record(new, net, len(classes))]
-        set_input_features(self, X, self._columns())
-        return self
 
     @property
     def attention_blocks_(self):

@@ -18,10 +18,11 @@ from skmm._base import (
     image_variance,
     sample_rows,
 )
+from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size
-from skmm.inputs.checks import collect_problems
+from skmm.inputs.checks import collect_problems, load_vectors
 from skmm.nn.crvae import CRVAE
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
@@ -59,7 +60,7 @@ def word_vector_variance(tokens, vectors: np.ndarray) -> float:
 
 
 @fill_doc
-class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
+class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Joint image-text embedding with a convolutional-recurrent VAE.
 
     The image goes through three conv 3x3 + ReLU + max-pool blocks, the text
@@ -77,10 +78,20 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         Columns of ``X`` holding the images (paths, bytes, PIL images or
         arrays) and the texts (strings). Other columns are ignored.
     %(image_size:64)s
+    %(image_encoder)s
+        With a module, its features replace the conv blocks' output before
+        the same batch normalisation and dense fusion; the decoder still
+        rebuilds the pixels. With ``"vectors"`` there are no pixels: the
+        image term of the loss (and of :meth:`score`) is the MSE of the
+        rebuilt vectors, in the vectors' own units, and
+        :meth:`inverse_transform` returns vectors.
+    %(fine_tune_image_encoder)s
+    %(image_encoder_lr)s
     n_components : int, default=32
         Dimensions of the latent space (of the embedding).
     conv_channels : int, default=16
-        Filters of each conv block.
+        Filters of each conv block (and of the map the image decoder starts
+        from).
     rnn : {"gru", "lstm", "rnn"}, default="gru"
         Recurrent cell of the text encoder and decoder.
     hidden_size : int, default=64
@@ -136,8 +147,11 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         Row ``i`` is the vector of ``vocabulary_.itos[i]``.
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
-        :meth:`score` rebuilds (pixels in [0, 1], word vectors or the text
-        matrix): the errors are divided by it.
+        :meth:`score` rebuilds (pixels in [0, 1], image vectors, word
+        vectors): the errors are divided by it.
+    image_vector_size_ : int or None
+        The length of the image vectors (``image_encoder="vectors"``), else
+        None.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (and ``valid_*`` with ``validation_fraction``), ``dur``.
@@ -167,7 +181,8 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """
 
     _parameter_constraints = constraints(
-        "image_col", "text_col", "image_size", "n_components", "conv_channels", "hidden_size",
+        "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
+        "image_encoder_lr", "n_components", "conv_channels", "hidden_size",
         "fusion_size", "tokenizer", "word_vectors", "word_vector_dims", "vector_size", "min_count",
         "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "checkpoint_dir",
         "n_threads", "random_state",
@@ -180,8 +195,10 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         beta=[Interval(Real, 0, None, closed="left")],
     )
 
-    def __init__(self, image_col="image", text_col="text", *, image_size=64, n_components=32,
-                 conv_channels=16, rnn="gru", hidden_size=64, num_layers=2, bidirectional=True,
+    def __init__(self, image_col="image", text_col="text", *, image_size=64,
+                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
+                 n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
+                 bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
                  tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
                  vector_size=50, min_count=1, max_vocabulary=None, max_length=100, max_epochs=20,
@@ -194,6 +211,9 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.image_col = image_col
         self.text_col = text_col
         self.image_size = image_size
+        self.image_encoder = image_encoder
+        self.fine_tune_image_encoder = fine_tune_image_encoder
+        self.image_encoder_lr = image_encoder_lr
         self.n_components = n_components
         self.conv_channels = conv_channels
         self.rnn = rnn
@@ -247,13 +267,19 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
                                   word_vector_dims=self.word_vector_dims,
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
+            n_vector = None
         else:
-            encoder, size = self.text_encoder_, self.image_size_
+            encoder, size, n_vector = self.text_encoder_, self.image_size_, self.image_vector_size_
+        vectors = self._image_input() == "vectors" if fitting else n_vector is not None
         out = {}
 
         def images():
-            out["image"] = self._image_data(X[self.image_col], column=self.image_col,
-                                            mode="RGB", size=size)
+            if vectors:
+                out["image_features"] = load_vectors(X[self.image_col], column=self.image_col,
+                                                     length=n_vector)
+            else:
+                out["image"] = self._image_data(X[self.image_col], column=self.image_col,
+                                                mode="RGB", size=size)
 
         def texts():
             if fitting:
@@ -270,16 +296,24 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                            column=self.text_col)
             state.update(image_size_=size, text_encoder_=encoder,
-                         vocabulary_=encoder.vocabulary_, word_vectors_=encoder.vectors_)
+                         vocabulary_=encoder.vocabulary_, word_vectors_=encoder.vectors_,
+                         image_vector_size_=out["image_features"].shape[1] if vectors else None)
             state["reconstruction_scale_"] = {
-                "image": image_variance(out["image"]),
+                "image": vector_variance(out["image_features"]) if vectors
+                else image_variance(out["image"]),
                 "text": word_vector_variance(out["tokens"], encoder.vectors_)}
         return as_tensors(out)
 
     _score_terms = ("image", "text")
 
     def _build_module(self, data: dict, state: dict) -> CRVAE:
-        return CRVAE(state["word_vectors_"], (3, *state["image_size_"]),
+        shape = (3, *state["image_size_"])
+        image_encoder = None
+        if self._image_input() == "module":
+            image_encoder = self._image_feature_encoder(data["image"], shape, data,
+                                                        "image_features")
+        return CRVAE(state["word_vectors_"], shape, image_encoder=image_encoder,
+                     image_vectors=state["image_vector_size_"],
                      conv_channels=self.conv_channels, rnn=self.rnn, hidden_size=self.hidden_size,
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
                      fusion_size=self.fusion_size, n_components=self.n_components,
@@ -288,7 +322,8 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     @staticmethod
     def _encode_batch(module, batch):
-        mu, _ = module.encode(batch["image"], batch["tokens"], batch["lengths"])
+        mu, _ = module.encode(batch.get("image"), batch["tokens"], batch["lengths"],
+                              batch.get("image_features"))
         return mu
 
     # ---- decode ----------------------------------------------------------
@@ -302,7 +337,8 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         Returns
         -------
         pandas.DataFrame
-            ``image_col``: uint8 arrays (height, width, 3); ``text_col``: the
+            ``image_col``: uint8 arrays (height, width, 3) (float32 vectors
+            with ``image_encoder="vectors"``); ``text_col``: the
             decoded word vectors verbalised by nearest-neighbour (cosine)
             lookup in the vocabulary, stopping at the first ``<pad>``; special
             tokens are dropped. Words are joined with spaces; wordllama's
@@ -325,8 +361,11 @@ class CRVAEEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
             for start in range(0, len(Z), 256):
                 z = torch.from_numpy(Z[start: start + 256]).to(table.device)
                 logits, vectors = module.decode(z, self.text_encoder_.max_length_)
-                pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
-                images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
+                if module.image_target == "vectors":
+                    images.extend(logits.float().cpu().numpy())
+                else:
+                    pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
+                    images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
                 texts.extend(self._verbalize(vectors.float(), table, norms, known))
         return pd.DataFrame({self.image_col: images, self.text_col: texts})
 

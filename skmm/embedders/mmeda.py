@@ -17,16 +17,17 @@ from skmm._base import (
     holdout,
     image_variance,
 )
+from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
-from skmm.inputs.checks import collect_problems
+from skmm.inputs.checks import collect_problems, load_vectors
 from skmm.nn.mmeda import MMEDA
 
 __all__ = ["MMEDAEmbedder"]
 
 
 @fill_doc
-class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
+class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Multimodal encoder-decoder with matrix factorization (MMEDA).
 
     Each row of ``X`` is an entity seen as an image (X0) and a row of a text
@@ -59,6 +60,14 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         Columns holding the images and the texts. Other columns are ignored.
     variant : {"I", "II"}, default="II"
     %(image_size:32)s
+    %(image_encoder)s
+        With a module, AE0's code is a linear map of its features (in place
+        of the conv blocks) and AE0's decoder still rebuilds the pixels.
+        With ``"vectors"``, AE0 is linear: a linear map of the vectors to
+        ``image_code`` and back, and the image term of the loss (and of
+        :meth:`score`) is the MSE of the vectors, in their own units.
+    %(fine_tune_image_encoder)s
+    %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
     text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
@@ -107,10 +116,13 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     n_train_ : int
         Rows AE2 was sized with (fit rows less the validation rows).
     image_size_ : (int, int)
+    image_vector_size_ : int or None
+        The length of the image vectors (``image_encoder="vectors"``), else
+        None.
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
-        :meth:`score` rebuilds (pixels in [0, 1], word vectors or the text
-        matrix): the errors are divided by it.
+        :meth:`score` rebuilds (pixels in [0, 1] or image vectors, and the
+        text matrix): the errors are divided by it.
     history_ : skorch.history.History
         Per epoch ``train_loss``, ``train_image``, ``train_factorization``
         and, for variant II, ``train_text``, ``train_columns``.
@@ -128,7 +140,8 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     """
 
     _parameter_constraints = constraints(
-        "image_col", "text_col", "image_size", "n_components", "text_features", "tokenizer",
+        "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
+        "image_encoder_lr", "n_components", "text_features", "tokenizer",
         "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "conv_channels",
         "hidden_size",
         "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
@@ -140,6 +153,7 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
     )
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
+                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
                  n_components=50, text_features="word2vec", tokenizer="english",
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
                  max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
@@ -154,6 +168,9 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         self.text_col = text_col
         self.variant = variant
         self.image_size = image_size
+        self.image_encoder = image_encoder
+        self.fine_tune_image_encoder = fine_tune_image_encoder
+        self.image_encoder_lr = image_encoder_lr
         self.n_components = n_components
         self.text_features = text_features
         self.tokenizer = tokenizer
@@ -200,13 +217,20 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         """Decode the images and build the text matrix into tensors."""
         if fitting:
             builder, size = self._text_builder(state["seeds"]["word"]), as_size(self.image_size)
+            n_vector = None
         else:
-            builder, size = self.text_features_, self.image_size_
+            builder, size, n_vector = self.text_features_, self.image_size_, \
+                self.image_vector_size_
+        vectors = self._image_input() == "vectors" if fitting else n_vector is not None
         out = {}
 
         def images():
-            out["image"] = self._image_data(X[self.image_col], column=self.image_col,
-                                            mode="RGB", size=size)
+            if vectors:
+                out["image_features"] = load_vectors(X[self.image_col], column=self.image_col,
+                                                     length=n_vector)
+            else:
+                out["image"] = self._image_data(X[self.image_col], column=self.image_col,
+                                                mode="RGB", size=size)
 
         def texts():
             if fitting:
@@ -217,10 +241,12 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the text features
             out["text"] = builder.fit_transform(X)
-            state.update(image_size_=size, text_features_=builder)
+            state.update(image_size_=size, text_features_=builder,
+                         image_vector_size_=out["image_features"].shape[1] if vectors else None)
             text = out["text"].astype(np.float64)
             state["reconstruction_scale_"] = {
-                "image": image_variance(out["image"]),
+                "image": vector_variance(out["image_features"]) if vectors
+                else image_variance(out["image"]),
                 "factorization": max(float(np.mean((text - text.mean(0)) ** 2)), 1e-12)}
         return as_tensors(out)
 
@@ -238,7 +264,13 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
         train_idx = state["train_idx"]
         train_text = data["text"] if train_idx is None else data["text"][train_idx]
         state["n_train_"] = int(train_text.shape[0])
-        return MMEDA((3, *state["image_size_"]), train_text.T, n_components=self.n_components,
+        shape = (3, *state["image_size_"])
+        image_encoder = None
+        if self._image_input() == "module":
+            image_encoder = self._image_feature_encoder(data["image"], shape, data,
+                                                        "image_features")
+        return MMEDA(shape, train_text.T, n_components=self.n_components,
+                     image_encoder=image_encoder, image_vectors=state["image_vector_size_"],
                      variant=self.variant, conv_channels=self.conv_channels,
                      image_code=self.image_code, text_code=self.text_code,
                      hidden_size=self.hidden_size, fusion_size=self.fusion_size,
@@ -251,7 +283,7 @@ class MMEDAEmbedder(CheckpointMixin, ScalingMixin, BaseEmbedder):
 
     @staticmethod
     def _encode_batch(module, batch):
-        return module.embed(batch["image"], batch["text"])
+        return module.embed(batch.get("image"), batch["text"], batch.get("image_features"))
 
     def score(self, X, y=None):
         """How well the model rebuilds the rows of ``X`` (higher is better; at most 0).

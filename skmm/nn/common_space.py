@@ -14,7 +14,8 @@ with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_tripl
 the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised).
 
 Batches are dicts of tensors keyed ``"<modality>__<input>"`` (``image``,
-``tokens``, ``lengths``, ``vector``) plus ``"<modality>__mask"`` (bool: the
+``tokens``, ``lengths``, ``vector``, or ``features``: the cached output of a
+frozen image encoder, which then stands for ``image``) plus ``"<modality>__mask"`` (bool: the
 row carries this modality) and, for training, ``"y"`` (class ids).
 """
 
@@ -25,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from skmm.nn.embeddings import WordVectors, word_vector_table
-from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder
+from skmm.nn.encoders import ConvEncoder, ImageFeatureEncoder, RecurrentTextEncoder
 from skmm.nn.losses import semihard_triplet_loss
 
 __all__ = [
@@ -111,8 +112,11 @@ class ModalityBranch(nn.Module):
         self.momentum = momentum
         self.register_buffer("running_mean", torch.zeros(n_components))
 
-    def forward(self, image=None, tokens=None, lengths=None, vector=None) -> torch.Tensor:
-        if self.kind == "image":
+    def forward(self, image=None, tokens=None, lengths=None, vector=None,
+                features=None) -> torch.Tensor:
+        if features is not None:  # the cached output of a frozen encoder
+            features = features.float()
+        elif self.kind == "image":
             features = self.encoder(image)
         elif self.kind == "text":
             features = self.encoder(tokens, lengths)
@@ -271,14 +275,19 @@ class CommonSpaceNet(nn.Module):
         """Train only the branches of ``trainable`` and the blocks that refine them.
 
         ``classifier``: also train the classifier; ``word_vectors``: also the
-        word-vector tables of the trainable branches.
+        word-vector tables of the trainable branches. A user's image module
+        trains only where it is fine-tuned (:class:`ImageFeatureEncoder`).
         """
         for p in self.parameters():
             p.requires_grad_(False)
         for m in self.trainable:
-            for name, p in self.branches[m].named_parameters():
-                if word_vectors or "embedding" not in name:
+            branch = self.branches[m]
+            for name, p in branch.named_parameters():
+                if not name.startswith("encoder.backbone.") and (
+                        word_vectors or "embedding" not in name):
                     p.requires_grad_(True)
+            if isinstance(branch.encoder, ImageFeatureEncoder):
+                branch.encoder.set_trainable(True)
         for key, block in self.blocks.items():
             if set(self.block_targets[key]) & set(self.trainable):
                 block.requires_grad_(True)
@@ -298,6 +307,8 @@ class CommonSpaceNet(nn.Module):
     # ---- forward ---------------------------------------------------------
     def _inputs(self, m: str, batch: dict, index: torch.Tensor) -> dict:
         kind = self.branches[m].kind
+        if f"{m}__features" in batch:
+            return {"features": batch[f"{m}__features"][index]}
         if kind == "image":
             return {"image": batch[f"{m}__image"][index]}
         if kind == "text":
@@ -421,7 +432,7 @@ class CommonSpaceNet(nn.Module):
 
 def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
                  text_encoder="mean", hidden_size=64, n_features=None,
-                 fine_tune_word_vectors=False) -> nn.Module:
+                 fine_tune_word_vectors=False, image_encoder=None) -> nn.Module:
     """Build the encoder of one modality.
 
     Parameters
@@ -441,6 +452,10 @@ def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
         Length of the vectors (vectors).
     fine_tune_word_vectors : bool
         Train the word-vector table (texts); frozen otherwise.
+    image_encoder : torch.nn.Module or None
+        The encoder of an image modality (with ``out_features``, e.g. an
+        :class:`~skmm.nn.encoders.ImageFeatureEncoder`); None builds the conv
+        blocks.
 
     Returns
     -------
@@ -448,6 +463,8 @@ def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
         With an ``out_features`` attribute.
     """
     if kind == "image":
+        if image_encoder is not None:
+            return image_encoder
         c, h, w = image_shape
         return ConvEncoder(c, (h, w), conv_channels)
     if kind == "text":

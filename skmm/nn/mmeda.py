@@ -18,12 +18,14 @@ conv autoencoder alone (AE0, also the "ConvAE" image feature extractor).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from skmm.nn.decoders import DeconvDecoder
-from skmm.nn.encoders import ConvEncoder, as_float_image
+from skmm.nn.encoders import ConvEncoder, as_float_image, conv_out_shape
 
 __all__ = ["MLPAutoencoder", "ImageAutoencoder", "ColumnFactorization", "MMEDA",
            "AutoencoderMF"]
@@ -73,6 +75,15 @@ class ImageAutoencoder(nn.Module):
         Filters of each of the three conv blocks.
     code_size : int
         Width of the code.
+    encoder : torch.nn.Module or None, default=None
+        An image encoder with ``out_features`` (e.g. an
+        :class:`~skmm.nn.encoders.ImageFeatureEncoder` around a pretrained
+        backbone) in place of the conv blocks: the code is a linear map of
+        its features, and the deconv blocks still rebuild the pixels.
+    vectors : int or None, default=None
+        The input is a precomputed vector of this length (``image_features``)
+        instead of an image: the code is a linear map of it, and a linear
+        decoder rebuilds the vector (MSE, no sigmoid).
 
     Notes
     -----
@@ -82,26 +93,37 @@ class ImageAutoencoder(nn.Module):
     ``loss_terms``).
     """
 
-    def __init__(self, image_shape, conv_channels: int = 16, code_size: int = 64):
+    def __init__(self, image_shape, conv_channels: int = 16, code_size: int = 64,
+                 encoder: nn.Module | None = None, vectors: int | None = None):
         super().__init__()
         c, h, w = image_shape
-        self.conv = ConvEncoder(c, (h, w), conv_channels)
-        self.to_code = nn.Linear(self.conv.out_features, code_size)
-        self.from_code = nn.Sequential(nn.Linear(code_size, self.conv.out_features),
-                                       nn.ReLU(inplace=True))
-        self.deconv = DeconvDecoder(self.conv.out_shape, c, (h, w))
+        self.target = "pixels" if vectors is None else "vectors"
+        if vectors is not None:
+            self.conv = nn.Identity()
+            self.to_code = nn.Linear(vectors, code_size)
+            self.from_code = nn.Linear(code_size, vectors)
+            self.deconv = nn.Identity()
+        else:
+            self.conv = ConvEncoder(c, (h, w), conv_channels) if encoder is None else encoder
+            shape = conv_out_shape(conv_channels, (h, w))
+            self.to_code = nn.Linear(self.conv.out_features, code_size)
+            self.from_code = nn.Sequential(nn.Linear(code_size, math.prod(shape)),
+                                           nn.ReLU(inplace=True))
+            self.deconv = DeconvDecoder(shape, c, (h, w))
         self.code_size = code_size
 
-    def encode(self, image: torch.Tensor) -> torch.Tensor:
-        """The code of a batch of uint8 (or [0, 1] float) images."""
-        return self.to_code(self.conv(image))
+    def encode(self, image: torch.Tensor | None = None,
+               features: torch.Tensor | None = None) -> torch.Tensor:
+        """The code of a batch of uint8 (or [0, 1] float) images, or of their ``features``
+        (the encoder's output, cached, or precomputed vectors)."""
+        return self.to_code(self.conv(image) if features is None else features)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        """Image logits (n, C, H, W)."""
+        """Image logits (n, C, H, W), or vectors (n, D)."""
         return self.deconv(self.from_code(code))
 
-    def forward(self, image: torch.Tensor):
-        code = self.encode(image)
+    def forward(self, image=None, image_features=None):
+        code = self.encode(image, image_features)
         return {"code": code, "image_logits": self.decode(code)}
 
     @staticmethod
@@ -109,9 +131,15 @@ class ImageAutoencoder(nn.Module):
         """Pixel MSE between ``sigmoid(logits)`` and the image in [0, 1]."""
         return F.mse_loss(torch.sigmoid(logits.float()), as_float_image(image))
 
+    def error(self, out_image: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The reconstruction error of a batch: pixel MSE, or the MSE of the vectors."""
+        if self.target == "vectors":
+            return F.mse_loss(out_image.float(), batch["image_features"].float())
+        return self.image_error(out_image, batch["image"])
+
     def loss_terms(self, out, batch):
         """``image`` (pixel MSE) and ``loss`` (the same)."""
-        image = self.image_error(out["image_logits"], batch["image"])
+        image = self.error(out["image_logits"], batch)
         return {"loss": image, "image": image}
 
 
@@ -199,29 +227,35 @@ class MMEDA(nn.Module):
         Hidden width of the fusion network.
     column_batch_size : int or None
         Columns of X1ᵀ per AE2 pass within a row batch.
+    image_encoder : torch.nn.Module or None, default=None
+        AE0's encoder in place of the conv blocks (see :class:`ImageAutoencoder`).
+    image_vectors : int or None, default=None
+        AE0 reads and rebuilds precomputed vectors of this length.
     """
 
     def __init__(self, image_shape, columns, n_components=50, variant="II", conv_channels=16,
                  image_code=64, text_code=32, hidden_size=128, fusion_size=128,
-                 column_batch_size=None):
+                 column_batch_size=None, image_encoder=None, image_vectors=None):
         super().__init__()
         columns = torch.as_tensor(columns, dtype=torch.float32)
         n_text = columns.shape[0]
         full = variant == "II"
         self.variant = variant
-        self.image_ae = ImageAutoencoder(image_shape, conv_channels, image_code)
+        self.image_ae = ImageAutoencoder(image_shape, conv_channels, image_code, image_encoder,
+                                         image_vectors)
         self.text_ae = MLPAutoencoder(n_text, hidden_size, text_code, decoder=full)
         self.fusion = mlp([image_code + text_code, fusion_size, n_components])
         self.factorization = ColumnFactorization(columns, hidden_size, n_components,
                                                  column_batch_size, decoder=full)
 
-    def embed(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    def embed(self, image: torch.Tensor | None, text: torch.Tensor,
+              image_features: torch.Tensor | None = None) -> torch.Tensor:
         """The representation of a batch: AE0 and AE1 encoders, then fusion (no AE2)."""
-        return self.fusion(torch.cat([self.image_ae.encode(image),
+        return self.fusion(torch.cat([self.image_ae.encode(image, image_features),
                                       self.text_ae.encoder(text)], dim=1))
 
-    def forward(self, image, text):
-        image_code = self.image_ae.encode(image)
+    def forward(self, image=None, text=None, image_features=None):
+        image_code = self.image_ae.encode(image, image_features)
         text_code, text_recon = self.text_ae(text)
         z = self.fusion(torch.cat([image_code, text_code], dim=1))
         fact, cols = self.factorization.errors(z.float(), text.float())
@@ -237,7 +271,7 @@ class MMEDA(nn.Module):
         so it does not depend on the rows of the batch).
         """
         text = batch["text"].float()
-        terms = {"image": ImageAutoencoder.image_error(out["image_logits"], batch["image"]),
+        terms = {"image": self.image_ae.error(out["image_logits"], batch),
                  "factorization": out["factorization_sse"] / text.numel()}
         if self.variant == "II":
             terms["text"] = F.mse_loss(out["text_recon"].float(), text)

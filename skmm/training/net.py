@@ -102,6 +102,8 @@ def _deferred(step: dict) -> dict:
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Stands for ``module_`` in a pickled net's ``module`` (see ``MultimodalNet.__getstate__``).
+_SAME_AS_MODULE_ = "<the module_ of this net>"
 
 
 class PlainPrintLog(PrintLog):
@@ -169,6 +171,25 @@ class MultimodalNet(NeuralNet):
         if self.channels_last:  # before the optimizer is built over the parameters
             self.module_.to(memory_format=torch.channels_last)
         return self
+
+    def __getstate__(self):
+        # The module given is the initialised ``module_`` itself. skorch pickles
+        # ``module_`` so that it loads on the CPU where CUDA is missing, but
+        # ``module`` apart, with plain pickle: a net trained on a GPU would not
+        # load without one. Pickle it as a reference to ``module_`` instead.
+        module = self.__dict__.get("module")
+        if not (isinstance(module, torch.nn.Module) and module is self.__dict__.get("module_")):
+            return super().__getstate__()
+        self.__dict__["module"] = _SAME_AS_MODULE_
+        try:
+            return super().__getstate__()
+        finally:
+            self.__dict__["module"] = module
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if isinstance(self.__dict__.get("module"), str) and self.module == _SAME_AS_MODULE_:
+            self.module = self.module_
 
     @property
     def _unwrapped(self):
