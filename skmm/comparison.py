@@ -288,8 +288,10 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
     -------
     list of Contender
         Majority class, TF-IDF + LinearSVC, image CNN, LSTM + CNN late
-        fusion, pixel PCA, mean word vectors, CRVAE, MMEDA, collective MF,
-        ConvAE MF, early fusion and the supervised common space.
+        fusion, pixel PCA, mean word vectors (trained Word2Vec and
+        wordllama's pretrained token vectors), CRVAE, MMEDA, collective MF,
+        ConvAE MF, early fusion and the supervised common space (the three
+        embedders with Word2Vec and with wordllama).
     """
     from skmm.baselines.classifiers import (
         ImageCNNClassifier,
@@ -320,15 +322,21 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
                   make_pipeline(ImageLoader(image_size=min(size, 32), mode="L"),
                                 StandardScaler(), _pca(k, seed))),
         Contender("mean word vectors", "text", MeanWordVectors(random_state=seed)),
+        Contender("mean wordllama vectors", "text", MeanWordVectors(word_vectors="wordllama")),
         Contender("CRVAE", both,
                   CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
                                 random_state=seed)),
+        Contender("CRVAE (wordllama)", both,
+                  CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
+                                word_vectors="wordllama", random_state=seed)),
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
-        out.append(Contender("MMEDA-II", both,
-                             mmeda(variant="II", image_size=min(size, 32), n_components=k,
-                                   max_epochs=epochs, random_state=seed)))
+        for label, words in [("MMEDA-II", "word2vec"), ("MMEDA-II (wordllama)", "wordllama")]:
+            out.append(Contender(label, both,
+                                 mmeda(variant="II", image_size=min(size, 32), n_components=k,
+                                       max_epochs=epochs, word_vectors=words,
+                                       random_state=seed)))
     convae = _optional("skmm.baselines.autoencoders", "ConvAutoencoder", {}, "")
     ae_kwargs = {"n_components": k, "max_epochs": epochs}
     if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long
@@ -345,11 +353,14 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
     common = _optional("skmm.embedders.common_space", "CommonSpaceEmbedder", skipped,
                        "common space (supervised)")
     if common is not None:
-        out.append(Contender("common space (supervised)", both,
-                             common(modalities={"image": "image", "en": "text"},
-                                    image_size=min(size, 32), n_components=k,
-                                    max_epochs=cfg["common_epochs"], random_state=seed),
-                             supervised=True, cross_modal=("image", "en")))
+        for label, words in [("common space (supervised)", "word2vec"),
+                             ("common space (wordllama)", "wordllama")]:
+            out.append(Contender(label, both,
+                                 common(modalities={"image": "image", "en": "text"},
+                                        image_size=min(size, 32), n_components=k,
+                                        max_epochs=cfg["common_epochs"], word_vectors=words,
+                                        random_state=seed),
+                                 supervised=True, cross_modal=("image", "en")))
     if names is not None:
         unknown = set(names) - {c.name for c in out} - set(skipped)
         if unknown:

@@ -107,14 +107,16 @@ def test_registry_has_every_contender_and_pipelines():
     for expected in ["majority class", "TF-IDF + LinearSVC", "image CNN",
                      "LSTM + CNN late fusion", "pixel PCA", "mean word vectors", "CRVAE",
                      "MMEDA-II", "collective MF", "ConvAE MF",
-                     "early fusion (PCA + word vectors)", "common space (supervised)"]:
+                     "early fusion (PCA + word vectors)", "common space (supervised)",
+                     "mean wordllama vectors", "CRVAE (wordllama)", "MMEDA-II (wordllama)",
+                     "common space (wordllama)"]:
         assert expected in names
     embedders = [c for c in contenders if c.kind == "embedder"]
     assert all(set(c.heads) == {"LinearSVC", "LogisticRegression"} for c in embedders)
     pipe = embedders[0].pipeline("LinearSVC")
     assert isinstance(pipe, Pipeline) and list(pipe.named_steps) == ["embed", "head"]
     supervised = [c.name for c in contenders if c.supervised]
-    assert supervised in ([], ["common space (supervised)"])
+    assert supervised in ([], ["common space (supervised)", "common space (wordllama)"])
     only = make_contenders("shapes", quick=True, names=["majority class", "CRVAE"])
     assert [c.name for c in only] == ["majority class", "CRVAE"]
     with pytest.raises(ValueError, match="unknown contenders"):
