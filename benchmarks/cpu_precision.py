@@ -282,8 +282,11 @@ def main(argv=None):
     if isa:  # oneDNN limited to an older instruction set: bf16 is emulated below AVX512_CORE_BF16
         command = f"ONEDNN_MAX_CPU_ISA={isa} {command}"
         bf16_flag = f"{bf16_flag}, but oneDNN limited to {isa} (ONEDNN_MAX_CPU_ISA)"
+    title = "# CRVAE training on the CPU: float32, bf16, channels-last"
+    if isa:
+        title += f" (oneDNN limited to {isa}: bf16 emulated)"
     lines = [
-        "# CRVAE training on the CPU: float32, bf16, channels-last", "",
+        title, "",
         f"Machine: {machine()}; {info['name']} (vendor {info['vendor']}, family "
         f"{info['family']}, model {info['model']}); bf16 instructions: "
         f"{bf16_flag or 'none'}", "",
