@@ -292,7 +292,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
 
     def _net_options(self, lazy: bool) -> dict:
         return {**super()._net_options(lazy),
-                "autocast": "bf16" if self.precision == "bf16" else None}
+                "autocast": self.precision if self.precision in ("bf16", "auto") else None}
 
     # ---- images ------------------------------------------------------------
     def _streams(self, n_bytes: int) -> bool:

@@ -159,7 +159,8 @@ def test_crvae_trains_through_accelerate(shapes_on_disk):
     from skmm import CRVAEEmbedder
 
     X = shapes_on_disk
-    plain = CRVAEEmbedder(**TINY_CRVAE, device="cpu").fit(X)
+    # the accelerator owns mixed precision (float32 here): compare with a float32 net
+    plain = CRVAEEmbedder(**TINY_CRVAE, device="cpu", precision="float32").fit(X)
     accelerated = CRVAEEmbedder(**TINY_CRVAE,
                                 accelerator=accelerate.Accelerator(cpu=True)).fit(X)
     np.testing.assert_array_equal(plain.transform(X), accelerated.transform(X))
@@ -177,9 +178,9 @@ def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
     from skmm import MMEDAEmbedder
 
     X = shapes_on_disk
-    in_memory = MMEDAEmbedder(**TINY_MMEDA, cache="memory", device="cpu")
+    in_memory = MMEDAEmbedder(**TINY_MMEDA, cache="memory", device="cpu", precision="float32")
     Z = in_memory.fit_transform(X)
-    streamed = MMEDAEmbedder(**TINY_MMEDA, cache="none", num_workers=0)
+    streamed = MMEDAEmbedder(**TINY_MMEDA, cache="none", num_workers=0, precision="float32")
     np.testing.assert_array_equal(streamed.fit_transform(X), Z)
     accelerated = MMEDAEmbedder(**TINY_MMEDA, accelerator=accelerate.Accelerator(cpu=True))
     np.testing.assert_array_equal(accelerated.fit_transform(X), Z)
@@ -241,7 +242,7 @@ def test_common_space_trains_through_accelerate(shapes_on_disk):
     from skmm import CommonSpaceEmbedder
 
     X, y = shapes_on_disk, shapes_on_disk["color"].to_numpy()
-    plain = CommonSpaceEmbedder(**TINY_COMMON, device="cpu").fit(X, y)
+    plain = CommonSpaceEmbedder(**TINY_COMMON, device="cpu", precision="float32").fit(X, y)
     accelerated = CommonSpaceEmbedder(**TINY_COMMON,
                                       accelerator=accelerate.Accelerator(cpu=True)).fit(X, y)
     np.testing.assert_array_equal(plain.transform(X), accelerated.transform(X))

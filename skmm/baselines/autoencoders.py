@@ -44,7 +44,7 @@ class ConvAutoencoder(BaseEmbedder):
     %(lr:1e-3)s
     %(validation_fraction)s
     %(device)s
-    %(precision)s
+    %(precision:"float32")s
     %(n_threads)s
     %(random_state)s
     %(verbose)s

@@ -157,7 +157,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     %(lr:1e-3)s
     %(validation_fraction)s
     %(device)s
-    %(precision)s
+    %(precision:"auto")s
     %(scaling)s
     %(checkpoint_dir)s
     %(n_threads)s
@@ -262,9 +262,9 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                  beta=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
                  max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
-                 device="auto", precision="float32", cache="auto",
+                 device="auto", precision="auto", cache="auto",
                  memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
-                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,
                  random_state=None, verbose=0):
         self.modalities = modalities
         self.strategy = strategy

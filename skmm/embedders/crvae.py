@@ -129,7 +129,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(lr:1e-3)s
     %(validation_fraction)s
     %(device)s
-    %(precision)s
+    %(precision:"auto")s
     %(scaling)s
     %(checkpoint_dir)s
     %(n_threads)s
@@ -203,10 +203,10 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
                  vector_size=50, min_count=1, max_vocabulary=None, max_length=100, max_epochs=20,
                  batch_size=64, lr=1e-3,
-                 validation_fraction=None, device="auto", precision="float32",
+                 validation_fraction=None, device="auto", precision="auto",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
-                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,
                  random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col

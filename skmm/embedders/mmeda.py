@@ -97,7 +97,7 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Hold out this fraction of the rows (AE2 is then sized and fed with the
         remaining training rows only) to record ``valid_*`` terms.
     %(device)s
-    %(precision)s
+    %(precision:"auto")s
     %(scaling)s
     %(checkpoint_dir)s
     %(n_threads)s
@@ -159,10 +159,10 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
                  hidden_size=128,
                  fusion_size=128, column_batch_size=256, max_epochs=30, batch_size=64,
-                 lr=1e-3, validation_fraction=None, device="auto", precision="float32",
+                 lr=1e-3, validation_fraction=None, device="auto", precision="auto",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
-                 channels_last=False, compile=False, checkpoint_dir=None, n_threads=None,
+                 channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,
                  random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col

@@ -222,14 +222,18 @@ class MultimodalNet(NeuralNet):
         return TensorDict(X)
 
     def _autocast(self):
-        if self.autocast != "bf16":
+        if self.autocast not in ("bf16", "auto"):
             return contextlib.nullcontext()
         kind = str(self.device).split(":")[0]  # "cuda", "cpu"; "None": batches stay put
         if kind == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+            if self.autocast == "bf16" or torch.cuda.is_bf16_supported():
+                return torch.autocast("cuda", dtype=torch.bfloat16)
+            return contextlib.nullcontext()
         if kind == "cpu":
             if cpu_bf16_support() is not None:
                 return torch.autocast("cpu", dtype=torch.bfloat16)
+            if self.autocast == "auto":  # float32 where bf16 would not be faster
+                return contextlib.nullcontext()
             if not getattr(self, "_warned_no_bf16_", False):  # once per net
                 self._warned_no_bf16_ = True
                 warnings.warn(_no_cpu_bf16_message(), RuntimeWarning, stacklevel=4)
