@@ -26,7 +26,7 @@ _TEMPLATES = (
     "{mood} today: a {color} object",
     "this {size} {color} item seems {mood}",
 )
-_LABELS = ("shape", "color", "mood", "joint")
+_LABELS = ("shape", "color", "mood", "joint", "pair")
 _SUPERSAMPLE = 4
 
 
@@ -63,7 +63,7 @@ def make_shapes(n_samples=300, image_size=32, *, label="shape", noise=0.0, rando
     few templates, e.g. ``"a small red thing, feeling calm"``. The caption
     never names the shape.
 
-    So the four labels test different things:
+    So the five labels test different things:
 
     - ``"shape"``: only the image tells;
     - ``"mood"``: only the caption tells;
@@ -72,7 +72,13 @@ def make_shapes(n_samples=300, image_size=32, *, label="shape", noise=0.0, rando
       ``(shape index % 2) XOR (mood index % 2)`` with the orders of
       :data:`SHAPES` and :data:`MOODS`: given the shape, the mood decides it,
       and given the mood, the shape does, so a model must fuse the modalities
-      to beat chance (0.5).
+      to beat chance (0.5). No linear head can learn it from a representation
+      that adds an image part and a text part: report it with a non-linear
+      head (e.g. a random forest) too;
+    - ``"pair"``: ``shape + "-" + mood``, 16 classes; the fusion test. The
+      picture tells the shape and only the caption the mood, so each
+      modality alone tops out at 0.25 accuracy, while an embedding that
+      carries both can reach far above it with a linear head.
 
     Parameters
     ----------
@@ -80,7 +86,7 @@ def make_shapes(n_samples=300, image_size=32, *, label="shape", noise=0.0, rando
         Number of rows.
     image_size : int or tuple of (int, int), default=32
         Height and width of the images; an int gives a square.
-    label : {"shape", "color", "mood", "joint"}, default="shape"
+    label : {"shape", "color", "mood", "joint", "pair"}, default="shape"
         What the ``label`` column holds.
     noise : float, default=0.0
         Standard deviation of Gaussian pixel noise, as a fraction of 255.
@@ -143,6 +149,7 @@ def make_shapes(n_samples=300, image_size=32, *, label="shape", noise=0.0, rando
         "color": color_names,
         "mood": moods,
         "joint": (shape_idx % 2) ^ (mood_idx % 2),
+        "pair": np.char.add(np.char.add(shapes.astype(str), "-"), moods.astype(str)),
     }[label]
     return pd.DataFrame(
         {

@@ -81,3 +81,16 @@ def test_joint_label_needs_both_modalities():
     assert accuracy(masks) < 0.65
     assert accuracy(words) < 0.65  # nor does the caption alone,
     assert accuracy(both) > 0.9  # while image and caption together do.
+
+
+def test_pair_label_needs_both_modalities():
+    from sklearn.model_selection import cross_val_score
+
+    from skmm.baselines import TextSVMClassifier
+
+    X = make_shapes(400, image_size=16, label="pair", random_state=0)
+    assert (X["label"] == X["shape"] + "-" + X["mood"]).all()
+    assert X["label"].nunique() == 16
+    # the caption names the mood, never the shape: at most about 1/4 from text alone
+    text_only = cross_val_score(TextSVMClassifier(random_state=0), X, X["label"], cv=3).mean()
+    assert 0.15 < text_only < 0.35
