@@ -31,9 +31,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from skmm.exceptions import InputError, InvalidRowsError, format_rows
+from skmm.exceptions import InputError, format_rows
 from skmm.inputs import ImageColumn, check_images, load_images
-from skmm.inputs.checks import FrameMixin, set_input_features
+from skmm.inputs.checks import FrameMixin, raise_problems, set_input_features
 from skmm.training import (
     AcceleratedMultimodalNet,
     FixedSplit,
@@ -179,7 +179,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
             return self._fit_sequence(X, y)
 
     def _fit_sequence(self, X, y) -> dict:
-        self._net_options(lazy=False)  # an unusable device is refused before any work
+        resolve_device(self.device)  # an unusable device is refused before any work
         X = self._check_X(X)
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
@@ -316,9 +316,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
             full = np.zeros(lazy.shape, dtype=np.uint8)
             full[present] = pixels
             return full
-        report = check_images(cells, column=column, mode=mode, size=size)
-        if len(report):
-            raise InvalidRowsError(report)
+        raise_problems(check_images(cells, column=column, mode=mode, size=size))
         return lazy
 
     # ---- fit and inference ---------------------------------------------------

@@ -32,18 +32,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import NeuralClassifier, check_labels
 from skmm._params import TRAINING, constraints, fill_doc
-from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size, check_frame, check_text, load_images
-from skmm.inputs.checks import FrameMixin, collect_problems, set_input_features
+from skmm.inputs.checks import FrameMixin, collect_problems, raise_problems, set_input_features
 from skmm.nn.classifiers import ImageCNN, LateFusion
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier"]
 
 
 def _check_text_column(X: pd.DataFrame, column, tokenizer) -> None:
-    report = check_text(X[column], column=column, tokenizer=tokenizer)
-    if len(report):
-        raise InvalidRowsError(report)
+    raise_problems(check_text(X[column], column=column, tokenizer=tokenizer))
 
 
 # ---------------------------------------------------------------------------
@@ -450,9 +447,7 @@ class LateFusionClassifier(NeuralClassifier):
 
         def texts():
             if fitting:
-                report = encoder.check(X[self.text_col], column=self.text_col)
-                if len(report):
-                    raise InvalidRowsError(report)
+                raise_problems(encoder.check(X[self.text_col], column=self.text_col))
             else:
                 out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                                column=self.text_col)

@@ -20,9 +20,8 @@ from skmm._base import (
 )
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
-from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextEncoder, as_size
-from skmm.inputs.checks import collect_problems, load_vectors
+from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
 from skmm.nn.crvae import CRVAE
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
@@ -283,9 +282,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
         def texts():
             if fitting:
-                report = encoder.check(X[self.text_col], column=self.text_col)
-                if len(report):
-                    raise InvalidRowsError(report)
+                raise_problems(encoder.check(X[self.text_col], column=self.text_col))
             else:
                 out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                                column=self.text_col)

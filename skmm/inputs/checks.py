@@ -20,6 +20,7 @@ import pandas as pd
 from skmm.exceptions import InvalidRowsError, MissingColumnError
 
 __all__ = [
+    "raise_problems",
     "FrameMixin",
     "REPORT_COLUMNS",
     "check_columns",
@@ -80,6 +81,18 @@ def collect_problems(*checks) -> None:
     if reports:
         report = pd.concat(reports, ignore_index=True)
         report.attrs["hints"] = list(dict.fromkeys(hints))
+        raise InvalidRowsError(report)
+
+
+def raise_problems(report: pd.DataFrame) -> None:
+    """Raise :class:`~skmm.exceptions.InvalidRowsError` when ``report`` lists a problem.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        A problem report (see :func:`make_report`); nothing happens when empty.
+    """
+    if len(report):
         raise InvalidRowsError(report)
 
 

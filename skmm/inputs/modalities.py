@@ -22,6 +22,7 @@ from skmm.inputs.checks import (
     is_missing,
     load_vectors,
     make_report,
+    raise_problems,
     report_check,
 )
 
@@ -335,9 +336,7 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
             checks.append(image)
         elif kind == "text":
             def text(m=m, col=col, present=present):
-                report = encoders[m].check(present, column=col)
-                if len(report):
-                    raise InvalidRowsError(report)
+                raise_problems(encoders[m].check(present, column=col))
             checks.append(text)
         else:
             def vector(m=m, col=col, present=present, mask=mask):

@@ -14,12 +14,12 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._params import constraints, fill_doc
-from skmm.exceptions import InvalidRowsError
 from skmm.inputs.checks import (
     FrameMixin,
     check_columns,
     check_frame,
     make_report,
+    raise_problems,
     set_input_features,
 )
 from skmm.inputs.text import MeanWordVectors
@@ -112,8 +112,7 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             if self.text_features == "word2vec":  # wordllama's vectors come with its tokenizer
                 tokenizer = resolve_tokenizer(tokenizer, self.word_vectors)
             report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
-        if len(report):
-            raise InvalidRowsError(report)
+        raise_problems(report)
 
     def fit(self, X, y=None):
         """Fit the word vectors / vocabulary and the scaling on ``X``.
