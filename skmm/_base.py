@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EarlyStopping, ProgressBar
 
+from skmm._params import auto_epochs
 from skmm.exceptions import InputError, format_rows
 from skmm.inputs import ImageColumn, check_images, load_images
 from skmm.inputs.checks import FrameMixin, raise_problems, set_input_features
@@ -211,8 +212,10 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         (:class:`CheckpointMixin`) first restores its checkpoint into the
         initialised net, which then trains only the epochs left.
         """
+        n_train = len(TensorDict(data)) * (1 - (self.validation_fraction or 0))
         net = self._make_net(module, seeds["shuffle"], lazy=TensorDict(data).lazy,
-                             train_split=train_split, callbacks=callbacks)
+                             train_split=train_split, callbacks=callbacks,
+                             max_epochs=self._epochs(n_train))
         checkpoint = next((cb for cb in (c[1] if isinstance(c, tuple) else c for c in callbacks)
                            if isinstance(cb, EpochCheckpoint)), None)
         with torch_threads(self.n_threads), torch_seed(seeds["torch"]):
@@ -228,8 +231,14 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         """Placement and loader parameters of the net."""
         return {"device": resolve_device(self.device)}
 
+    def _epochs(self, n_train: float) -> int:
+        """``max_epochs``; ``"auto"``: the epochs of :func:`auto_epochs` for ``n_train`` rows."""
+        if self.max_epochs == "auto":
+            return auto_epochs(n_train, self.batch_size)
+        return self.max_epochs
+
     def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False, train_split=None,
-                  callbacks=()) -> MultimodalNet:
+                  callbacks=(), max_epochs=None) -> MultimodalNet:
         """The skorch net that trains ``module`` (shuffling seeded by ``shuffle_seed``)."""
         callbacks = list(callbacks)
         if self.verbose >= 2 and sys.stderr is not None and sys.stderr.isatty():
@@ -240,7 +249,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
             module,
             optimizer=torch.optim.Adam,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=self.max_epochs if max_epochs is None else max_epochs,
             batch_size=self.batch_size,
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(shuffle_seed),

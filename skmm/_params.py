@@ -12,6 +12,7 @@ parameters.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import textwrap
@@ -26,6 +27,20 @@ __all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_
 DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 _POSITIVE = Interval(Integral, 1, None, closed="left")
+
+#: ``max_epochs="auto"``: the optimiser steps aimed at, and the bounds on the epochs.
+AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 1000, 10, 1000
+
+
+def auto_epochs(n_train: float, batch_size: int) -> int:
+    """The epochs of ``max_epochs="auto"``: about :data:`AUTO_STEPS` optimiser steps.
+
+    ``ceil(AUTO_STEPS / batches per epoch)``, within
+    [:data:`AUTO_MIN_EPOCHS`, :data:`AUTO_MAX_EPOCHS`]: a 90-row table gets
+    500 epochs of 2 batches, 800 rows 77 epochs of 13, 100,000 rows 10.
+    """
+    batches = max(math.ceil(n_train / batch_size), 1)
+    return int(min(max(math.ceil(AUTO_STEPS / batches), AUTO_MIN_EPOCHS), AUTO_MAX_EPOCHS))
 
 
 class _TorchDevice(HasMethods):
@@ -198,6 +213,13 @@ max_length : int or None, default=None
     "max_epochs": """\
 max_epochs : int, default=%(default)s
     Passes over the training rows.""",
+    "max_epochs_auto": """\
+max_epochs : int or "auto", default="auto"
+    Passes over the training rows. ``"auto"`` scales them with the data so
+    that a fit takes about 1,000 optimiser steps (at least 10 epochs, at
+    most 1,000): a 90-row table gets 500 epochs of 2 batches, 800 rows 77,
+    20,000 rows 10. A fixed small number of epochs starves a small table
+    (about 40 steps for 90 rows at 20 epochs), whose latent then collapses.""",
     "batch_size": """\
 batch_size : int, default=64
     Rows per optimiser step.""",

@@ -1,4 +1,4 @@
-"""Figures for embeddings: 2-D maps, cluster sweeps and training curves.
+"""Figures for embeddings: 2-D maps, cluster sweeps, training curves, latent diagnostics.
 
 matplotlib is an optional dependency (``pip install skmm[plot]``); it is
 imported only when a function here is called. Every function draws on an
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_array, check_random_state
 
-__all__ = ["plot_cluster_sweep", "plot_embedding_map", "plot_history"]
+__all__ = ["plot_cluster_sweep", "plot_embedding_map", "plot_history", "plot_latent_diagnostics"]
 
 _INSTALL_HINT = "pip install skmm[plot]"
 
@@ -507,4 +507,115 @@ def plot_history(history, *, keys=None, ax=None, title: str | None = None):
     ax.legend(fontsize="small", loc="best")
     if title is not None:
         ax.set_title(title)
+    return ax
+
+
+def _check_per_dimension(values, name, n=None):
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array (one value per latent "
+                         f"dimension), got shape {values.shape}")
+    if n is not None and values.size != n:
+        raise ValueError(f"{name} has {values.size} values but kl has {n}; they must match")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} has non-finite values")
+    return values
+
+
+def plot_latent_diagnostics(kl, variance=None, ax=None, threshold=0.01):
+    """Draw the KL of each latent dimension, sorted, with the active units marked.
+
+    One bar per latent dimension, largest KL first, labelled with the
+    dimension's index. With ``variance`` the bars of the active units
+    (variance of the posterior mean above ``threshold``) are coloured and
+    the inactive ones grey, and the variances are drawn as points on a
+    second, logarithmic y axis with the threshold as a dashed line. A
+    collapsed latent shows flat, grey bars near 0.
+
+    Parameters
+    ----------
+    kl : array-like of shape (n_components,)
+        KL of each dimension in nats, e.g. from
+        :func:`skmm.metrics.kl_per_dimension`.
+    variance : array-like of shape (n_components,) or None, default=None
+        Variance across rows of each dimension's posterior mean, e.g. from
+        ``skmm.metrics.active_units(mu, return_variance=True)[1]``.
+    ax : matplotlib.axes.Axes or None, default=None
+        Axes to draw on; a new figure is created when ``None``.
+    threshold : float, default=0.01
+        Variance above which a unit is active (Burda et al., 2016).
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The Axes of the bars. With ``variance``, the variance axis is its
+        twin (``ax.figure.axes[-1]``).
+
+    Raises
+    ------
+    ImportError
+        If matplotlib is not installed.
+    ValueError
+        If ``kl`` is not a non-empty 1-D finite array, if ``variance`` does
+        not have one finite value per dimension, or if ``threshold`` is
+        negative.
+
+    See Also
+    --------
+    skmm.metrics.kl_per_dimension : The KL of each dimension.
+    skmm.metrics.active_units : The active units and their variances.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from skmm.plotting import plot_latent_diagnostics
+    >>> ax = plot_latent_diagnostics([0.01, 1.2, 0.4], variance=[1e-4, 0.8, 0.2])
+    >>> [t.get_text() for t in ax.get_xticklabels()]  # dimensions, largest KL first
+    ['1', '2', '0']
+    >>> ax.get_title()
+    '2 of 3 units active (variance > 0.01); total KL 1.61 nats'
+    """
+    plt = _pyplot()
+    kl = _check_per_dimension(kl, "kl")
+    n = kl.size
+    if variance is not None:
+        variance = _check_per_dimension(variance, "variance", n)
+    if not _is_number(threshold) or not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a finite number >= 0, got {threshold!r}")
+
+    from matplotlib.patches import Patch
+
+    order = np.argsort(-kl, kind="stable")
+    x = np.arange(n)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.0, min(12.0, 0.3 * n + 3)), 4), layout="constrained")
+    handles = []
+    if variance is None:
+        ax.bar(x, kl[order], color="C0")
+        ax.set_title(f"KL per dimension; total KL {kl.sum():.3g} nats")
+    else:
+        active = variance[order] > threshold
+        ax.bar(x, kl[order], color=np.where(active, "C0", "0.7"))
+        handles += [Patch(color="C0", label="active unit"),
+                    Patch(color="0.7", label="inactive unit")]
+        ax.set_title(f"{int(active.sum())} of {n} units active (variance > {threshold:g}); "
+                     f"total KL {kl.sum():.3g} nats")
+        twin = ax.twinx()
+        positive = variance[variance > 0]
+        floor = min(threshold, positive.min() if positive.size else 1.0) / 10 or 1e-12
+        handles += twin.plot(x, np.maximum(variance[order], floor), "o", color="C1",
+                             markersize=4, label="variance of the mean")
+        handles.append(twin.axhline(threshold, color="C3", linestyle="--", linewidth=1,
+                                    label=f"threshold {threshold:g}"))
+        twin.set_yscale("log")
+        twin.set_ylabel("variance of the posterior mean")
+    ax.set_xticks(x, labels=[str(i) for i in order] if n <= 64 else [""] * n)
+    ax.set_xlabel("latent dimension (sorted by KL)")
+    ax.set_ylabel("KL (nats)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3, axis="y")
+    if handles:
+        ax.legend(handles=handles, fontsize="small", loc="upper right")
     return ax

@@ -9,10 +9,13 @@ from sklearn.pipeline import Pipeline
 from skmm.__main__ import main
 from skmm.baselines import TextSVMClassifier
 from skmm.comparison import (
+    HEADS,
+    ComparisonResult,
     Contender,
     load_benchmark_data,
     make_contenders,
     run_comparison,
+    verdict,
     write_report,
 )
 from skmm.datasets import make_shapes
@@ -27,8 +30,9 @@ def X():
 @pytest.fixture(scope="module")
 def tiny(X):
     contenders = [
-        Contender("majority class", "-", DummyClassifier(), kind="classifier"),
-        Contender("TF-IDF + LinearSVC", "text", TextSVMClassifier(), kind="classifier"),
+        Contender("majority class", "-", DummyClassifier(), kind="classifier", baseline=True),
+        Contender("TF-IDF + LinearSVC", "text", TextSVMClassifier(), kind="classifier",
+                  baseline=True),
         Contender("mean word vectors", "text", MeanWordVectors(vector_size=8, random_state=0)),
     ]
     targets = {"color": X["label"].to_numpy(), "mood": X["mood"].to_numpy()}
@@ -48,6 +52,8 @@ def test_tables_have_every_row_and_sane_values(tiny):
     assert by.loc[("mood", "TF-IDF + LinearSVC"), "f1_mean"] == 1.0
     assert by.loc[("color", "majority class"), "f1_mean"] < 0.2
     assert len(tiny.folds) == 2 * 2 * len(models)  # folds x targets x models
+    for target in ("color", "mood"):
+        assert list(by.loc[target, "baseline"].loc[models]) == [True, True, False, False]
     # clustering and retrieval for the embedder only, one row per target
     assert list(tiny.clustering["embedder"]) == ["mean word vectors"] * 2
     assert tiny.clustering["nmi_mean"].between(0, 1).all()
@@ -89,6 +95,7 @@ def test_write_report_writes_tables_and_figures(tiny, tmp_path):
     assert "Machine:" in text and "python -m skmm benchmark --x" in text
     assert "## Classification: color" in text and "## Classification: mood" in text
     assert "| TF-IDF + LinearSVC | text | 1.000 ± 0.000" in text
+    assert "## Verdict" in text and "- mean word vectors (+ " in text
     csv = pd.read_csv(out / "results.csv")
     assert len(csv) == len(tiny.classification)
 
@@ -104,16 +111,24 @@ def test_registry_has_every_contender_and_pipelines():
     skipped = {}
     contenders = make_contenders("shapes", quick=True, skipped=skipped)
     names = {c.name for c in contenders} | set(skipped)
-    for expected in ["majority class", "TF-IDF + LinearSVC", "image CNN",
-                     "LSTM + CNN late fusion", "pixel PCA", "mean word vectors", "CRVAE",
-                     "MMEDA-II", "collective MF", "ConvAE MF",
-                     "early fusion (PCA + word vectors)", "common space (supervised)",
-                     "mean wordllama vectors", "CRVAE (wordllama)", "MMEDA-II (wordllama)",
-                     "common space (wordllama)"]:
+    baselines = ["majority class", "TF-IDF + LinearSVC", "image CNN", "LSTM + CNN late fusion",
+                 "LSTM + CNN late fusion (wordllama)", "early fusion (TF-IDF + pixel PCA)",
+                 "pixel PCA", "mean word vectors", "mean wordllama vectors", "collective MF",
+                 "ConvAE MF", "early fusion (PCA + word vectors)"]
+    models = ["CRVAE", "MMEDA-II", "common space (supervised)", "CRVAE (wordllama)",
+              "MMEDA-II (wordllama)", "common space (wordllama)"]
+    for expected in baselines + models:
         assert expected in names
+    # the verdict compares the multimodal embedders with every baseline
+    assert {c.name for c in contenders if c.baseline} <= set(baselines)
+    assert not {c.name for c in contenders if not c.baseline} - set(models)
     embedders = [c for c in contenders if c.kind == "embedder"]
-    assert all(set(c.heads) == {"LinearSVC", "LogisticRegression"} for c in embedders)
-    pipe = embedders[0].pipeline("LinearSVC")
+    # on the shapes, a non-linear head too (the joint label is an XOR)
+    assert all(tuple(c.heads) == ("LinearSVC", "LogisticRegression", "RandomForest")
+               for c in embedders)
+    emoji = [c for c in make_contenders("emoji", quick=True) if c.kind == "embedder"]
+    assert all(tuple(c.heads) == ("LinearSVC", "LogisticRegression") for c in emoji)
+    pipe = embedders[0].pipeline("RandomForest")
     assert isinstance(pipe, Pipeline) and list(pipe.named_steps) == ["embed", "head"]
     supervised = [c.name for c in contenders if c.supervised]
     assert supervised in ([], ["common space (supervised)", "common space (wordllama)"])
@@ -123,10 +138,44 @@ def test_registry_has_every_contender_and_pipelines():
         make_contenders("shapes", names=["nope"])
 
 
+def test_neural_baselines_train_until_they_converge():
+    for quick in (True, False):
+        by = {c.name: c.estimator for c in make_contenders("shapes", quick=quick)}
+        for name in ("image CNN", "LSTM + CNN late fusion"):
+            est = by[name]
+            assert est.validation_fraction and est.max_epochs >= 100 and est.patience >= 8
+
+
+def test_tfidf_pca_fusion_contender_on_both_data_sets():
+    for dataset in ("emoji", "shapes"):
+        (c,) = make_contenders(dataset, quick=True, names=["early fusion (TF-IDF + pixel PCA)"])
+        assert c.kind == "classifier" and c.baseline and c.modality == "image + text"
+        assert list(c.estimator.named_steps) == ["features", "svm"]
+
+
+def test_random_forest_head_learns_what_a_linear_head_cannot():
+    """XOR of an image bit and a text bit, side by side: no linear head, but a forest."""
+    rng = np.random.default_rng(0)
+    bits = rng.integers(0, 2, size=(400, 2))
+    Z = bits + rng.normal(0, 0.1, size=bits.shape)
+    y = bits[:, 0] ^ bits[:, 1]
+    scores = {}
+    for head in ("LinearSVC", "LogisticRegression", "RandomForest"):
+        model = HEADS[head](0).fit(Z[:300], y[:300])
+        scores[head] = model.score(Z[300:], y[300:])
+    assert scores["RandomForest"] > 0.95 and max(scores["LinearSVC"],
+                                                 scores["LogisticRegression"]) < 0.7, scores
+
+
 def test_benchmark_data():
     X, targets = load_benchmark_data("shapes", quick=True)
-    assert list(targets) == ["joint"] and len(X) == len(targets["joint"]) == 600
+    assert list(targets) == ["pair", "joint"] and len(X) == len(targets["pair"]) == 600
     assert X["image"].iloc[0].shape == (32, 32, 3)
+    # pair: shape-mood, 16 classes; joint: the XOR of the same rows
+    assert len(set(targets["pair"])) == 16
+    np.testing.assert_array_equal(targets["pair"], X["shape"] + "-" + X["mood"])
+    joint = make_shapes(600, image_size=32, label="joint", random_state=0)["label"]
+    np.testing.assert_array_equal(targets["joint"], joint)
     with pytest.raises(ValueError, match="emoji"):
         load_benchmark_data("mnist")
 
@@ -139,9 +188,12 @@ def test_benchmark_command_end_to_end(tmp_path, capsys):
                  "--output", str(tmp_path / "out"), "--results-dir", str(tmp_path / "res")])
     assert code == 0
     printed = capsys.readouterr().out
-    last = printed.strip().splitlines()
-    assert last[-5].split()[:2] == ["model", "modality"]  # the main table is printed last
-    assert "majority class" in printed and "joint" in printed
+    table, said = printed.strip().split("\n\nVerdict on 'pair'")
+    last = table.splitlines()
+    # the main table (majority, TF-IDF, mean word vectors with 3 heads), then the verdict
+    assert last[-6].split()[:2] == ["model", "modality"]
+    assert "majority class" in printed and "'pair'" in printed
+    assert "no multimodal embedder" in said  # only baselines were run
     assert (tmp_path / "out" / "results.md").exists()
     assert (tmp_path / "out" / "f1_bars.png").exists()
     md = (tmp_path / "res" / "comparison_shapes_quick.md").read_text()
@@ -220,3 +272,52 @@ def test_joint_label_needs_both_modalities():
     f1 = result.classification.set_index("model")["accuracy_mean"]
     assert (f1 < 0.62).all(), f1  # chance is 0.5
     assert np.isfinite(f1).all()
+
+
+def _synthetic_result():
+    """A comparison's classification table, made up (no training)."""
+    rows = [  # model, embedder, baseline, f1 mean, f1 std
+        ("majority class", None, True, 0.02, 0.0),
+        ("TF-IDF + LinearSVC", None, True, 0.24, 0.01),
+        ("image CNN", None, True, 0.23, 0.02),
+        ("LSTM + CNN late fusion", None, True, 0.93, 0.01),
+        ("pixel PCA + LinearSVC", "pixel PCA", True, 0.40, 0.02),
+        ("pixel PCA + LogisticRegression", "pixel PCA", True, 0.45, 0.03),
+        ("CRVAE + LinearSVC", "CRVAE", False, 0.50, 0.02),
+        ("CRVAE + LogisticRegression", "CRVAE", False, 0.44, 0.02),
+        ("common space + LinearSVC", "common space", False, 0.95, 0.02),
+    ]
+    frame = pd.DataFrame(rows, columns=["model", "embedder", "baseline", "f1_mean", "f1_std"])
+    frame.insert(0, "target", "pair")
+    other = frame.assign(target="joint", f1_mean=0.5)
+    table = pd.concat([frame, other], ignore_index=True)
+    empty = pd.DataFrame(columns=["target", "embedder"])
+    return ComparisonResult(table, empty, empty, pd.DataFrame(), info={"cv": 3})
+
+
+def test_verdict_says_which_baselines_each_embedder_beats():
+    lines = verdict(_synthetic_result())
+    assert lines[0].startswith("Verdict on 'pair' (mean macro-F1 over 3 folds")
+    crvae = next(line for line in lines if line.strip().startswith("CRVAE"))
+    common = next(line for line in lines if line.strip().startswith("common space"))
+    # each by its best head; a difference within the larger std is a tie
+    assert crvae.strip() == (
+        "CRVAE (+ LinearSVC, 0.500 ± 0.020): beats pixel PCA + LogisticRegression (0.450), "
+        "TF-IDF + LinearSVC (0.240), image CNN (0.230), majority class (0.020); "
+        "beaten by LSTM + CNN late fusion (0.930)")
+    assert lines.index(common) < lines.index(crvae)  # best first
+    assert "beaten by" not in common and "ties LSTM + CNN late fusion (0.930)" in common
+    assert lines[-1].strip() == ("best baseline: LSTM + CNN late fusion (0.930 ± 0.010); "
+                                 "best multimodal embedder: common space + LinearSVC "
+                                 "(0.950 ± 0.020)")
+    joint = verdict(_synthetic_result(), "joint")
+    assert all("beats" not in line and "beaten" not in line for line in joint[1:-1])
+
+
+def test_verdict_without_embedders_or_baselines_says_so():
+    result = _synthetic_result()
+    only_baselines = result.classification[result.classification["baseline"]]
+    result.classification = only_baselines
+    assert verdict(result) == ["Verdict on 'pair': no multimodal embedder in this comparison."]
+    result.classification = only_baselines.assign(baseline=False)
+    assert verdict(result) == ["Verdict on 'pair': no baseline in this comparison."]

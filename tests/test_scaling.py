@@ -360,8 +360,9 @@ def test_inductor_compiles_the_crvae(shapes_on_disk):
     from skmm import CRVAEEmbedder
 
     X = shapes_on_disk
-    compiled = CRVAEEmbedder(**TINY_CRVAE, cache="memory", compile=True).fit(X)
-    eager = CRVAEEmbedder(**TINY_CRVAE, cache="memory").fit(X)
+    # at the paper's small rate the two sampling streams stay close
+    compiled = CRVAEEmbedder(**TINY_CRVAE, cache="memory", compile=True, lr=1e-3).fit(X)
+    eager = CRVAEEmbedder(**TINY_CRVAE, cache="memory", lr=1e-3).fit(X)
     assert hasattr(compiled.net_.module_, "_orig_mod")
     # inductor draws the VAE's samples from its own generator: close, not equal
     np.testing.assert_allclose(compiled.transform(X), eager.transform(X), rtol=0, atol=2e-2)

@@ -7,7 +7,9 @@
 * :mod:`skmm.baselines.autoencoders`: a conv autoencoder of images, trained
   with skorch.
 * :mod:`skmm.baselines.classifiers`: single-modality and late-fusion
-  classifiers (TF-IDF + LinearSVC, an image CNN, LSTM + CNN).
+  classifiers (TF-IDF + LinearSVC, an image CNN, LSTM + CNN) and the
+  early-fusion one-liner :func:`make_tfidf_pca_fusion` (TF-IDF + pixel PCA,
+  one LinearSVC).
 
 Imported lazily: ``import skmm.baselines`` does not import torch.
 """
@@ -21,6 +23,7 @@ _LOCATIONS = {
     "TextSVMClassifier": "classifiers",
     "ImageCNNClassifier": "classifiers",
     "LateFusionClassifier": "classifiers",
+    "make_tfidf_pca_fusion": "classifiers",
 }
 
 __all__ = sorted(_LOCATIONS)

@@ -150,7 +150,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         finds positives.
     map_k : int, default=50
         K of the mAP@K that :meth:`score` returns.
-    max_epochs : int, default=20
+    max_epochs : int, default=40
         Epochs of :meth:`fit` and of every :meth:`partial_fit` stage.
     batch_size : int, default=128
         Rows per optimiser step.
@@ -261,7 +261,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                  alpha=1.0,
                  beta=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
-                 max_epochs=20, batch_size=128, lr=1e-3, validation_fraction=None,
+                 max_epochs=40, batch_size=128, lr=1e-3, validation_fraction=None,
                  device="auto", precision="auto", cache="auto",
                  memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
                  channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,

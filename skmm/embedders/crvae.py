@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,6 +24,7 @@ from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, 
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
 from skmm.nn.crvae import CRVAE
+from skmm.training.latent import KLWarmup, LatentDiagnostics
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
 
@@ -39,6 +41,10 @@ PAPER_PRESET = {
     "n_components": 1000,
     "vector_size": 300,
     "text_weight": 3.0,
+    "beta": 1.0,
+    "text_loss": "mse",
+    "normalize_terms": False,
+    "bow_weight": 0.0,
     "lr": 1e-4,
     "batch_size": 16,
     "max_epochs": 500,
@@ -56,6 +62,20 @@ def word_vector_variance(tokens, vectors: np.ndarray) -> float:
     mask = np.arange(tokens.shape[1])[None, :] <= n_words[:, None]
     target = vectors[tokens[mask]].astype(np.float64)
     return max(float(np.mean((target - target.mean(0)) ** 2)), 1e-12)
+
+
+def word_entropy(tokens) -> float:
+    """The entropy (nats) of the word frequencies the text decoder predicts (sampled rows).
+
+    Over the same positions as :func:`word_vector_variance`: the
+    cross-entropy of a decoder that always predicts these frequencies.
+    """
+    tokens = sample_rows(tokens)
+    n_words = (tokens != 0).sum(1)
+    mask = np.arange(tokens.shape[1])[None, :] <= n_words[:, None]
+    _, counts = np.unique(tokens[mask], return_counts=True)
+    p = counts / counts.sum()
+    return max(float(-(p * np.log(p)).sum()), 1e-12)
 
 
 @fill_doc
@@ -110,6 +130,35 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     beta : float, default=0.05
         Weight of the KL term (per latent dimension, averaged). On the emoji
         demo, 0.05 clustered the groups better than 1.0 (NMI 0.26 vs 0.16).
+    text_loss : {"cross_entropy", "mse"}, default="cross_entropy"
+        The text term. ``"mse"`` (the paper) is the MSE of the predicted word
+        vectors; it cannot tell apart words whose vectors are close, and
+        Word2Vec trained on a small corpus gives words that share their
+        contexts (colours, moods) almost the same vector (cosine 0.996 on
+        ``make_shapes``). ``"cross_entropy"`` scores every word of the
+        vocabulary at each step; :meth:`inverse_transform` then reads the
+        best-scored words.
+    bow_weight : float, default=1.0
+        Weight of the bag-of-words term (Zhao et al. 2017): a linear map of
+        the latent must score the words of the text high (their mean
+        cross-entropy over the vocabulary). A teacher-forced decoder can
+        predict much of a caption from its previous words and leave the
+        latent without what only the text says; this term puts the words
+        into the latent. 0 switches it off.
+    normalize_terms : bool, default=True
+        Divide each reconstruction term of the loss by its scale in the
+        training data (``reconstruction_scale_``: the pixel variance, the
+        word-vector variance or the entropy of the word frequencies), so that
+        neither modality dominates because of its units.
+    word_dropout : float, default=0.0
+        Share of the teacher-forced decoder inputs replaced by the zero
+        ``<unk>`` vector in training (Bowman et al. 2016).
+    free_bits : float, default=0.0
+        Nats of KL per latent dimension that are not penalised (Kingma et
+        al. 2016), a remedy for a collapsing latent.
+    kl_warmup : int, default=0
+        Raise the KL weight linearly from about 0 to ``beta`` over this many
+        epochs (Bowman et al. 2016), another remedy for a collapsing latent.
     %(tokenizer)s
     %(word_vectors)s
     %(word_vector_dims)s
@@ -123,9 +172,9 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         batch as long (64 captions of 800 words took 17 to 270 times as long
         as of 50 words); with the default 100 an 800-word caption costs
         about twice a 50-word one. None keeps every word.
-    %(max_epochs:20)s
+    %(max_epochs_auto)s
     %(batch_size)s
-    %(lr:1e-3)s
+    %(lr:3e-3)s
     %(validation_fraction)s
     %(device)s
     %(precision:"auto")s
@@ -192,6 +241,13 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         teacher_forcing=["boolean"],
         text_weight=[Interval(Real, 0, None, closed="left")],
         beta=[Interval(Real, 0, None, closed="left")],
+        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        text_loss=[StrOptions({"mse", "cross_entropy"})],
+        word_dropout=[Interval(Real, 0, 1, closed="left")],
+        free_bits=[Interval(Real, 0, None, closed="left")],
+        kl_warmup=[Interval(Integral, 0, None, closed="left")],
+        bow_weight=[Interval(Real, 0, None, closed="left")],
+        normalize_terms=["boolean"],
     )
 
     def __init__(self, image_col="image", text_col="text", *, image_size=64,
@@ -199,9 +255,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
                  bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
+                 text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
+                 normalize_terms=True, bow_weight=1.0,
                  tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
-                 vector_size=50, min_count=1, max_vocabulary=None, max_length=100, max_epochs=20,
-                 batch_size=64, lr=1e-3,
+                 vector_size=50, min_count=1, max_vocabulary=None, max_length=100,
+                 max_epochs="auto", batch_size=64, lr=3e-3,
                  validation_fraction=None, device="auto", precision="auto",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
@@ -223,6 +281,12 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         self.teacher_forcing = teacher_forcing
         self.text_weight = text_weight
         self.beta = beta
+        self.text_loss = text_loss
+        self.word_dropout = word_dropout
+        self.free_bits = free_bits
+        self.kl_warmup = kl_warmup
+        self.normalize_terms = normalize_terms
+        self.bow_weight = bow_weight
         self.tokenizer = tokenizer
         self.word_vectors = word_vectors
         self.word_vector_dims = word_vector_dims
@@ -298,7 +362,8 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             state["reconstruction_scale_"] = {
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
-                "text": word_vector_variance(out["tokens"], encoder.vectors_)}
+                "text": word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
+                else word_vector_variance(out["tokens"], encoder.vectors_)}
         return as_tensors(out)
 
     _score_terms = ("image", "text")
@@ -315,7 +380,31 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
                      fusion_size=self.fusion_size, n_components=self.n_components,
                      teacher_forcing=self.teacher_forcing, text_weight=self.text_weight,
-                     beta=self.beta)
+                     beta=self.beta, text_loss=self.text_loss, word_dropout=self.word_dropout,
+                     free_bits=self.free_bits, bow_weight=self.bow_weight,
+                     scales=state["reconstruction_scale_"] if self.normalize_terms else None)
+
+    def _callbacks(self, state: dict) -> list:
+        callbacks = [("latent", LatentDiagnostics(self._posterior_batch))]
+        if self.kl_warmup:
+            callbacks.append(("kl_warmup", KLWarmup(self.kl_warmup)))
+        return [*callbacks, *super()._callbacks(state)]  # before the checkpoint
+
+    def _after_training(self, net, state: dict) -> None:
+        active = net.history[-1, "active_units"]
+        if active == 0:
+            kl = float(np.mean(net.history[-1, "kl_per_dim"]))
+            warnings.warn(
+                f"{type(self).__name__}: the latent collapsed (0 of {self.n_components} "
+                f"dimensions active, KL {kl:.4f} nats per dimension): transform returns about "
+                "the same vector for every row. Train longer (max_epochs='auto' or more "
+                "epochs), lower beta, or set free_bits (e.g. 0.1) or kl_warmup.",
+                UserWarning, stacklevel=4)
+
+    @staticmethod
+    def _posterior_batch(module, batch):
+        return module.encode(batch.get("image"), batch["tokens"], batch["lengths"],
+                             batch.get("image_features"))
 
     @staticmethod
     def _encode_batch(module, batch):
@@ -363,7 +452,10 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                 else:
                     pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
                     images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
-                texts.extend(self._verbalize(vectors.float(), table, norms, known))
+                if module.text_loss == "cross_entropy":  # word logits
+                    texts.extend(self._words(vectors.argmax(-1).cpu().numpy()))
+                else:
+                    texts.extend(self._verbalize(vectors.float(), table, norms, known))
         return pd.DataFrame({self.image_col: images, self.text_col: texts})
 
     def _verbalize(self, vectors, table, norms, known):
@@ -373,13 +465,19 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         best = cos.argmax(-1)
         nearest = table[best]
         is_end = vectors.norm(dim=-1) < (vectors - nearest).norm(dim=-1)
+        ids = best.cpu().numpy()
+        return self._words(np.where(is_end.cpu().numpy(), 0, ids))
+
+    def _words(self, ids) -> list[str]:
+        """Texts of rows of token ids, each ending at its first ``<pad>`` (id 0)."""
         itos, join = self.vocabulary_.itos, self.text_encoder_.detokenize
         out = []
-        for ids, ends in zip(best.cpu().numpy(), is_end.cpu().numpy()):
+        for row in ids:
             words = []
-            for i, end in zip(ids, ends):
-                if end:
+            for i in row:
+                if i == 0:
                     break
-                words.append(itos[i])
+                if i >= 3:  # <unk> and <sos> are dropped
+                    words.append(itos[i])
             out.append(join(words))
         return out

@@ -23,7 +23,12 @@ from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems, load_vectors
 from skmm.nn.mmeda import MMEDA
 
-__all__ = ["MMEDAEmbedder"]
+__all__ = ["MMEDAEmbedder", "PAPER_PRESET"]
+
+#: The published MMEDA (variants I and II): the representation is trained only
+#: through the text factorization and the raw MSEs are summed.
+#: ``MMEDAEmbedder.paper(variant="I")`` builds it.
+PAPER_PRESET = {"fused_image": False, "normalize_terms": False, "n_components": 50}
 
 
 @fill_doc
@@ -90,7 +95,18 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Hidden width of the fusion network.
     column_batch_size : int or None, default=256
         Columns of X1ᵀ through AE2 at once (``None``: all).
-    %(max_epochs:30)s
+    fused_image : bool, default=True
+        Also rebuild the image from the representation ``z`` (through a
+        linear map to AE0's code and AE0's decoder), the ``fused_image``
+        term. In the paper (``False``) ``z`` is trained only through the text
+        factorization, so what only the image shows (the shape of
+        ``make_shapes``) never enters the embedding.
+    normalize_terms : bool, default=True
+        Divide the image terms of the loss by the pixel variance and the text
+        terms by the variance of the text matrix (``reconstruction_scale_``),
+        so that neither modality dominates because of its units. ``False``
+        (the paper) sums the raw MSEs.
+    %(max_epochs_auto)s
     %(batch_size)s
     %(lr:1e-3)s
     validation_fraction : float or None, default=None
@@ -150,6 +166,9 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left")],
         column_batch_size=[Interval(Integral, 1, None, closed="left"), None],
+        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        fused_image=["boolean"],
+        normalize_terms=["boolean"],
     )
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
@@ -158,7 +177,8 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
                  max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
                  hidden_size=128,
-                 fusion_size=128, column_batch_size=256, max_epochs=30, batch_size=64,
+                 fusion_size=128, column_batch_size=256, fused_image=True,
+                 normalize_terms=True, max_epochs="auto", batch_size=64,
                  lr=1e-3, validation_fraction=None, device="auto", precision="auto",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
@@ -184,6 +204,8 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         self.hidden_size = hidden_size
         self.fusion_size = fusion_size
         self.column_batch_size = column_batch_size
+        self.fused_image = fused_image
+        self.normalize_terms = normalize_terms
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -200,6 +222,11 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
+
+    @classmethod
+    def paper(cls, **overrides) -> MMEDAEmbedder:
+        """The published model (:data:`PAPER_PRESET`), updated by ``overrides``."""
+        return cls(**{**PAPER_PRESET, **overrides})
 
     def _text_builder(self, seed=None) -> TextFeatures:
         return TextFeatures(self.text_col, list(self.text_features)
@@ -274,7 +301,10 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                      variant=self.variant, conv_channels=self.conv_channels,
                      image_code=self.image_code, text_code=self.text_code,
                      hidden_size=self.hidden_size, fusion_size=self.fusion_size,
-                     column_batch_size=self.column_batch_size)
+                     column_batch_size=self.column_batch_size, fused_image=self.fused_image,
+                     scales={"image": state["reconstruction_scale_"]["image"],
+                             "text": state["reconstruction_scale_"]["factorization"]}
+                     if self.normalize_terms else None)
 
     def _after_training(self, net, state: dict) -> None:
         module = net.module_.eval()

@@ -15,7 +15,28 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from skmm.nn.embeddings import word_vector_table
 from skmm.nn.encoders import as_float_image
 
-__all__ = ["ImageCNN", "LateFusion"]
+__all__ = ["ImageCNN", "LateFusion", "PixelScaling"]
+
+
+class PixelScaling(nn.Module):
+    """uint8 (or float) NCHW pixels to ``(x / 255 - mean) / std``, on the device.
+
+    Parameters
+    ----------
+    mean, std : float, default=0.0, 1.0
+        The pixel mean and standard deviation (of pixels scaled to [0, 1])
+        of the training images, kept as buffers so they travel with the
+        module's state.
+    """
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """The standardised float pixels of ``image``."""
+        return (as_float_image(image) - self.mean) / self.std
 
 
 def _cross_entropy(logits: torch.Tensor, batch: dict) -> dict:
@@ -42,10 +63,14 @@ class ImageCNN(nn.Module):
         Dropout before the output layer.
     n_classes : int
         Outputs.
+    pixel_mean, pixel_std : float, default=0.0, 1.0
+        Pixels (scaled to [0, 1]) are standardised with these first.
     """
 
-    def __init__(self, in_channels, image_size, channels, hidden_size, dropout, n_classes):
+    def __init__(self, in_channels, image_size, channels, hidden_size, dropout, n_classes,
+                 pixel_mean=0.0, pixel_std=1.0):
         super().__init__()
+        self.scaling = PixelScaling(pixel_mean, pixel_std)
         h, w = image_size
         c1, c2 = channels
         self.features = nn.Sequential(
@@ -58,7 +83,7 @@ class ImageCNN(nn.Module):
 
     def forward(self, image, **_):
         """Class scores (n, n_classes) of a batch of images."""
-        return self.head(self.features(as_float_image(image)))
+        return self.head(self.features(self.scaling(image)))
 
     @staticmethod
     def loss_terms(logits, batch):
@@ -93,11 +118,14 @@ class LateFusion(nn.Module):
     fusion_size : int or None, default=None
         Width of a dense ReLU layer over the concatenation; ``None`` maps it
         straight to the class scores.
+    pixel_mean, pixel_std : float, default=0.0, 1.0
+        Pixels (scaled to [0, 1]) are standardised with these first.
     """
 
     def __init__(self, vectors, hidden_size, image_shape, channels, dense_size, dropout,
-                 n_classes, fusion_size=None):
+                 n_classes, fusion_size=None, pixel_mean=0.0, pixel_std=1.0):
         super().__init__()
+        self.scaling = PixelScaling(pixel_mean, pixel_std)
         self.embedding = word_vector_table(vectors, trainable=True, zero_specials=False)
         self.lstm = nn.LSTM(self.embedding.embedding_dim, hidden_size, batch_first=True)
         c, h, w = image_shape
@@ -121,7 +149,7 @@ class LateFusion(nn.Module):
         packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
         _, (h, _) = self.lstm(packed)
-        fused = torch.cat([h[-1], self.cnn(as_float_image(image))], dim=1)
+        fused = torch.cat([h[-1], self.cnn(self.scaling(image))], dim=1)
         return self.out(self.fusion(self.dropout(fused)))
 
     @staticmethod

@@ -13,9 +13,18 @@ from skmm.nn.embeddings import word_vector_table
 from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder, as_float_image, conv_out_shape
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, 1)), averaged over samples and latent dims."""
-    return -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp())
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float = 0.0) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)), averaged over samples and latent dims.
+
+    With ``free_bits`` > 0 each dimension's batch-mean KL counts as at least
+    ``free_bits`` nats (Kingma et al. 2016): below it the term has no
+    gradient, so the encoder may use that much information per dimension
+    for free instead of collapsing to the prior.
+    """
+    per_dim = -0.5 * torch.mean(1 + logvar - mu.pow(2) - logvar.exp(), dim=0)
+    if free_bits > 0:
+        per_dim = per_dim.clamp_min(free_bits)
+    return per_dim.mean()
 
 
 class CRVAE(nn.Module):
@@ -42,6 +51,26 @@ class CRVAE(nn.Module):
         Feed the true previous word vector to the text decoder when training.
     text_weight, beta : float
         Weights of the text reconstruction and KL terms of the loss.
+    text_loss : {"mse", "cross_entropy"}, default="mse"
+        The text term: MSE of the predicted word vectors (the paper), or
+        cross-entropy of the predicted words over the vocabulary (a
+        ``head`` on the decoder scores every word).
+    word_dropout : float, default=0.0
+        Share of the teacher-forced decoder inputs replaced by the zero
+        ``<unk>`` vector in training (Bowman et al. 2016), so that the
+        decoder must read the words from the latent.
+    free_bits : float, default=0.0
+        Nats of KL per dimension that are not penalised (see :func:`gaussian_kl`).
+    bow_weight : float, default=0.0
+        Weight of a bag-of-words term (Zhao et al. 2017): a linear map of
+        the latent scores every word of the vocabulary, and the words of the
+        text must score high (their mean cross-entropy). It makes the latent
+        carry the words, whatever the recurrent decoder learns from the
+        previous ones.
+    scales : dict or None, default=None
+        ``{"image": s, "text": s}``: each reconstruction term is divided by
+        its scale in the loss (per-modality normalisation); the reported
+        terms stay unscaled.
     image_encoder : torch.nn.Module or None, default=None
         The image encoder (with ``out_features``), e.g. an
         :class:`~skmm.nn.encoders.ImageFeatureEncoder`; None builds the conv
@@ -58,7 +87,8 @@ class CRVAE(nn.Module):
     def __init__(self, vectors, image_shape, conv_channels=16, rnn="gru", hidden_size=64,
                  num_layers=2, bidirectional=True, fusion_size=256, n_components=32,
                  teacher_forcing=True, text_weight=3.0, beta=1.0, image_encoder=None,
-                 image_vectors=None):
+                 image_vectors=None, text_loss="mse", word_dropout=0.0, free_bits=0.0,
+                 bow_weight=0.0, scales=None):
         super().__init__()
         c, h, w = image_shape
         embedding = word_vector_table(vectors)
@@ -84,10 +114,18 @@ class CRVAE(nn.Module):
         self.image_target = "pixels" if image_vectors is None else "vectors"
         self.image_decoder = (DeconvDecoder(conv_shape, c, (h, w)) if image_vectors is None
                               else nn.Linear(n_out, n_out))
-        self.text_decoder = RecurrentTextDecoder(rnn, embedding.embedding_dim, hidden_size,
-                                                 num_layers, n_txt)
+        self.text_loss = text_loss
+        self.text_decoder = RecurrentTextDecoder(
+            rnn, embedding.embedding_dim, hidden_size, num_layers, n_txt,
+            vocabulary_size=embedding.num_embeddings if text_loss == "cross_entropy" else None)
         self.teacher_forcing = teacher_forcing
         self.text_weight, self.beta = text_weight, beta
+        self.word_dropout, self.free_bits = word_dropout, free_bits
+        self.scales = dict(scales or {})
+        self.bow_weight = bow_weight
+        self.bow = nn.Linear(n_components, embedding.num_embeddings) if bow_weight > 0 else None
+        #: multiplies ``beta``; a KL warm-up callback raises it from 0 to 1
+        self.kl_weight = 1.0
 
     @property
     def embedding(self) -> nn.Embedding:
@@ -108,9 +146,10 @@ class CRVAE(nn.Module):
 
     def decode(self, z, length: int, targets=None):
         """Image logits (n, C, H, W), or image vectors (n, D), and predicted word vectors
-        (n, length, dim)."""
+        (n, length, dim), or word logits (n, length, vocabulary) with
+        ``text_loss="cross_entropy"``."""
         hi, ht = self.expand(z).split(self.split, dim=1)
-        return self.image_decoder(hi), self.text_decoder(ht, length, targets)
+        return self.image_decoder(hi), self.text_decoder(ht, length, targets, self.embedding)
 
     def forward(self, image=None, tokens=None, lengths=None, image_features=None):
         mu, logvar = self.encode(image, tokens, lengths, image_features)
@@ -119,18 +158,28 @@ class CRVAE(nn.Module):
         else:
             z = mu
         targets = self.embedding(tokens)
-        image_logits, text_pred = self.decode(
-            z, tokens.shape[1], targets if self.training and self.teacher_forcing else None)
-        return {"mu": mu, "logvar": logvar, "image_logits": image_logits,
-                "text_pred": text_pred, "text_target": targets}
+        inputs = None
+        if self.training and self.teacher_forcing:
+            inputs = targets
+            if self.word_dropout > 0:  # dropped words read as the zero <unk> vector
+                keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
+                inputs = targets * keep.unsqueeze(-1).to(targets.dtype)
+        image_logits, text_pred = self.decode(z, tokens.shape[1], inputs)
+        out = {"mu": mu, "logvar": logvar, "image_logits": image_logits,
+               "text_pred": text_pred, "text_target": targets}
+        if self.bow is not None:
+            out["bow_logits"] = self.bow(z)
+        return out
 
     def loss_terms(self, out, batch):
         """``image`` (pixel MSE; with precomputed vectors, their MSE), ``text``
-        (word-vector MSE), ``kl`` and ``loss``.
+        (word-vector MSE, or word cross-entropy in nats), ``kl`` and ``loss``.
 
         The text term covers every word and the first padding position after
-        it (trained towards the zero ``<pad>`` vector, which marks the end of
-        the text in :meth:`decode`); the rest of the padding is masked out.
+        it (trained towards the zero ``<pad>`` vector, or the ``<pad>`` word,
+        which marks the end of the text in :meth:`decode`); the rest of the
+        padding is masked out. ``loss`` divides each reconstruction term by
+        its entry of ``scales`` and weights the KL by ``beta * kl_weight``.
         """
         if self.image_target == "vectors":
             image = F.mse_loss(out["image_logits"].float(), batch["image_features"])
@@ -140,8 +189,23 @@ class CRVAE(nn.Module):
         tokens = batch["tokens"]
         n_words = (tokens != 0).sum(1, keepdim=True)
         mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] <= n_words
-        err = (out["text_pred"].float() - out["text_target"]).pow(2).mean(-1)
+        if self.text_loss == "cross_entropy":
+            err = F.cross_entropy(out["text_pred"].float().transpose(1, 2), tokens,
+                                  reduction="none")
+        else:
+            err = (out["text_pred"].float() - out["text_target"]).pow(2).mean(-1)
         text = (err * mask).sum() / mask.sum()
-        kl = gaussian_kl(out["mu"].float(), out["logvar"].float())
-        loss = image + self.text_weight * text + self.beta * kl
-        return {"loss": loss, "image": image, "text": text, "kl": kl}
+        mu, logvar = out["mu"].float(), out["logvar"].float()
+        kl = gaussian_kl(mu, logvar)
+        penalty = gaussian_kl(mu, logvar, self.free_bits) if self.free_bits > 0 else kl
+        scales = self.scales
+        loss = (image / scales.get("image", 1.0)
+                + self.text_weight * text / scales.get("text", 1.0)
+                + self.beta * self.kl_weight * penalty)
+        terms = {"image": image, "text": text, "kl": kl}
+        if self.bow is not None:  # every word of the text against the latent's word scores
+            logp = torch.log_softmax(out["bow_logits"].float(), dim=-1).gather(1, tokens)
+            words = (tokens >= 3).to(logp.dtype)
+            terms["bow"] = -(logp * words).sum() / words.sum().clamp_min(1)
+            loss = loss + self.bow_weight * terms["bow"] / scales.get("text", 1.0)
+        return {"loss": loss, **terms}

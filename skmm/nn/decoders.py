@@ -38,16 +38,21 @@ class DeconvDecoder(nn.Module):
 
 
 class RecurrentTextDecoder(nn.Module):
-    """Predicts a sequence of word vectors from a state vector.
+    """Predicts a sequence of word vectors (or word logits) from a state vector.
 
     The initial hidden state of every layer is a linear map of ``state``; the
     first input is a learned start vector (the ``<sos>`` step). With teacher
     forcing the input at step t is the true word vector t-1 (one parallel
     pass); without it, the previous prediction (a loop over steps).
+
+    With ``vocabulary_size`` the decoder also scores every word of the
+    vocabulary at each step (``head``, logits for a cross-entropy loss), and
+    without teacher forcing it feeds back the vector of the best-scored word
+    (``embedding``) instead of its predicted vector.
     """
 
     def __init__(self, rnn: str, vector_size: int, hidden_size: int, num_layers: int,
-                 state_size: int):
+                 state_size: int, vocabulary_size: int | None = None):
         super().__init__()
         self.kind = rnn
         self.num_layers, self.hidden_size = num_layers, hidden_size
@@ -56,6 +61,7 @@ class RecurrentTextDecoder(nn.Module):
         self.rnn = RNN_TYPES[rnn](vector_size, hidden_size, num_layers=num_layers,
                                   batch_first=True)
         self.out = nn.Linear(hidden_size, vector_size)
+        self.head = None if vocabulary_size is None else nn.Linear(hidden_size, vocabulary_size)
         self.sos = nn.Parameter(torch.zeros(vector_size))
 
     def initial_state(self, state: torch.Tensor):
@@ -64,10 +70,17 @@ class RecurrentTextDecoder(nn.Module):
         h = h.permute(1, 2, 0, 3).contiguous()  # (n_states, layers, n, hidden)
         return (h[0], h[1]) if self.kind == "lstm" else h[0]
 
-    def forward(self, state: torch.Tensor, length: int, targets: torch.Tensor | None = None):
-        """Predicted word vectors, shape (n, length, vector_size).
+    def _outputs(self, out: torch.Tensor):
+        return self.out(out) if self.head is None else self.head(out)
 
-        ``targets`` (n, length, vector_size) switches on teacher forcing.
+    def forward(self, state: torch.Tensor, length: int, targets: torch.Tensor | None = None,
+                embedding: nn.Module | None = None):
+        """Predicted word vectors (n, length, vector_size), or word logits
+        (n, length, vocabulary_size) with a ``head``.
+
+        ``targets`` (n, length, vector_size) switches on teacher forcing;
+        without it and with a head, ``embedding`` maps the best word of each
+        step to the next input.
         """
         n = state.shape[0]
         hidden = self.initial_state(state)
@@ -75,10 +88,11 @@ class RecurrentTextDecoder(nn.Module):
         if targets is not None:
             inputs = torch.cat([start, targets[:, : length - 1]], dim=1)
             out, _ = self.rnn(inputs, hidden)
-            return self.out(out)
+            return self._outputs(out)
         step, outputs = start, []
         for _ in range(length):
             out, hidden = self.rnn(step, hidden)
-            step = self.out(out)
-            outputs.append(step)
+            pred = self._outputs(out)
+            step = pred if self.head is None else embedding(pred.argmax(-1)).to(pred.dtype)
+            outputs.append(pred)
         return torch.cat(outputs, dim=1)

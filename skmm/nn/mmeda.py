@@ -231,11 +231,21 @@ class MMEDA(nn.Module):
         AE0's encoder in place of the conv blocks (see :class:`ImageAutoencoder`).
     image_vectors : int or None, default=None
         AE0 reads and rebuilds precomputed vectors of this length.
+    fused_image : bool, default=False
+        Also rebuild the image from the representation ``z`` (a linear map
+        of ``z`` to AE0's code, then AE0's decoder): the ``fused_image``
+        term. Without it (the paper) ``z`` is trained only through the text
+        factorization, and what only the image shows never enters it.
+    scales : dict or None, default=None
+        ``{"image": s, "text": s}``: the image terms are divided by
+        ``scales["image"]`` and the text terms (factorization, AE1, AE2) by
+        ``scales["text"]`` in the loss; the reported terms stay unscaled.
     """
 
     def __init__(self, image_shape, columns, n_components=50, variant="II", conv_channels=16,
                  image_code=64, text_code=32, hidden_size=128, fusion_size=128,
-                 column_batch_size=None, image_encoder=None, image_vectors=None):
+                 column_batch_size=None, image_encoder=None, image_vectors=None,
+                 fused_image=False, scales=None):
         super().__init__()
         columns = torch.as_tensor(columns, dtype=torch.float32)
         n_text = columns.shape[0]
@@ -247,6 +257,8 @@ class MMEDA(nn.Module):
         self.fusion = mlp([image_code + text_code, fusion_size, n_components])
         self.factorization = ColumnFactorization(columns, hidden_size, n_components,
                                                  column_batch_size, decoder=full)
+        self.z_to_image = nn.Linear(n_components, image_code) if fused_image else None
+        self.scales = dict(scales or {})
 
     def embed(self, image: torch.Tensor | None, text: torch.Tensor,
               image_features: torch.Tensor | None = None) -> torch.Tensor:
@@ -259,8 +271,11 @@ class MMEDA(nn.Module):
         text_code, text_recon = self.text_ae(text)
         z = self.fusion(torch.cat([image_code, text_code], dim=1))
         fact, cols = self.factorization.errors(z.float(), text.float())
-        return {"z": z, "image_logits": self.image_ae.decode(image_code),
-                "text_recon": text_recon, "factorization_sse": fact, "columns_sse": cols}
+        out = {"z": z, "image_logits": self.image_ae.decode(image_code),
+               "text_recon": text_recon, "factorization_sse": fact, "columns_sse": cols}
+        if self.z_to_image is not None:
+            out["fused_image_logits"] = self.image_ae.decode(self.z_to_image(z))
+        return out
 
     def loss_terms(self, out, batch):
         """Mean squared errors of each reconstruction and their sum, ``loss``.
@@ -268,15 +283,21 @@ class MMEDA(nn.Module):
         ``image`` (X0' vs X0, pixels in [0, 1]) and ``factorization``
         (X1'' = z vᵀ vs X1) always; with variant II also ``text`` (AE1: X1'
         vs X1) and ``columns`` (AE2: X2' vs X1ᵀ, over every training column,
-        so it does not depend on the rows of the batch).
+        so it does not depend on the rows of the batch); with ``fused_image``
+        also ``fused_image`` (the image rebuilt from ``z``). ``loss`` divides
+        each term by its modality's entry of ``scales``.
         """
         text = batch["text"].float()
         terms = {"image": self.image_ae.error(out["image_logits"], batch),
                  "factorization": out["factorization_sse"] / text.numel()}
+        if "fused_image_logits" in out:
+            terms["fused_image"] = self.image_ae.error(out["fused_image_logits"], batch)
         if self.variant == "II":
             terms["text"] = F.mse_loss(out["text_recon"].float(), text)
             terms["columns"] = out["columns_sse"] / self.factorization.columns.numel()
-        terms["loss"] = sum(terms.values())
+        image_scale, text_scale = self.scales.get("image", 1.0), self.scales.get("text", 1.0)
+        terms["loss"] = sum(v / (image_scale if k in ("image", "fused_image") else text_scale)
+                            for k, v in terms.items())
         return terms
 
 

@@ -48,6 +48,18 @@ def test_history_records_each_loss_term(fitted):
     for key in ["train_loss", "train_image", "train_text", "train_kl", "dur"]:
         assert np.isfinite(h[-1, key]), key
     last = h[-1]
+    scale = fitted.reconstruction_scale_  # normalize_terms=True: each term over its scale
+    assert last["train_loss"] == pytest.approx(
+        last["train_image"] / scale["image"] + 3.0 * last["train_text"] / scale["text"]
+        + 0.05 * last["train_kl"] + 1.0 * last["train_bow"] / scale["text"], rel=1e-4)
+    # the per-epoch latent diagnostics
+    assert len(last["kl_per_dim"]) == 4 and 0 <= last["active_units"] <= 4
+
+
+def test_paper_losses_sum_the_raw_terms(X):
+    emb = CRVAEEmbedder(**TINY, text_loss="mse", normalize_terms=False, bow_weight=0).fit(X)
+    last = emb.history_[-1]
+    assert "train_bow" not in last
     assert last["train_loss"] == pytest.approx(
         last["train_image"] + 3.0 * last["train_text"] + 0.05 * last["train_kl"], rel=1e-4)
 
@@ -120,7 +132,7 @@ def test_loss_goes_down_and_embedding_knows_the_colour():
                            "beta": 0.01, "conv_channels": 8, "hidden_size": 16,
                            "fusion_size": 64})
     Z = emb.fit_transform(X)
-    losses = emb.history_[:, "train_loss"]
+    losses = emb.history_[:, "train_image"]
     assert losses[-1] < 0.3 * losses[0]
     # an unsupervised tiny model: the colour is linearly readable above chance
     acc = cvs(LogisticRegression(max_iter=2000), Z, X["label"], cv=3).mean()
@@ -199,7 +211,8 @@ def test_non_finite_loss_is_reported_and_keeps_state(X, tmp_path):
     kv = KeyedVectors(vector_size=8)
     kv.add_vectors(words, np.full((len(words), 8), 3e38, dtype=np.float32))
     with pytest.raises(NonFiniteLossError, match="non-finite"):
-        emb.set_params(word_vectors=kv).fit(X)
+        # word-vector targets (the paper's MSE) of 3e38 overflow the text term
+        emb.set_params(word_vectors=kv, text_loss="mse").fit(X)
     np.testing.assert_array_equal(emb.transform(X), Z)
 
 

@@ -133,9 +133,11 @@ def test_fine_tuning_trains_the_copy_at_its_own_rate(name, X):
     assert not torch.equal(tuned["conv.weight"], before["conv.weight"])
     torch.testing.assert_close(tuned["conv.bias"], before["conv.bias"])  # frozen by the user
     lrs = sorted(group["lr"] for group in est.net_.optimizer_.param_groups)
-    assert lrs == [0.001, 0.05]
+    assert lrs == [est.lr, 0.05]
     est.set_params(image_encoder_lr=None)
-    assert est._net_options(False)["optimizer__param_groups"][0][1] == {"lr": 0.0001}
+    # by default a tenth of the model's rate
+    assert est._net_options(False)["optimizer__param_groups"][0][1] == {
+        "lr": pytest.approx(est.lr / 10)}
 
 
 def test_fine_tuning_computes_features_in_every_step(X):
@@ -143,7 +145,9 @@ def test_fine_tuning_computes_features_in_every_step(X):
     rows = []
     module.register_forward_hook(lambda m, i, o: rows.append(len(o)))
     make("crvae", image_encoder=module, fine_tune_image_encoder=True, max_epochs=2).fit(X)
-    assert sum(rows) == 2 + 2 * len(X)  # a probe of 2 black images, then every epoch
+    # a probe of 2 black images, then every epoch: the training rows and the
+    # latent diagnostics (the eval-mode posterior of every row)
+    assert sum(rows) == 2 + 2 * (len(X) + len(X))
 
 
 def test_clone_copies_the_module_and_get_params_returns_it():

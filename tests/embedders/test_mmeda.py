@@ -43,13 +43,17 @@ def test_variant_II_records_four_terms_that_sum_to_the_loss(fitted):
     terms = ["train_image", "train_text", "train_columns", "train_factorization"]
     for key in terms + ["train_loss", "dur"]:
         assert np.isfinite(last[key]), key
-    assert last["train_loss"] == pytest.approx(sum(last[k] for k in terms), rel=1e-5)
+    scale = fitted.reconstruction_scale_  # normalize_terms=True: each term over its modality's
+    image = (last["train_image"] + last["train_fused_image"]) / scale["image"]
+    text = sum(last[k] for k in terms[1:]) / scale["factorization"]
+    assert last["train_loss"] == pytest.approx(image + text, rel=1e-5)
 
 
 def test_variant_I_has_image_and_factorization_terms_only(X):
-    emb = MMEDAEmbedder(**TINY, variant="I").fit(X)
+    emb = MMEDAEmbedder.paper(**TINY, variant="I").fit(X)
     last = emb.history_[-1]
     assert "train_text" not in last and "train_columns" not in last
+    assert "train_fused_image" not in last
     assert last["train_loss"] == pytest.approx(last["train_image"] + last["train_factorization"],
                                                rel=1e-5)
     module = emb.net_.module_

@@ -211,7 +211,7 @@ def folder(X, tmp_path, interrupt):
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"lr": 0.01}, r"other parameters: lr=0\.01 \(checkpoint: 0\.001\)"),
+    ({"lr": 0.01}, r"other parameters: lr=0\.01 \(checkpoint: 0\.003\)"),
     ({"beta": 1.0, "n_components": 3}, r"beta=1\.0 \(checkpoint: 0\.05\), n_components=3"),
     ({"random_state": 1}, r"random_state=1 \(checkpoint: 0\)"),
 ])
@@ -291,7 +291,7 @@ def test_checkpoint_holds_every_state_and_loads_without_pickled_code(folder):
     assert set(fingerprint["data"]) == {"image", "tokens", "lengths"}
     for ignored in ("checkpoint_dir", "verbose", "n_threads", "device", "max_epochs"):
         assert ignored not in fingerprint["params"]
-    assert fingerprint["params"]["lr"] == "0.001"
+    assert fingerprint["params"]["lr"] == "0.003"
 
 
 def test_partial_fit_stages_do_not_checkpoint(X, tmp_path):
