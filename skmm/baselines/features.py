@@ -201,8 +201,9 @@ image_size : int or (int, int)
     Size of the images for pixels, PCA and the conv autoencoder.
 n_image_components : int, default=50
     PCA components / conv-autoencoder code width.
-text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
-    The text matrix; see :class:`skmm.inputs.TextFeatures`.
+text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2vec"
+    The text matrix; see :class:`skmm.inputs.TextFeatures` (``"vectors"``: a
+    column of precomputed text vectors).
 %(tokenizer)s
 %(vector_size)s
 %(word_vectors)s

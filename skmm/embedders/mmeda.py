@@ -75,10 +75,12 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
-    text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
+    text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2vec"
         How X1 is built; see :class:`TextFeatures` (standardised mean word
-        vectors; TF-IDF scaled by ``sqrt(n_words)``; or the named numeric
-        columns, standardised, in which case ``text_col`` is not read).
+        vectors; TF-IDF scaled by ``sqrt(n_words)``; ``"vectors"``: a
+        column of precomputed text vectors, e.g. sentence embeddings,
+        standardised; or the named numeric columns, standardised, in which
+        case ``text_col`` is not read).
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s

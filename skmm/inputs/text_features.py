@@ -18,6 +18,7 @@ from skmm.inputs.checks import (
     FrameMixin,
     check_columns,
     check_frame,
+    load_vectors,
     make_report,
     raise_problems,
     set_input_features,
@@ -36,15 +37,18 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     ----------
     text_col : str, default="text"
         Column of texts (ignored when ``text_features`` is a list of columns).
-    text_features : {"word2vec", "tfidf"} or list of str, default="word2vec"
+    text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2vec"
         ``"word2vec"``: the mean of the word vectors of each text
         (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec,
         or the vectors ``word_vectors`` names), then standardised per column
         (zero mean, unit variance on the fit rows). ``"tfidf"``: TF-IDF over
         the tokens (at most ``max_text_features`` words, rows L2-normalised),
         multiplied by ``sqrt(n_words)`` so that an entry's mean square is 1
-        per row like a standardised feature, while zeros stay zeros. A list: numeric columns
-        of ``X``, standardised per column.
+        per row like a standardised feature, while zeros stay zeros.
+        ``"vectors"``: ``text_col`` holds one precomputed vector per row (a
+        sentence embedding, SkipThoughts features as in the common-space
+        thesis: 1-D arrays or lists of one length), standardised per
+        column. A list: numeric columns of ``X``, standardised per column.
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
@@ -99,6 +103,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
     def check(self, X: pd.DataFrame) -> None:
         """Raise :class:`~skmm.exceptions.InvalidRowsError` listing every unusable cell."""
+        if self.text_features == "vectors":
+            self._vectors(X)  # raises InvalidRowsError naming every unusable cell
+            return
         if self._numeric:
             problems = []
             for column in self.columns():
@@ -113,6 +120,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 tokenizer = resolve_tokenizer(tokenizer, self.word_vectors)
             report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
         raise_problems(report)
+
+    def _vectors(self, X, length=None) -> np.ndarray:
+        return load_vectors(X[self.text_col], column=self.text_col, length=length)
 
     def fit(self, X, y=None):
         """Fit the word vectors / vocabulary and the scaling on ``X``.
@@ -152,7 +162,7 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                     word_vector_dims=self.word_vector_dims,
                                     vector_size=self.vector_size,
                                     random_state=self.random_state).fit(X)
-        self.words_, self.tfidf_ = words, tfidf
+        self.words_, self.tfidf_, self.scaler_ = words, tfidf, None
         if tfidf is None:
             scaler = StandardScaler().fit(self._raw(X))
         self.scaler_ = scaler
@@ -167,6 +177,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             return m * np.sqrt(m.shape[1])
         if self.words_ is not None:
             return self.words_.transform(X)
+        if self.text_features == "vectors":  # fitted: the vectors must have the fit length
+            length = self.scaler_.n_features_in_ if getattr(self, "scaler_", None) else None
+            return self._vectors(X, length).astype(np.float64)
         return X[self.columns()].apply(pd.to_numeric).to_numpy(dtype=np.float64)
 
     def transform(self, X) -> np.ndarray:

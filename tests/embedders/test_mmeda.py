@@ -271,3 +271,11 @@ def test_joint_label_needs_both_modalities():
                         max_epochs=40, batch_size=32, random_state=0).fit(train)
     acc_mmeda = _linear_accuracy(emb.transform(train), y[:300], emb.transform(test), y[300:])
     assert acc_mmeda > max(acc_image, acc_text) + 0.1, (acc_mmeda, acc_image, acc_text)
+
+
+def test_a_column_of_text_vectors_is_the_text_modality(X):
+    rng = np.random.RandomState(0)
+    Xv = X.assign(text=list(rng.normal(size=(len(X), 5)).astype(np.float32)))
+    emb = MMEDAEmbedder(**TINY, text_features="vectors").fit(Xv)
+    assert emb.components_.shape == (5, 4)
+    assert emb.transform(Xv).shape == (len(X), 4)

@@ -38,3 +38,23 @@ def test_bad_texts_are_reported(frame):
     bad.loc["t1", "text"] = ""
     with pytest.raises(InvalidRowsError, match=r"\['t1'\]: empty text"):
         TextFeatures(text_features="tfidf").fit(bad)
+
+
+def test_a_column_of_precomputed_text_vectors(frame):
+    rng = np.random.RandomState(0)
+    vectors = pd.Series(list(rng.normal(size=(len(frame), 6))), index=frame.index)
+    X = frame.assign(text=vectors)
+    feats = TextFeatures(text_features="vectors")
+    Z = feats.fit_transform(X)
+    assert Z.shape == (len(frame), 6) and feats.columns() == ["text"]
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-5)  # standardised
+    np.testing.assert_allclose(feats.transform(X), Z)
+    # a refit on vectors of another length is a new fit, not an error
+    assert feats.fit_transform(frame.assign(text=[v[:4] for v in vectors])).shape[1] == 4
+    feats.fit(X)
+    bad = X.copy()
+    bad.loc["t2", "text"] = np.ones(3)
+    bad.loc["t4", "text"] = "not a vector"
+    with pytest.raises(InvalidRowsError, match=r"'t2'") as info:
+        feats.transform(bad)
+    assert "t4" in str(info.value)
