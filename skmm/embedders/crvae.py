@@ -159,6 +159,14 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     kl_warmup : int, default=0
         Raise the KL weight linearly from about 0 to ``beta`` over this many
         epochs (Bowman et al. 2016), another remedy for a collapsing latent.
+    text_encoder : {"recurrent", "vectors"}, default="recurrent"
+        ``"vectors"``: ``text_col`` holds one precomputed vector per row
+        (a sentence embedding, SkipThoughts features ...: 1-D arrays or
+        lists of one length). They replace the recurrent encoder's output
+        before the batch normalisation and fusion; a linear decoder rebuilds
+        them (MSE, in their own units, also in :meth:`score`); the word
+        parameters, ``text_loss`` and ``bow_weight`` do not apply, and
+        :meth:`inverse_transform` returns vectors.
     %(tokenizer)s
     %(word_vectors)s
     %(word_vector_dims)s
@@ -188,7 +196,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     ----------
     net_ : skmm.training.MultimodalNet
         The trained skorch net; ``net_.module_`` is the torch module.
-    text_encoder_ : skmm.inputs.TextEncoder
+    text_encoder_ : skmm.inputs.TextEncoder or None
+        None with ``text_encoder="vectors"`` (as ``vocabulary_`` and
+        ``word_vectors_``).
+    text_vector_size_ : int or None
+        The length of the text vectors (``text_encoder="vectors"``), else None.
         Fitted tokenizer, vocabulary and word vectors.
     vocabulary_ : skmm.inputs.Vocabulary
     word_vectors_ : ndarray of shape (n_words, vector_size)
@@ -243,6 +255,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         beta=[Interval(Real, 0, None, closed="left")],
         max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         text_loss=[StrOptions({"mse", "cross_entropy"})],
+        text_encoder=[StrOptions({"recurrent", "vectors"})],
         word_dropout=[Interval(Real, 0, 1, closed="left")],
         free_bits=[Interval(Real, 0, None, closed="left")],
         kl_warmup=[Interval(Integral, 0, None, closed="left")],
@@ -256,7 +269,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
                  text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
-                 normalize_terms=True, bow_weight=1.0,
+                 normalize_terms=True, bow_weight=1.0, text_encoder="recurrent",
                  tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
                  vector_size=50, min_count=1, max_vocabulary=None, max_length=100,
                  max_epochs="auto", batch_size=64, lr=3e-3,
@@ -287,6 +300,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         self.kl_warmup = kl_warmup
         self.normalize_terms = normalize_terms
         self.bow_weight = bow_weight
+        self.text_encoder = text_encoder
         self.tokenizer = tokenizer
         self.word_vectors = word_vectors
         self.word_vector_dims = word_vector_dims
@@ -330,9 +344,12 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                   word_vector_dims=self.word_vector_dims,
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
-            n_vector = None
+            n_vector = n_text = None
+            text_vectors = self.text_encoder == "vectors"
         else:
             encoder, size, n_vector = self.text_encoder_, self.image_size_, self.image_vector_size_
+            n_text = self.text_vector_size_
+            text_vectors = n_text is not None
         vectors = self._image_input() == "vectors" if fitting else n_vector is not None
         out = {}
 
@@ -345,25 +362,35 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                                 mode="RGB", size=size)
 
         def texts():
-            if fitting:
+            if text_vectors:
+                out["text_features"] = load_vectors(X[self.text_col], column=self.text_col,
+                                                    length=n_text)
+            elif fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
             else:
                 out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                                column=self.text_col)
 
         collect_problems(texts, images)
-        if fitting:  # every row is usable: now the costlier word vectors
+        if fitting and text_vectors:
+            state.update(text_encoder_=None, vocabulary_=None, word_vectors_=None,
+                         text_vector_size_=out["text_features"].shape[1])
+            text_scale = vector_variance(out["text_features"])
+        elif fitting:  # every row is usable: now the costlier word vectors
             encoder.fit(X[self.text_col], column=self.text_col)
             out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                            column=self.text_col)
-            state.update(image_size_=size, text_encoder_=encoder,
-                         vocabulary_=encoder.vocabulary_, word_vectors_=encoder.vectors_,
+            state.update(text_encoder_=encoder, vocabulary_=encoder.vocabulary_,
+                         word_vectors_=encoder.vectors_, text_vector_size_=None)
+            text_scale = (word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
+                          else word_vector_variance(out["tokens"], encoder.vectors_))
+        if fitting:
+            state.update(image_size_=size,
                          image_vector_size_=out["image_features"].shape[1] if vectors else None)
             state["reconstruction_scale_"] = {
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
-                "text": word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
-                else word_vector_variance(out["tokens"], encoder.vectors_)}
+                "text": text_scale}
         return as_tensors(out)
 
     _score_terms = ("image", "text")
@@ -375,6 +402,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             image_encoder = self._image_feature_encoder(data["image"], shape, data,
                                                         "image_features")
         return CRVAE(state["word_vectors_"], shape, image_encoder=image_encoder,
+                     text_vectors=state["text_vector_size_"],
                      image_vectors=state["image_vector_size_"],
                      conv_channels=self.conv_channels, rnn=self.rnn, hidden_size=self.hidden_size,
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
@@ -403,13 +431,13 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     @staticmethod
     def _posterior_batch(module, batch):
-        return module.encode(batch.get("image"), batch["tokens"], batch["lengths"],
-                             batch.get("image_features"))
+        return module.encode(batch.get("image"), batch.get("tokens"), batch.get("lengths"),
+                             batch.get("image_features"), batch.get("text_features"))
 
     @staticmethod
     def _encode_batch(module, batch):
-        mu, _ = module.encode(batch.get("image"), batch["tokens"], batch["lengths"],
-                              batch.get("image_features"))
+        mu, _ = module.encode(batch.get("image"), batch.get("tokens"), batch.get("lengths"),
+                              batch.get("image_features"), batch.get("text_features"))
         return mu
 
     # ---- decode ----------------------------------------------------------
@@ -439,20 +467,25 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         if Z.ndim != 2 or Z.shape[1] != self.n_components:
             raise ValueError(f"Z must have shape (n_samples, {self.n_components}); got {Z.shape}")
         module = self.net_.module_.eval()
-        table = module.embedding.weight  # (V, D), rows 0..2 special and zero
-        norms = table.norm(dim=1)
-        known = norms > 0
+        device = next(module.parameters()).device
+        if module.embedding is not None:
+            table = module.embedding.weight  # (V, D), rows 0..2 special and zero
+            norms = table.norm(dim=1)
+            known = norms > 0
         images, texts = [], []
+        length = 0 if self.text_encoder_ is None else self.text_encoder_.max_length_
         with torch.inference_mode():
             for start in range(0, len(Z), 256):
-                z = torch.from_numpy(Z[start: start + 256]).to(table.device)
-                logits, vectors = module.decode(z, self.text_encoder_.max_length_)
+                z = torch.from_numpy(Z[start: start + 256]).to(device)
+                logits, vectors = module.decode(z, length)
                 if module.image_target == "vectors":
                     images.extend(logits.float().cpu().numpy())
                 else:
                     pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)
                     images.extend(pixels.permute(0, 2, 3, 1).cpu().numpy())
-                if module.text_loss == "cross_entropy":  # word logits
+                if module.embedding is None:  # text vectors
+                    texts.extend(vectors.float().cpu().numpy())
+                elif module.text_loss == "cross_entropy":  # word logits
                     texts.extend(self._words(vectors.argmax(-1).cpu().numpy()))
                 else:
                     texts.extend(self._verbalize(vectors.float(), table, norms, known))

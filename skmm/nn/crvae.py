@@ -80,6 +80,11 @@ class CRVAE(nn.Module):
         The image input is a precomputed vector of this length (the batch's
         ``image_features``), also the reconstruction target (MSE, no
         sigmoid): no encoder, a linear decoder.
+    text_vectors : int or None, default=None
+        The text input is a precomputed vector of this length (the batch's
+        ``text_features``, e.g. a sentence embedding), also the
+        reconstruction target (MSE): no recurrent encoder, a linear decoder,
+        no bag-of-words term; ``vectors`` may be None.
     """
 
     host_keys = ("lengths",)  # stay on the CPU: pack_padded_sequence wants them there
@@ -88,10 +93,10 @@ class CRVAE(nn.Module):
                  num_layers=2, bidirectional=True, fusion_size=256, n_components=32,
                  teacher_forcing=True, text_weight=3.0, beta=1.0, image_encoder=None,
                  image_vectors=None, text_loss="mse", word_dropout=0.0, free_bits=0.0,
-                 bow_weight=0.0, scales=None):
+                 bow_weight=0.0, scales=None, text_vectors=None):
         super().__init__()
         c, h, w = image_shape
-        embedding = word_vector_table(vectors)
+        embedding = word_vector_table(vectors) if text_vectors is None else None
         if image_vectors is not None:  # precomputed vectors: rebuilt as they are
             self.image_encoder = nn.Identity()
             n_img = n_out = int(image_vectors)
@@ -100,9 +105,13 @@ class CRVAE(nn.Module):
                                   else image_encoder)
             conv_shape = conv_out_shape(conv_channels, (h, w))
             n_img, n_out = self.image_encoder.out_features, math.prod(conv_shape)
-        self.text_encoder = RecurrentTextEncoder(embedding, rnn, hidden_size, num_layers,
-                                                 bidirectional)
-        n_txt = self.text_encoder.out_features
+        self.text_vectors = text_vectors
+        if text_vectors is None:
+            self.text_encoder = RecurrentTextEncoder(embedding, rnn, hidden_size, num_layers,
+                                                     bidirectional)
+            n_txt = self.text_encoder.out_features
+        else:  # precomputed vectors: rebuilt as they are
+            self.text_encoder, n_txt = None, int(text_vectors)
         self.image_norm = nn.BatchNorm1d(n_img)
         self.text_norm = nn.BatchNorm1d(n_txt)
         self.fusion = nn.Sequential(nn.Linear(n_img + n_txt, fusion_size), nn.ReLU(inplace=True))
@@ -114,33 +123,41 @@ class CRVAE(nn.Module):
         self.image_target = "pixels" if image_vectors is None else "vectors"
         self.image_decoder = (DeconvDecoder(conv_shape, c, (h, w)) if image_vectors is None
                               else nn.Linear(n_out, n_out))
-        self.text_loss = text_loss
-        self.text_decoder = RecurrentTextDecoder(
-            rnn, embedding.embedding_dim, hidden_size, num_layers, n_txt,
-            vocabulary_size=embedding.num_embeddings if text_loss == "cross_entropy" else None)
+        self.text_loss = text_loss if text_vectors is None else "mse"
+        if text_vectors is None:
+            self.text_decoder = RecurrentTextDecoder(
+                rnn, embedding.embedding_dim, hidden_size, num_layers, n_txt,
+                vocabulary_size=embedding.num_embeddings if text_loss == "cross_entropy"
+                else None)
+        else:
+            self.text_decoder = nn.Linear(n_txt, n_txt)
         self.teacher_forcing = teacher_forcing
         self.text_weight, self.beta = text_weight, beta
         self.word_dropout, self.free_bits = word_dropout, free_bits
         self.scales = dict(scales or {})
         self.bow_weight = bow_weight
-        self.bow = nn.Linear(n_components, embedding.num_embeddings) if bow_weight > 0 else None
+        self.bow = (nn.Linear(n_components, embedding.num_embeddings)
+                    if bow_weight > 0 and text_vectors is None else None)
         #: multiplies ``beta``; a KL warm-up callback raises it from 0 to 1
         self.kl_weight = 1.0
 
     @property
-    def embedding(self) -> nn.Embedding:
-        return self.text_encoder.embedding
+    def embedding(self) -> nn.Embedding | None:
+        """The word-vector table (None with text vectors)."""
+        return None if self.text_encoder is None else self.text_encoder.embedding
 
-    def encode(self, image, tokens, lengths, image_features=None):
+    def encode(self, image, tokens, lengths, image_features=None, text_features=None):
         """Latent mean and log-variance of a batch.
 
         ``image_features``, when given, stand for the image encoder's output
-        (cached features of a frozen encoder, or precomputed vectors).
+        (cached features of a frozen encoder, or precomputed vectors);
+        ``text_features`` are the precomputed text vectors (``text_vectors``).
         """
         if image_features is None:
             image_features = self.image_encoder(image)
         fi = self.image_norm(image_features)
-        ft = self.text_norm(self.text_encoder(tokens, lengths))
+        ft = self.text_norm(text_features if self.text_encoder is None
+                            else self.text_encoder(tokens, lengths))
         hidden = self.fusion(torch.cat([fi, ft], dim=1))
         return self.mu(hidden), self.logvar(hidden)
 
@@ -149,14 +166,21 @@ class CRVAE(nn.Module):
         (n, length, dim), or word logits (n, length, vocabulary) with
         ``text_loss="cross_entropy"``."""
         hi, ht = self.expand(z).split(self.split, dim=1)
+        if self.text_encoder is None:  # text vectors
+            return self.image_decoder(hi), self.text_decoder(ht)
         return self.image_decoder(hi), self.text_decoder(ht, length, targets, self.embedding)
 
-    def forward(self, image=None, tokens=None, lengths=None, image_features=None):
-        mu, logvar = self.encode(image, tokens, lengths, image_features)
+    def forward(self, image=None, tokens=None, lengths=None, image_features=None,
+                text_features=None):
+        mu, logvar = self.encode(image, tokens, lengths, image_features, text_features)
         if self.training:
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         else:
             z = mu
+        if self.text_encoder is None:
+            image_logits, text_pred = self.decode(z, 0)
+            return {"mu": mu, "logvar": logvar, "image_logits": image_logits,
+                    "text_pred": text_pred}
         targets = self.embedding(tokens)
         inputs = None
         if self.training and self.teacher_forcing:
@@ -170,6 +194,19 @@ class CRVAE(nn.Module):
         if self.bow is not None:
             out["bow_logits"] = self.bow(z)
         return out
+
+    def _text_error(self, out, batch) -> torch.Tensor:
+        tokens = batch.get("tokens")
+        if self.text_encoder is None:  # text vectors
+            return F.mse_loss(out["text_pred"].float(), batch["text_features"].float())
+        n_words = (tokens != 0).sum(1, keepdim=True)
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] <= n_words
+        if self.text_loss == "cross_entropy":
+            err = F.cross_entropy(out["text_pred"].float().transpose(1, 2), tokens,
+                                  reduction="none")
+        else:
+            err = (out["text_pred"].float() - out["text_target"]).pow(2).mean(-1)
+        return (err * mask).sum() / mask.sum()
 
     def loss_terms(self, out, batch):
         """``image`` (pixel MSE; with precomputed vectors, their MSE), ``text``
@@ -186,15 +223,7 @@ class CRVAE(nn.Module):
         else:
             image = F.mse_loss(torch.sigmoid(out["image_logits"].float()),
                                as_float_image(batch["image"]))
-        tokens = batch["tokens"]
-        n_words = (tokens != 0).sum(1, keepdim=True)
-        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] <= n_words
-        if self.text_loss == "cross_entropy":
-            err = F.cross_entropy(out["text_pred"].float().transpose(1, 2), tokens,
-                                  reduction="none")
-        else:
-            err = (out["text_pred"].float() - out["text_target"]).pow(2).mean(-1)
-        text = (err * mask).sum() / mask.sum()
+        text = self._text_error(out, batch)
         mu, logvar = out["mu"].float(), out["logvar"].float()
         kl = gaussian_kl(mu, logvar)
         penalty = gaussian_kl(mu, logvar, self.free_bits) if self.free_bits > 0 else kl
@@ -204,6 +233,7 @@ class CRVAE(nn.Module):
                 + self.beta * self.kl_weight * penalty)
         terms = {"image": image, "text": text, "kl": kl}
         if self.bow is not None:  # every word of the text against the latent's word scores
+            tokens = batch["tokens"]
             logp = torch.log_softmax(out["bow_logits"].float(), dim=-1).gather(1, tokens)
             words = (tokens >= 3).to(logp.dtype)
             terms["bow"] = -(logp * words).sum() / words.sum().clamp_min(1)

@@ -307,3 +307,21 @@ def test_inverse_transform_of_a_pandas_output_does_not_warn(X, fitted):
         warnings.simplefilter("error")
         back = fitted.inverse_transform(Z)
     assert len(back) == 3
+
+
+def test_a_column_of_text_vectors_is_the_text_modality(X):
+    rng = np.random.RandomState(0)
+    Xv = X.assign(text=list(rng.normal(size=(len(X), 6)).astype(np.float32)))
+    emb = CRVAEEmbedder(**TINY, text_encoder="vectors").fit(Xv)
+    assert emb.text_vector_size_ == 6 and emb.text_encoder_ is None
+    assert emb.net_.module_.text_encoder is None and emb.net_.module_.bow is None
+    Z = emb.transform(Xv)
+    assert Z.shape == (len(X), 4) and np.isfinite(emb.score(Xv))
+    back = emb.inverse_transform(Z[:3])
+    assert back["text"].iloc[0].shape == (6,) and back["image"].iloc[0].shape == (16, 16, 3)
+    bad = Xv.copy()
+    bad.at[2, "text"] = np.ones(5)  # another length than in fit
+    with pytest.raises(InvalidRowsError, match=r"'text'.*\b2\b"):
+        emb.transform(bad)
+    with pytest.raises(InvalidRowsError, match="vector"):  # texts where vectors are expected
+        CRVAEEmbedder(**TINY, text_encoder="vectors").fit(X)
