@@ -78,6 +78,7 @@ class EarlyFusion(_TwoBlocks):
     def __init__(self, image_col="image", text_col="text", *, image_features="pca",
                  image_size=16, n_image_components=50, text_features="word2vec",
                  tokenizer="english", vector_size=50, word_vectors="word2vec",
+                 word_vector_dims=None,
                  max_text_features=1000, random_state=None):
         self.image_col = image_col
         self.text_col = text_col
@@ -88,6 +89,7 @@ class EarlyFusion(_TwoBlocks):
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.max_text_features = max_text_features
         self.random_state = random_state
 
@@ -248,7 +250,8 @@ class CollectiveMF(_TwoBlocks):
     def __init__(self, image_col="image", text_col="text", *, n_components=50,
                  image_features="pca", image_size=16, n_image_components=50,
                  text_features="word2vec", tokenizer="english", vector_size=50,
-                 word_vectors="word2vec", max_text_features=1000, alpha=0.1, max_iter=100,
+                 word_vectors="word2vec", word_vector_dims=None, max_text_features=1000,
+                 alpha=0.1, max_iter=100,
                  tol=1e-6, random_state=None):
         self.image_col = image_col
         self.text_col = text_col
@@ -260,6 +263,7 @@ class CollectiveMF(_TwoBlocks):
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.max_text_features = max_text_features
         self.alpha = alpha
         self.max_iter = max_iter
@@ -373,6 +377,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     def __init__(self, image_col="image", text_col="text", *, image_features="convae",
                  image_size=32, n_image_components=50, text_features="word2vec",
                  tokenizer="english", vector_size=50, word_vectors="word2vec",
+                 word_vector_dims=None,
                  max_text_features=1000, n_components=50, hidden_size=128,
                  column_batch_size=256, max_epochs=30, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
@@ -387,6 +392,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
+        self.word_vector_dims = word_vector_dims
         self.max_text_features = max_text_features
         self.n_components = n_components
         self.hidden_size = hidden_size

@@ -186,7 +186,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
 #: The parameters of the two feature blocks, shared by the estimators built on them.
 _BLOCK_CONSTRAINTS = constraints(
     "image_col", "text_col", "image_size", "n_image_components", "text_features", "tokenizer",
-    "vector_size", "word_vectors", "max_text_features", "random_state",
+    "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "random_state",
     image_features=[_IMAGE_FEATURES, HasMethods(["fit", "transform"])],
 )
 
@@ -207,6 +207,7 @@ text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2v
 %(tokenizer)s
 %(vector_size)s
 %(word_vectors)s
+%(word_vector_dims)s
 max_text_features : int, default=1000
     Vocabulary cap of TF-IDF."""
 
@@ -230,6 +231,7 @@ class _FeatureBlocks:
                             if not isinstance(self.text_features, str) else self.text_features,
                             tokenizer=self.tokenizer, vector_size=self.vector_size,
                             word_vectors=self.word_vectors,
+                            word_vector_dims=self.word_vector_dims,
                             max_text_features=self.max_text_features, random_state=seed_text)
         return image, text
 

@@ -139,3 +139,11 @@ def test_conv_ae_mf_uses_conv_autoencoder_codes(X):
     again = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
                           vector_size=8, random_state=0, validation_fraction=0.25).fit(X)
     np.testing.assert_array_equal(again.transform(X), amf.transform(X))
+
+
+@pytest.mark.parametrize("cls", [EarlyFusion, CollectiveMF])
+def test_word_vector_dims_truncates_wordllama(cls):
+    X = make_shapes(30, image_size=16, random_state=0)
+    est = cls(word_vectors="wordllama", word_vector_dims=64, n_image_components=5,
+              random_state=0).fit(X)
+    assert est.text_features_.n_features_out_ == 64
