@@ -410,6 +410,9 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
         ("CollectiveMF", "collective MF", {"n_components": k}),
         ("AutoencoderMF", "ConvAE MF", ae_kwargs),
         ("EarlyFusion", "early fusion (PCA + word vectors)", {}),
+        # the same number of dimensions as the embedders (k/2 + k/2)
+        ("EarlyFusion", f"early fusion (PCA + word vectors, {k} dims)",
+         {"n_image_components": k // 2, "vector_size": k - k // 2}),
     ]:
         cls = _optional("skmm.baselines", cls_name, skipped, label)
         if cls is not None:

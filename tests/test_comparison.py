@@ -114,7 +114,8 @@ def test_registry_has_every_contender_and_pipelines():
     baselines = ["majority class", "TF-IDF + LinearSVC", "image CNN", "LSTM + CNN late fusion",
                  "LSTM + CNN late fusion (wordllama)", "early fusion (TF-IDF + pixel PCA)",
                  "pixel PCA", "mean word vectors", "mean wordllama vectors", "collective MF",
-                 "ConvAE MF", "early fusion (PCA + word vectors)"]
+                 "ConvAE MF", "early fusion (PCA + word vectors)",
+                 "early fusion (PCA + word vectors, 32 dims)"]
     models = ["CRVAE", "MMEDA-II", "common space (supervised)", "CRVAE (wordllama)",
               "MMEDA-II (wordllama)", "common space (wordllama)"]
     for expected in baselines + models:
