@@ -17,7 +17,8 @@ verdict: which baselines each multimodal embedder beats and which beat it.
 folder); nothing else is written outside ``--output``.
 
 ``demo`` (the README's main command) is the quick version of the emoji
-comparison: a few minutes on 2 CPU cores, the same table and figures.
+comparison: the same table and figures (about 25 minutes on 2 busy CPU cores;
+the embedders train about 1,000 steps, the neural baselines until they converge).
 """
 
 from __future__ import annotations
