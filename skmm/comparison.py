@@ -396,11 +396,13 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
-        for label, words in [("MMEDA-II", "word2vec"), ("MMEDA-II (wordllama)", "wordllama")]:
+        # the default text matrix (TF-IDF), and the mean of wordllama's vectors
+        for label, text in [("MMEDA-II", {}),
+                            ("MMEDA-II (wordllama)",
+                             {"text_features": "word2vec", "word_vectors": "wordllama"})]:
             out.append(Contender(label, both,
                                  mmeda(variant="II", image_size=min(size, 32), n_components=k,
-                                       max_epochs=epochs, word_vectors=words,
-                                       random_state=seed)))
+                                       max_epochs=epochs, random_state=seed, **text)))
     convae = _optional("skmm.baselines.autoencoders", "ConvAutoencoder", {}, "")
     ae_kwargs = {"n_components": k, "max_epochs": cfg["ae_epochs"]}
     if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long

@@ -271,8 +271,10 @@ def test_estimators_take_wordllama(name, shapes):
     tiny = dict(image_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0,
                 word_vectors="wordllama", word_vector_dims=64)
     if name == "MMEDAEmbedder":
+        # the mean of the word vectors as the text matrix (the default is TF-IDF)
         est = skmm.MMEDAEmbedder(n_components=4, conv_channels=4, image_code=8, text_code=8,
-                                 hidden_size=16, fusion_size=16, **tiny)
+                                 hidden_size=16, fusion_size=16, text_features="word2vec",
+                                 **tiny)
         assert est.fit_transform(shapes).shape == (32, 4)
         assert est.text_features_.words_.encoder_.vector_size_ == 64
     elif name == "CommonSpaceEmbedder":
