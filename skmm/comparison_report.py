@@ -11,12 +11,8 @@ from __future__ import annotations
 import platform
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
-
-if TYPE_CHECKING:
-    from skmm.comparison import ComparisonResult
 
 __all__ = ["verdict", "write_report"]
 
@@ -26,7 +22,7 @@ def _pm(mean, std) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
-def verdict(result: ComparisonResult, target: str | None = None) -> list[str]:
+def verdict(result, target: str | None = None) -> list[str]:
     """Which baselines each multimodal embedder beats, ties and is beaten by.
 
     Each contender is represented by its best row on ``target`` (an
@@ -111,7 +107,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _bar_chart(result: ComparisonResult, path: Path) -> None:
+def _bar_chart(result, path: Path) -> None:
     from skmm.plotting import _pyplot
 
     plt = _pyplot()
@@ -138,13 +134,13 @@ def _bar_chart(result: ComparisonResult, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(result: ComparisonResult, output, *, title: str = "skmm comparison",
+def write_report(result, output, *, title: str = "skmm comparison",
                  command: str = "", figures: bool = True, random_state: int = 0) -> Path:
     """Write the tables and figures of a comparison into ``output``.
 
     Parameters
     ----------
-    result : ComparisonResult
+    result : skmm.comparison.ComparisonResult
     output : str or path-like
         Folder, created if needed.
     title : str, default="skmm comparison"
