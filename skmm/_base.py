@@ -14,6 +14,7 @@ add what they share:
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from numbers import Integral
 
 import numpy as np
@@ -35,10 +36,12 @@ from skmm._params import auto_epochs
 from skmm.exceptions import InputError, format_rows
 from skmm.inputs import ImageColumn, check_images, load_images
 from skmm.inputs.checks import FrameMixin, raise_problems, set_input_features
+from skmm.nn.embeddings import unseen_rows
 from skmm.training import (
     AcceleratedMultimodalNet,
     FixedSplit,
     MultimodalNet,
+    PreparedData,
     RandomSplit,
     SliceLoader,
     TensorDict,
@@ -142,6 +145,27 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     def _build_module(self, data: dict, state: dict) -> torch.nn.Module:
         """The untrained torch module (called under the torch seed)."""
         raise NotImplementedError
+
+    def _word_tables(self, module) -> dict:
+        """``{token-id key of the prepared data: the module's word-vector table}``."""
+        return {}
+
+    def _unseen_words(self, data) -> ExitStack:
+        """A context in which the module's tables read the unseen tokens of ``data``.
+
+        ``data`` from ``_prepare(X, fitting=False)`` may be a
+        :class:`~skmm.training.PreparedData` whose ``unseen`` entries give
+        the pretrained vectors of tokens that fit did not see; each is
+        appended to its table (``_word_tables``) for the duration of the
+        context (:func:`skmm.nn.embeddings.unseen_rows`).
+        """
+        stack = ExitStack()
+        unseen = getattr(data, "unseen", {})
+        if unseen:
+            tables = self._word_tables(self.net_.module_)
+            for key, (_, rows) in unseen.items():
+                stack.enter_context(unseen_rows(tables[key], rows))
+        return stack
 
     def _targets(self, y, state: dict) -> dict:
         """Tensors of the labels, added to the training data (supervised models)."""
@@ -428,6 +452,8 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
     _transductive_terms: tuple = ()
 
     def _score(self, X: pd.DataFrame, data: dict, y) -> float:
+        if isinstance(data, PreparedData):  # the decoders score the fitted vocabulary only
+            data = data.known_tokens()
         terms = self.net_.evaluate_terms(TensorDict(data))
         if self._score_terms:
             scale = self.reconstruction_scale_
@@ -441,7 +467,7 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
     def _encode(self, data: dict) -> np.ndarray:
         """Batched, gradient-free encoding of prepared data to float32."""
         check_is_fitted(self, "net_")
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads), self._unseen_words(data):
             return self._encode_batches(data)
 
     def _encode_batches(self, data: dict) -> np.ndarray:
@@ -608,7 +634,7 @@ class NeuralClassifier(ClassifierMixin, NeuralEstimator):
         net = self.net_
         module = net.module_.eval()
         chunks = []
-        with torch_threads(self.n_threads), torch.inference_mode():
+        with torch_threads(self.n_threads), self._unseen_words(data), torch.inference_mode():
             for batch, _ in self._batches(data, max(self.batch_size, 256)):
                 chunks.append(module(**net.to_device(batch)).float().cpu())
         return torch.cat(chunks)

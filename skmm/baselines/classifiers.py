@@ -40,6 +40,7 @@ from skmm._params import TRAINING, constraints, fill_doc
 from skmm.inputs import ImageLoader, TextEncoder, as_size, check_frame, check_text, load_images
 from skmm.inputs.checks import FrameMixin, collect_problems, raise_problems, set_input_features
 from skmm.nn.classifiers import ImageCNN, LateFusion
+from skmm.training import PreparedData
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier",
            "make_tfidf_pca_fusion"]
@@ -551,7 +552,7 @@ class LateFusionClassifier(NeuralClassifier):
         return [self.image_col, self.text_col]
 
     def _prepare(self, X, *, fitting, state):
-        out = {}
+        out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
         if fitting:
             size = as_size(self.image_size)
             if min(size) < 4:
@@ -571,9 +572,11 @@ class LateFusionClassifier(NeuralClassifier):
         def texts():
             if fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
-            else:
-                out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
-                                                               column=self.text_col)
+            else:  # tokens unseen in fit keep their pretrained vectors
+                out["tokens"], out["lengths"], rows = encoder.encode_with_unseen(
+                    X[self.text_col], column=self.text_col)
+                if len(rows):
+                    unseen["tokens"] = (len(encoder.vocabulary_), rows)
 
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the vocabulary and vectors
@@ -582,7 +585,11 @@ class LateFusionClassifier(NeuralClassifier):
                                                            column=self.text_col)
             state["image_size_"] = size
             state["text_encoder_"] = encoder
-        return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}
+        return PreparedData({k: torch.from_numpy(np.ascontiguousarray(v))
+                             for k, v in out.items()}, unseen)
+
+    def _word_tables(self, module) -> dict:
+        return {"tokens": module.embedding}
 
     def _build_module(self, data, state):
         if len(self.channels) != 2:

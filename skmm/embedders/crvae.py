@@ -24,6 +24,7 @@ from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, 
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
 from skmm.nn.crvae import CRVAE
+from skmm.training import PreparedData
 from skmm.training.latent import KLWarmup, LatentDiagnostics
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
@@ -351,7 +352,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             n_text = self.text_vector_size_
             text_vectors = n_text is not None
         vectors = self._image_input() == "vectors" if fitting else n_vector is not None
-        out = {}
+        out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
 
         def images():
             if vectors:
@@ -367,9 +368,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                                     length=n_text)
             elif fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
-            else:
-                out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
-                                                               column=self.text_col)
+            else:  # tokens unseen in fit keep their pretrained vectors
+                out["tokens"], out["lengths"], rows = encoder.encode_with_unseen(
+                    X[self.text_col], column=self.text_col)
+                if len(rows):
+                    unseen["tokens"] = (len(encoder.vocabulary_), rows)
 
         collect_problems(texts, images)
         if fitting and text_vectors:
@@ -391,7 +394,10 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
                 "text": text_scale}
-        return as_tensors(out)
+        return PreparedData(as_tensors(out), unseen)
+
+    def _word_tables(self, module) -> dict:
+        return {} if module.embedding is None else {"tokens": module.embedding}
 
     _score_terms = ("image", "text")
 

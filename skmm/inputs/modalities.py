@@ -268,7 +268,7 @@ def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
 
 def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_sizes: dict,
                        size, images, fit_names=(), only=None, require_all=False,
-                       inferred=()) -> dict:
+                       inferred=(), unseen=None) -> dict:
     """Check, decode and encode the modalities of ``X`` into arrays.
 
     Parameters
@@ -296,6 +296,11 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         The modalities whose kind was inferred (:func:`inferred_kinds`): when
         the images of one of them cannot be read, the error says what was
         guessed and how to give the kind instead.
+    unseen : dict or None, default=None
+        For fitted encoders: when a dict, tokens that fit did not see keep
+        their pretrained vectors (:meth:`TextEncoder.encode_with_unseen`)
+        and ``unseen["<m>__tokens"] = (first unseen id, vectors)`` is set;
+        None maps them to ``<unk>``.
 
     Returns
     -------
@@ -362,7 +367,12 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         present = X[col][mask]
         if m in fit_names:
             encoders[m].fit(present, column=col)
-        ids, lengths = encoders[m].encode(present, column=col)
+        if unseen is None or m in fit_names:
+            ids, lengths = encoders[m].encode(present, column=col)
+        else:
+            ids, lengths, rows = encoders[m].encode_with_unseen(present, column=col)
+            if len(rows):
+                unseen[f"{m}__tokens"] = (len(encoders[m].vocabulary_), rows)
         tokens = np.zeros((n, ids.shape[1]), dtype=np.int64)
         full_lengths = np.ones(n, dtype=np.int64)
         tokens[mask], full_lengths[mask] = ids, lengths

@@ -100,15 +100,18 @@ class ModalityBranch(nn.Module):
         Width of the first and second fully connected layers.
     momentum : float, default=0.1
         Of the running mean.
+    dropout : float, default=0.0
+        Dropout between the two fully connected layers, in training.
     """
 
     def __init__(self, kind: str, encoder: nn.Module, hidden_size: int, n_components: int,
-                 momentum: float = 0.1):
+                 momentum: float = 0.1, dropout: float = 0.0):
         super().__init__()
         self.kind = kind
         self.encoder = encoder
         self.fc = nn.Sequential(nn.Linear(encoder.out_features, hidden_size), nn.ReLU(),
                                 nn.Linear(hidden_size, n_components))
+        self.dropout = dropout
         self.momentum = momentum
         self.register_buffer("running_mean", torch.zeros(n_components))
 
@@ -122,7 +125,9 @@ class ModalityBranch(nn.Module):
             features = self.encoder(tokens, lengths)
         else:
             features = self.encoder(vector)
-        return self.fc(features)
+        first, relu, last = self.fc
+        hidden = F.dropout(relu(first(features)), getattr(self, "dropout", 0.0), self.training)
+        return last(hidden)
 
     @torch.no_grad()
     def update_running_mean(self, g: torch.Tensor) -> None:

@@ -9,10 +9,12 @@ built by :func:`word_vector_table`. Row 0 is ``<pad>``, rows 1 and 2 are
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
-__all__ = ["WordVectors", "word_vector_table"]
+__all__ = ["WordVectors", "unseen_rows", "word_vector_table"]
 
 
 class WordVectors(nn.Embedding):
@@ -55,3 +57,39 @@ def word_vector_table(vectors, trainable: bool = False, *,
     weight = torch.as_tensor(vectors, dtype=torch.float32)
     cls = WordVectors if zero_specials else nn.Embedding
     return cls.from_pretrained(weight, freeze=not trainable, padding_idx=0)
+
+
+@contextmanager
+def unseen_rows(embedding: nn.Embedding, rows):
+    """Within the block, ids from ``embedding.num_embeddings`` on read ``rows``.
+
+    For inference on new texts: the pretrained vectors of the tokens that fit
+    did not see (:meth:`skmm.inputs.TextEncoder.encode_with_unseen`) are
+    appended to the table for the duration of the block, then the trained
+    parameter is put back, so the state dict, the pickle and training never
+    hold them. Not for concurrent use of one module from several threads.
+
+    Parameters
+    ----------
+    embedding : torch.nn.Embedding
+        A word-vector table (e.g. a :class:`WordVectors`).
+    rows : array-like of shape (n_unseen, embedding_dim) or None
+        Nothing is changed when None or empty.
+
+    Yields
+    ------
+    torch.nn.Embedding
+        ``embedding``.
+    """
+    if rows is None or len(rows) == 0:
+        yield embedding
+        return
+    weight = embedding.weight
+    extra = torch.as_tensor(rows).to(weight.device, weight.dtype)
+    with torch.inference_mode(False), torch.no_grad():
+        extended = nn.Parameter(torch.cat([weight.detach(), extra]), requires_grad=False)
+    embedding._parameters["weight"] = extended
+    try:
+        yield embedding
+    finally:
+        embedding._parameters["weight"] = weight

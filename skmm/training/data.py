@@ -17,15 +17,50 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from skmm.inputs.vocabulary import UNK_ID
+
 __all__ = [
     "ClassBalancedLoader",
     "ClassBalancedWorkerLoader",
     "FixedSplit",
+    "PreparedData",
     "RandomSplit",
     "SliceLoader",
     "TensorDict",
     "WorkerLoader",
 ]
+
+
+class PreparedData(dict):
+    """Prepared tensors of new rows, ``{key: tensor}``, and the vectors of their unseen tokens.
+
+    A dict like any other (batched by :class:`TensorDict`), plus ``unseen``:
+    for a token-id entry ``key``, ``unseen[key] = (first_id, vectors)``
+    says that its ids from ``first_id`` on are tokens that fit did not see,
+    read as ``vectors`` (their pretrained vectors, see
+    :meth:`skmm.inputs.TextEncoder.encode_with_unseen`).
+
+    Parameters
+    ----------
+    tensors : mapping of str to torch.Tensor
+    unseen : mapping of str to (int, array-like), optional
+    """
+
+    def __init__(self, tensors: Mapping, unseen: Mapping | None = None):
+        super().__init__(tensors)
+        self.unseen = dict(unseen or {})
+
+    def known_tokens(self) -> dict:
+        """A plain dict of the same tensors with every unseen token id replaced by ``<unk>``.
+
+        For what compares texts with the fitted vocabulary (a reconstruction
+        score over its words).
+        """
+        out = dict(self)
+        for key, (first, _) in self.unseen.items():
+            ids = torch.as_tensor(out[key])
+            out[key] = torch.where(ids >= first, torch.full_like(ids, UNK_ID), ids)
+        return out
 
 
 class TensorDict(torch.utils.data.Dataset):

@@ -224,6 +224,45 @@ TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8,
                   fusion_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0)
 
 
+def test_encode_with_unseen_reads_the_wheel(offline):
+    """Pieces unseen in fit get ids after the vocabulary and wordllama's own vectors."""
+    enc = TextEncoder(word_vectors="wordllama", word_vector_dims=64).fit(
+        pd.Series(["red heart"]))
+    texts = pd.Series(["red zebra", "zebra heart volcano"])
+    ids, lengths, rows = enc.encode_with_unseen(texts)
+    plain_ids, plain_lengths = enc.encode(texts)
+    np.testing.assert_array_equal(lengths, plain_lengths)
+    n = len(enc.vocabulary_)
+    new = ids >= n
+    assert new.any() and (plain_ids[new] == 1).all()  # <unk> without it
+    np.testing.assert_array_equal(ids[~new], plain_ids[~new])
+    assert rows.shape == (ids.max() + 1 - n, 64) and rows.dtype == np.float32
+    pieces, _ = enc.unseen_vectors([t[:enc.max_length_] for t in enc.tokenize(texts)])
+    table = load_wordllama(64)
+    np.testing.assert_array_equal(rows, table.vectors[[table.key_to_index[p] for p in pieces]])
+    seen_ids, _, none = enc.encode_with_unseen(pd.Series(["heart red"]))
+    assert none.shape == (0, 64) and (seen_ids < n).all()
+
+
+def test_encode_with_unseen_needs_readable_vectors():
+    """Word2Vec trained in fit knows no other word; a KeyedVectors object is read again."""
+    from gensim.models import KeyedVectors
+
+    texts = pd.Series(["red heart", "blue moon red"])
+    w2v = TextEncoder(vector_size=8, random_state=0).fit(texts)
+    ids, _, rows = w2v.encode_with_unseen(pd.Series(["red zebra"]))
+    assert rows.shape == (0, 8) and ids.tolist() == w2v.encode(pd.Series(["red zebra"]))[0].tolist()
+    kv = KeyedVectors(4)
+    kv.add_vectors(["red", "heart", "blue", "moon", "zebra"], np.eye(5, 4, dtype=np.float32) + 1)
+    enc = TextEncoder(word_vectors=kv).fit(texts)
+    ids, _, rows = enc.encode_with_unseen(pd.Series(["red zebra okapi"]))
+    assert ids.tolist() == [[enc.vocabulary_.stoi["red"], len(enc.vocabulary_), 1]]
+    np.testing.assert_array_equal(rows, kv["zebra"][None])
+    mwv = MeanWordVectors(word_vectors=kv).fit(texts.to_frame("text"))
+    np.testing.assert_allclose(mwv.transform(pd.DataFrame({"text": ["zebra"]}))[0], kv["zebra"])
+
+
+
 @pytest.fixture(scope="module")
 def shapes():
     from skmm.datasets import make_shapes
@@ -286,3 +325,43 @@ def test_estimators_take_wordllama(name, shapes):
         est.fit(shapes, shapes["label"])
         assert est.text_encoder_.vector_size_ == 64
         assert est.predict_proba(shapes).shape[0] == 32
+
+
+@pytest.mark.parametrize("name", ["CRVAEEmbedder", "CommonSpaceEmbedder",
+                                  "LateFusionClassifier"])
+def test_models_read_unseen_words(name, shapes):
+    """A word that only new texts hold is read through its pretrained vector, not as
+    <unk>: two rows differing in such words embed differently; the fitted state
+    (parameters, pickled size) does not change, and score still works."""
+    torch = pytest.importorskip("torch")
+    import skmm
+    import skmm.baselines
+
+    tiny = dict(image_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0,
+                word_vectors="wordllama", word_vector_dims=64)
+    X = shapes.iloc[:2].copy()
+    X["image"] = [shapes["image"].iloc[0]] * 2
+    X["text"] = ["zebra okapi", "volcano lava"]  # no piece of these is in the shape captions
+    if name == "CRVAEEmbedder":
+        est = skmm.CRVAEEmbedder(**{**TINY_CRVAE, **tiny}).fit(shapes)
+        run = est.transform
+    elif name == "CommonSpaceEmbedder":
+        est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
+                                       **tiny).fit(shapes, shapes["label"])
+        run = lambda X: est.embed(X, "text")  # noqa: E731
+    else:
+        est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
+                                                  dense_size=8, **tiny)
+        run = est.fit(shapes, shapes["label"]).predict_proba
+    encoder = est.text_encoders_["text"] if name == "CommonSpaceEmbedder" else est.text_encoder_
+    assert (encoder.encode(X["text"])[0] <= 1).all()  # every piece is <unk> to the vocabulary
+    state = {k: v.clone() for k, v in est.net_.module_.state_dict().items()}
+    size = len(pickle.dumps(est))
+    out = run(X)
+    assert np.isfinite(out).all() and not np.allclose(out[0], out[1])
+    after = est.net_.module_.state_dict()
+    assert after.keys() == state.keys()
+    assert all(torch.equal(after[k], v) for k, v in state.items())
+    assert len(pickle.dumps(est)) == size
+    if name != "LateFusionClassifier":
+        assert np.isfinite(est.score(X, X["label"]))

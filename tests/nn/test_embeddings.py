@@ -46,3 +46,25 @@ def test_plain_table_trains_unk_but_not_padding(vectors):
 def test_float64_input_becomes_float32():
     table = word_vector_table(np.zeros((4, 3)))
     assert table.weight.dtype == torch.float32 and table.embedding_dim == 3
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_unseen_rows_extend_the_table_for_the_block_only(vectors, trainable):
+    from skmm.nn.embeddings import unseen_rows
+
+    table = word_vector_table(vectors, trainable=trainable)
+    weight = table.weight
+    extra = np.full((2, 4), 7.0, dtype=np.float32)
+    with unseen_rows(table, extra), torch.inference_mode():
+        out = table(torch.tensor([[3, 6, 7, 1]]))
+    np.testing.assert_array_equal(out[0, 0].numpy(), vectors[3])
+    np.testing.assert_array_equal(out[0, 1:3].numpy(), extra)
+    assert torch.count_nonzero(out[0, 3]) == 0  # <unk> still reads zeros
+    assert table.weight is weight and table.weight.shape == (6, 4)
+    assert table.state_dict()["weight"].shape == (6, 4)
+    with pytest.raises(IndexError):
+        table(torch.tensor([[6]]))
+    plain = nn.Embedding.from_pretrained(torch.from_numpy(vectors))  # any nn.Embedding
+    with unseen_rows(plain, extra[:1]), unseen_rows(plain, None):
+        np.testing.assert_array_equal(plain(torch.tensor([6])).numpy(), extra[:1])
+    assert plain.weight.shape == (6, 4)

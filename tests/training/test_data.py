@@ -101,3 +101,17 @@ def test_splits_are_seeded_and_picklable():
     train, valid = fixed(ds)
     assert train.tensors["i"].tolist() == [0, 1, 2, 3, 4]
     assert valid.tensors["i"].tolist() == [5, 6, 7]
+
+
+def test_prepared_data_maps_unseen_tokens_to_unk():
+    from skmm.training import PreparedData
+
+    tokens = torch.tensor([[3, 5, 6], [7, 0, 0]])
+    data = PreparedData({"tokens": tokens, "lengths": torch.tensor([3, 1])},
+                        {"tokens": (5, torch.zeros(3, 2))})
+    assert dict(data).keys() == {"tokens", "lengths"} and len(TensorDict(data)) == 2
+    known = data.known_tokens()
+    assert type(known) is dict
+    assert known["tokens"].tolist() == [[3, 1, 1], [1, 0, 0]]
+    assert data["tokens"].tolist() == [[3, 5, 6], [7, 0, 0]]  # not changed in place
+    assert PreparedData({"x": tokens}).known_tokens()["x"] is tokens
