@@ -98,7 +98,8 @@ CONSTRAINTS = {
     "min_count": [_POSITIVE],
     "max_vocabulary": [_POSITIVE, None],
     "max_length": [_POSITIVE, None],
-    "text_features": [StrOptions({"word2vec", "tfidf", "vectors"}), list, tuple],
+    "text_features": [StrOptions({"word2vec", "tfidf", "tfidf+word2vec", "vectors"}), list,
+                      tuple],
     "max_text_features": [_POSITIVE],
     # image features of the factorization baselines
     "image_features": [StrOptions({"pixels", "pca", "convae", "vectors"})],

@@ -396,10 +396,9 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
-        # the default text matrix (TF-IDF), and the mean of wordllama's vectors
+        # the default text matrix: TF-IDF, and with wordllama TF-IDF + the mean of its vectors
         for label, text in [("MMEDA-II", {}),
-                            ("MMEDA-II (wordllama)",
-                             {"text_features": "word2vec", "word_vectors": "wordllama"})]:
+                            ("MMEDA-II (wordllama)", {"word_vectors": "wordllama"})]:
             out.append(Contender(label, both,
                                  mmeda(variant="II", image_size=min(size, 32), n_components=k,
                                        max_epochs=epochs, random_state=seed, **text)))

@@ -76,15 +76,21 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
-    text_features : {"tfidf", "word2vec", "vectors"} or list of str, default="tfidf"
+    text_features : {"auto", "tfidf", "word2vec", "tfidf+word2vec", "vectors"} or \
+list of str, default="auto"
         How X1 is built; see :class:`TextFeatures` (standardised mean word
-        vectors; TF-IDF scaled by ``sqrt(n_words)``; ``"vectors"``: a
-        column of precomputed text vectors, e.g. sentence embeddings,
-        standardised; or the named numeric columns, standardised, in which
-        case ``text_col`` is not read). The paper averaged Word2Vec; TF-IDF
-        keeps the words that a mean of Word2Vec vectors trained on a small
-        corpus blurs (``benchmarks/fusion.py``: pair label 0.77 against 0.72;
-        emoji groups 0.52 against 0.46, LinearSVC, 3 folds).
+        vectors; TF-IDF scaled by ``sqrt(n_words)``; both side by side;
+        ``"vectors"``: a column of precomputed text vectors, e.g. sentence
+        embeddings, standardised; or the named numeric columns,
+        standardised, in which case ``text_col`` is not read). ``"auto"``:
+        ``"tfidf"`` with Word2Vec trained in fit (``word_vectors="word2vec"``),
+        ``"tfidf+word2vec"`` with pretrained vectors (``"wordllama"``, a file
+        or KeyedVectors). The paper averaged Word2Vec; TF-IDF keeps the
+        words that a mean of Word2Vec vectors trained on a small corpus
+        blurs (``benchmarks/fusion.py``: pair label 0.77 against 0.72; emoji
+        groups 0.52 against 0.46, LinearSVC, 3 folds), and pretrained
+        vectors add what they know of words (emoji groups, wordllama: see
+        ``benchmarks/pretrained_encoders.py``).
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
@@ -163,12 +169,14 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     _parameter_constraints = constraints(
         "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
-        "image_encoder_lr", "n_components", "text_features", "tokenizer",
+        "image_encoder_lr", "n_components", "tokenizer",
         "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "conv_channels",
         "hidden_size",
         "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
         "n_threads", "random_state", "verbose",
         variant=[StrOptions({"I", "II"})],
+        text_features=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "vectors"}),
+                       list, tuple],
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left")],
         column_batch_size=[Interval(Integral, 1, None, closed="left"), None],
@@ -179,7 +187,7 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
-                 n_components=50, text_features="tfidf", tokenizer="english",
+                 n_components=50, text_features="auto", tokenizer="english",
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
                  max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
                  hidden_size=128,
@@ -234,9 +242,16 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         """The published model (:data:`PAPER_PRESET`), updated by ``overrides``."""
         return cls(**{**PAPER_PRESET, **overrides})
 
+    def _text_kind(self):
+        """``text_features`` with ``"auto"`` resolved."""
+        if isinstance(self.text_features, str) and self.text_features == "auto":
+            trained = isinstance(self.word_vectors, str) and self.word_vectors == "word2vec"
+            return "tfidf" if trained else "tfidf+word2vec"
+        return self.text_features
+
     def _text_builder(self, seed=None) -> TextFeatures:
-        return TextFeatures(self.text_col, list(self.text_features)
-                            if not isinstance(self.text_features, str) else self.text_features,
+        kind = self._text_kind()
+        return TextFeatures(self.text_col, list(kind) if not isinstance(kind, str) else kind,
                             tokenizer=self.tokenizer, vector_size=self.vector_size,
                             word_vectors=self.word_vectors,
                             word_vector_dims=self.word_vector_dims,

@@ -37,7 +37,8 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     ----------
     text_col : str, default="text"
         Column of texts (ignored when ``text_features`` is a list of columns).
-    text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2vec"
+    text_features : {"word2vec", "tfidf", "tfidf+word2vec", "vectors"} or list of str, \
+default="word2vec"
         ``"word2vec"``: the mean of the word vectors of each text
         (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec,
         or the vectors ``word_vectors`` names), then standardised per column
@@ -45,6 +46,8 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         the tokens (at most ``max_text_features`` words, rows L2-normalised),
         multiplied by ``sqrt(n_words)`` so that an entry's mean square is 1
         per row like a standardised feature, while zeros stay zeros.
+        ``"tfidf+word2vec"``: both side by side, TF-IDF columns first: which
+        words a text holds, and what pretrained vectors know of them.
         ``"vectors"``: ``text_col`` holds one precomputed vector per row (a
         sentence embedding, SkipThoughts features as in the common-space
         thesis: 1-D arrays or lists of one length), standardised per
@@ -94,6 +97,11 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _numeric(self) -> bool:
         return not isinstance(self.text_features, str)
 
+    @property
+    def _kinds(self) -> tuple:
+        """The parts of the matrix, in order (``("tfidf", "word2vec")`` for both)."""
+        return () if self._numeric else tuple(self.text_features.split("+"))
+
     def columns(self) -> list:
         """The columns of ``X`` this transformer reads."""
         return list(self.text_features) if self._numeric else [self.text_col]
@@ -115,10 +123,15 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                         problems.append((row, column, "not a finite number"))
             report = make_report(problems)
         else:
-            tokenizer = self.tokenizer
-            if self.text_features == "word2vec":  # wordllama's vectors come with its tokenizer
-                tokenizer = resolve_tokenizer(tokenizer, self.word_vectors)
-            report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
+            tokenizers = [self.tokenizer]
+            if "word2vec" in self._kinds:  # wordllama's vectors come with its tokenizer
+                tokenizers = [resolve_tokenizer(self.tokenizer, self.word_vectors)]
+                if "tfidf" in self._kinds and tokenizers[0] != self.tokenizer:
+                    tokenizers.insert(0, self.tokenizer)
+            for tokenizer in tokenizers:
+                report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
+                if len(report):
+                    break
         raise_problems(report)
 
     def _vectors(self, X, length=None) -> np.ndarray:
@@ -150,20 +163,20 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         check_columns(X, self.columns())
         self.check(X)
         words = tfidf = scaler = None
-        if self.text_features == "tfidf":
+        if "tfidf" in self._kinds:
             from sklearn.feature_extraction.text import TfidfVectorizer
 
             tfidf = TfidfVectorizer(analyzer=get_tokenizer(self.tokenizer),
                                     max_features=self.max_text_features, dtype=np.float32)
             tfidf.fit(X[self.text_col].tolist())
-        elif self.text_features == "word2vec":
+        if "word2vec" in self._kinds:
             words = MeanWordVectors(self.text_col, tokenizer=self.tokenizer,
                                     word_vectors=self.word_vectors,
                                     word_vector_dims=self.word_vector_dims,
                                     vector_size=self.vector_size,
                                     random_state=self.random_state).fit(X)
         self.words_, self.tfidf_, self.scaler_ = words, tfidf, None
-        if tfidf is None:
+        if self._kinds != ("tfidf",):
             scaler = StandardScaler().fit(self._raw(X))
         self.scaler_ = scaler
         out = self._matrix(X)
@@ -171,10 +184,12 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         set_input_features(self, X, self._columns())
         return out
 
+    def _tfidf(self, X):
+        m = self.tfidf_.transform(X[self.text_col].tolist()).toarray()
+        return m * np.sqrt(m.shape[1])
+
     def _raw(self, X):
-        if self.tfidf_ is not None:
-            m = self.tfidf_.transform(X[self.text_col].tolist()).toarray()
-            return m * np.sqrt(m.shape[1])
+        """The columns that are standardised (all but the TF-IDF ones)."""
         if self.words_ is not None:
             return self.words_.transform(X)
         if self.text_features == "vectors":  # fitted: the vectors must have the fit length
@@ -191,7 +206,9 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return self._matrix(X)
 
     def _matrix(self, X) -> np.ndarray:
-        m = self._raw(X)
+        parts = []
+        if self.tfidf_ is not None:
+            parts.append(self._tfidf(X))
         if self.scaler_ is not None:
-            m = self.scaler_.transform(m)
-        return np.ascontiguousarray(m, dtype=np.float32)
+            parts.append(self.scaler_.transform(self._raw(X)))
+        return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)

@@ -281,3 +281,14 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
     emb = MMEDAEmbedder(**BASE, text_features="vectors").fit(Xv)
     assert emb.components_.shape == (5, 4)
     assert emb.transform(Xv).shape == (len(X), 4)
+
+
+def test_auto_text_features_follow_the_word_vectors():
+    """TF-IDF with Word2Vec trained in fit; TF-IDF + the mean of pretrained vectors."""
+    from gensim.models import KeyedVectors
+
+    assert MMEDAEmbedder()._text_builder().text_features == "tfidf"
+    kv = KeyedVectors(4)
+    assert MMEDAEmbedder(word_vectors=kv)._text_builder().text_features == "tfidf+word2vec"
+    assert MMEDAEmbedder(word_vectors="wordllama",
+                         text_features="word2vec")._text_builder().text_features == "word2vec"

@@ -58,3 +58,16 @@ def test_a_column_of_precomputed_text_vectors(frame):
     with pytest.raises(InvalidRowsError, match=r"'t2'") as info:
         feats.transform(bad)
     assert "t4" in str(info.value)
+
+
+def test_tfidf_and_word_vectors_side_by_side(frame):
+    """TF-IDF columns first (unscaled), then the standardised mean word vectors."""
+    kw = dict(vector_size=4, random_state=0, max_text_features=5)
+    both = TextFeatures(text_features="tfidf+word2vec", **kw).fit(frame)
+    tfidf = TextFeatures(text_features="tfidf", **kw).fit(frame)
+    words = TextFeatures(text_features="word2vec", **kw).fit(frame)
+    Z = both.transform(frame)
+    assert both.n_features_out_ == 9 and Z.dtype == np.float32
+    np.testing.assert_allclose(Z[:, :5], tfidf.transform(frame), rtol=1e-6)
+    np.testing.assert_allclose(Z[:, 5:], words.transform(frame), rtol=1e-5, atol=1e-6)
+    assert both.get_feature_names_out().shape == (9,)
