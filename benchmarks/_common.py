@@ -1,6 +1,8 @@
 """What the benchmark scripts share.
 
 * :func:`machine`, the one-line machine description;
+* :func:`refresh_rows`, which writes a results table of which only some rows
+  were measured again (``--only``), keeping the others;
 * :func:`plain_epoch` and :func:`epoch_overhead`, the "skorch epoch against a
   plain PyTorch loop" measurement;
 * :func:`step_flops` and :func:`rnn_flops`, the floating-point operations of
@@ -29,6 +31,28 @@ def machine() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
             f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}, "
             f"Python {platform.python_version()}")
+
+
+def refresh_rows(path, text: str, fresh_rows: list[str], names: list[str]) -> str:
+    """The results file ``text`` with the table rows of ``path`` that were not run again.
+
+    ``text`` is a whole results file holding only ``fresh_rows`` (markdown
+    table rows whose first cell is a contender's name); ``names`` lists every
+    contender in table order. The rows of the file at ``path`` for the other
+    contenders are kept, in that order; the rest of the file is ``text``'s.
+    """
+    def name(row):
+        return row.split(" | ")[0].removeprefix("| ")
+
+    rows = {name(r): r for r in fresh_rows}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("| ") and name(line) in names:
+                rows.setdefault(name(line), line)
+    lines = text.splitlines()
+    first = lines.index(fresh_rows[0]) if fresh_rows else len(lines)
+    ordered = [rows[n] for n in names if n in rows]
+    return "\n".join(lines[:first] + ordered + lines[first + len(fresh_rows):]) + "\n"
 
 
 def _sync(device: str) -> None:

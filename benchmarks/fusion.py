@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from _common import machine  # noqa: E402
+from _common import machine, refresh_rows  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
@@ -98,15 +98,13 @@ def main(argv=None):
         print(rows[-1], flush=True)
     text = "\n".join(["# Fusion: the pair label of make_shapes", "",
                       f"`python benchmarks/fusion.py` on {machine()}.", "",
-                      __doc__.split("\n\n")[2].replace("\n", " "), "", *rows, ""])
+                      __doc__.split("\n\n")[3].replace("\n", " "), "", *rows, ""])
     print(text)
     path = RESULTS / "fusion.md"
     if args.rows != 800:
         return
-    if args.only and path.exists():  # refresh the rows run, keep the others
-        fresh = {r.split(" | ")[0]: r for r in rows[2:]}
-        old = path.read_text().splitlines()
-        text = "\n".join(fresh.get(line.split(" | ")[0], line) for line in old) + "\n"
+    if args.only:  # refresh the rows run, keep the others
+        text = refresh_rows(path, text, rows[2:], [c[0] for c in contenders()])
     path.write_text(text)
 
 
