@@ -34,25 +34,28 @@ def machine() -> str:
 
 
 def refresh_rows(path, text: str, fresh_rows: list[str], names: list[str]) -> str:
-    """The results file ``text`` with the table rows of ``path`` that were not run again.
+    """The results file at ``path`` with the table rows in ``fresh_rows`` measured again.
 
-    ``text`` is a whole results file holding only ``fresh_rows`` (markdown
-    table rows whose first cell is a contender's name); ``names`` lists every
-    contender in table order. The rows of the file at ``path`` for the other
-    contenders are kept, in that order; the rest of the file is ``text``'s.
+    ``fresh_rows`` are markdown table rows whose first cell is a contender's
+    name; ``names`` lists every contender in table order. The file's rows of
+    the other contenders, its header and its notes are kept (rows of
+    contenders no longer in ``names`` are dropped). Without a file (or a
+    table in it), ``text``, the freshly written file, is returned.
     """
     def name(row):
         return row.split(" | ")[0].removeprefix("| ")
 
+    if not path.exists():
+        return text
+    old = path.read_text().splitlines()
+    table = [i for i, line in enumerate(old) if line.startswith("| ") and name(line) in names]
+    if not table:
+        return text
     rows = {name(r): r for r in fresh_rows}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.startswith("| ") and name(line) in names:
-                rows.setdefault(name(line), line)
-    lines = text.splitlines()
-    first = lines.index(fresh_rows[0]) if fresh_rows else len(lines)
+    for i in table:
+        rows.setdefault(name(old[i]), old[i])
     ordered = [rows[n] for n in names if n in rows]
-    return "\n".join(lines[:first] + ordered + lines[first + len(fresh_rows):]) + "\n"
+    return "\n".join(old[:table[0]] + ordered + old[table[-1] + 1:]) + "\n"
 
 
 def _sync(device: str) -> None:
