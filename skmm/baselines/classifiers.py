@@ -39,6 +39,7 @@ from skmm._base import NeuralClassifier, check_labels, sample_rows
 from skmm._params import TRAINING, constraints, fill_doc
 from skmm.inputs import ImageLoader, TextEncoder, as_size, check_frame, check_text, load_images
 from skmm.inputs.checks import FrameMixin, collect_problems, raise_problems, set_input_features
+from skmm.inputs.text import encode_new_texts
 from skmm.nn.classifiers import ImageCNN, LateFusion
 from skmm.training import PreparedData
 
@@ -572,11 +573,10 @@ class LateFusionClassifier(NeuralClassifier):
         def texts():
             if fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
-            else:  # tokens unseen in fit keep their pretrained vectors
-                out["tokens"], out["lengths"], rows = encoder.encode_with_unseen(
-                    X[self.text_col], column=self.text_col)
-                if len(rows):
-                    unseen["tokens"] = (len(encoder.vocabulary_), rows)
+            else:
+                out["tokens"], out["lengths"] = encode_new_texts(
+                    encoder, X[self.text_col], column=self.text_col, unseen=unseen,
+                    key="tokens")
 
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the vocabulary and vectors

@@ -23,6 +23,7 @@ from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
+from skmm.inputs.text import encode_new_texts
 from skmm.nn.crvae import CRVAE
 from skmm.training import PreparedData
 from skmm.training.latent import KLWarmup, LatentDiagnostics
@@ -368,11 +369,10 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                                     length=n_text)
             elif fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
-            else:  # tokens unseen in fit keep their pretrained vectors
-                out["tokens"], out["lengths"], rows = encoder.encode_with_unseen(
-                    X[self.text_col], column=self.text_col)
-                if len(rows):
-                    unseen["tokens"] = (len(encoder.vocabulary_), rows)
+            else:
+                out["tokens"], out["lengths"] = encode_new_texts(
+                    encoder, X[self.text_col], column=self.text_col, unseen=unseen,
+                    key="tokens")
 
         collect_problems(texts, images)
         if fitting and text_vectors:

@@ -25,6 +25,7 @@ from skmm.inputs.checks import (
     raise_problems,
     report_check,
 )
+from skmm.inputs.text import encode_new_texts
 
 __all__ = ["KINDS", "infer_kind", "inferred_kinds", "parse_modalities", "prepare_modalities",
            "resolve_modalities"]
@@ -370,9 +371,8 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         if unseen is None or m in fit_names:
             ids, lengths = encoders[m].encode(present, column=col)
         else:
-            ids, lengths, rows = encoders[m].encode_with_unseen(present, column=col)
-            if len(rows):
-                unseen[f"{m}__tokens"] = (len(encoders[m].vocabulary_), rows)
+            ids, lengths = encode_new_texts(encoders[m], present, column=col, unseen=unseen,
+                                            key=f"{m}__tokens")
         tokens = np.zeros((n, ids.shape[1]), dtype=np.int64)
         full_lengths = np.ones(n, dtype=np.int64)
         tokens[mask], full_lengths[mask] = ids, lengths

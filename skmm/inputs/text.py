@@ -30,7 +30,7 @@ from skmm.inputs.tokenizers import (
 from skmm.inputs.vocabulary import SPECIALS, UNK_ID, Vocabulary
 from skmm.inputs.word_vectors import keyed_vectors, load_wordllama, vector_table
 
-__all__ = ["MeanWordVectors", "TextEncoder"]
+__all__ = ["MeanWordVectors", "TextEncoder", "encode_new_texts"]
 
 
 @fill_doc
@@ -267,32 +267,22 @@ class TextEncoder(BaseEstimator):
         other word, and a file
         path is not read again: pass the loaded KeyedVectors instead.
 
-        Parameters
-        ----------
-        values : pandas.Series
-            Texts.
-        column : hashable, default="text"
-            Column name, for error messages.
+        Parameters, errors, ``ids`` and ``lengths``: as :meth:`encode`.
 
         Returns
         -------
-        ids : numpy.ndarray of int64, shape (n, T)
-        lengths : numpy.ndarray of int64, shape (n,)
+        ids, lengths : numpy.ndarray
         unseen_vectors : numpy.ndarray of float32, shape (n_unseen, ``vector_size_``)
             Row ``i`` is the vector of id ``len(vocabulary_) + i``.
-
-        Raises
-        ------
-        skmm.exceptions.InvalidRowsError
-            If any text is unusable.
         """
         check_is_fitted(self, "vocabulary_")
+        # truncated first, so that no vector is read for a token cut off
         token_lists = [t[:self.max_length_] for t in self.tokenize(values, column=column)]
         unseen, vectors = self.unseen_vectors(token_lists)
         vocabulary = self.vocabulary_
         if unseen:
             vocabulary = Vocabulary([*vocabulary.itos, *unseen])
-        ids, lengths = vocabulary.encode(token_lists, max_length=self.max_length_)
+        ids, lengths = vocabulary.encode(token_lists)
         return ids, lengths, vectors
 
     def pretrained_vectors(self):
@@ -332,6 +322,22 @@ class TextEncoder(BaseEstimator):
             return [], np.zeros((0, self.vector_size_), dtype=np.float32)
         vectors, _ = vector_table(kv, Vocabulary([*SPECIALS, *tokens]))
         return tokens, vectors[len(SPECIALS):]
+
+
+def encode_new_texts(encoder, values, *, column, unseen: dict, key: str):
+    """Token ids of new texts whose tokens unseen in fit keep their pretrained vectors.
+
+    :meth:`skmm.inputs.TextEncoder.encode_with_unseen`, recording the vectors
+    in ``unseen[key]`` as :class:`skmm.training.PreparedData` reads them.
+
+    Returns
+    -------
+    ids, lengths : numpy.ndarray
+    """
+    ids, lengths, rows = encoder.encode_with_unseen(values, column=column)
+    if len(rows):
+        unseen[key] = (len(encoder.vocabulary_), rows)
+    return ids, lengths
 
 
 @fill_doc

@@ -121,18 +121,15 @@ default="word2vec"
                 for row, ok in zip(X.index.tolist(), np.isfinite(values)):
                     if not ok:
                         problems.append((row, column, "not a finite number"))
-            report = make_report(problems)
-        else:
-            tokenizers = [self.tokenizer]
-            if "word2vec" in self._kinds:  # wordllama's vectors come with its tokenizer
-                tokenizers = [resolve_tokenizer(self.tokenizer, self.word_vectors)]
-                if "tfidf" in self._kinds and tokenizers[0] != self.tokenizer:
-                    tokenizers.insert(0, self.tokenizer)
-            for tokenizer in tokenizers:
-                report = check_text(X[self.text_col], column=self.text_col, tokenizer=tokenizer)
-                if len(report):
-                    break
-        raise_problems(report)
+            raise_problems(make_report(problems))
+            return
+        # each part's tokenizer (wordllama's vectors come with their own)
+        tokenizers = dict.fromkeys(
+            resolve_tokenizer(self.tokenizer, self.word_vectors) if kind == "word2vec"
+            else self.tokenizer for kind in self._kinds)
+        for tokenizer in tokenizers:
+            raise_problems(check_text(X[self.text_col], column=self.text_col,
+                                      tokenizer=tokenizer))
 
     def _vectors(self, X, length=None) -> np.ndarray:
         return load_vectors(X[self.text_col], column=self.text_col, length=length)
