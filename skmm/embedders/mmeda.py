@@ -21,6 +21,7 @@ from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems, load_vectors
+from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.mmeda import MMEDA
 
 __all__ = ["MMEDAEmbedder", "PAPER_PRESET"]
@@ -99,8 +100,16 @@ list of str, default="auto"
         Vocabulary cap of ``"tfidf"``.
     conv_channels : int, default=16
         Filters of each of AE0's three conv blocks.
-    image_code, text_code : int, default=64, 32
-        Code widths of AE0 and AE1.
+    image_code : int, default=64
+        Code width of AE0.
+    text_code : int or "auto", default="auto"
+        Code width of AE1. ``"auto"``: an eighth of the width of X1, between
+        32 and 128 (``text_code_``): 32 for the few words of templated
+        captions, where a wider code lowered the pair label of
+        ``benchmarks/fusion.py`` (0.77 to 0.75 at 128), and 128 for 1,000
+        TF-IDF words next to 256 wordllama dimensions, where 32 squeezed
+        out what the emoji groups need (0.627 to 0.640,
+        ``benchmarks/pretrained_encoders.py``).
     hidden_size : int, default=128
         Hidden width of AE1 and AE2.
     fusion_size : int, default=128
@@ -143,6 +152,8 @@ list of str, default="auto"
         components_.T`` approximates the text matrix X1 of ``X``.
     n_train_ : int
         Rows AE2 was sized with (fit rows less the validation rows).
+    text_code_ : int
+        AE1's code width (``text_code`` with ``"auto"`` resolved).
     image_size_ : (int, int)
     image_vector_size_ : int or None
         The length of the image vectors (``image_encoder="vectors"``), else
@@ -178,7 +189,7 @@ list of str, default="auto"
         text_features=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "vectors"}),
                        list, tuple],
         image_code=[Interval(Integral, 1, None, closed="left")],
-        text_code=[Interval(Integral, 1, None, closed="left")],
+        text_code=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         column_batch_size=[Interval(Integral, 1, None, closed="left"), None],
         max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         fused_image=["boolean"],
@@ -189,7 +200,7 @@ list of str, default="auto"
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
                  n_components=50, text_features="auto", tokenizer="english",
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
-                 max_text_features=1000, conv_channels=16, image_code=64, text_code=32,
+                 max_text_features=1000, conv_channels=16, image_code=64, text_code="auto",
                  hidden_size=128,
                  fusion_size=128, column_batch_size=256, fused_image=True,
                  normalize_terms=True, max_epochs="auto", batch_size=64,
@@ -245,8 +256,7 @@ list of str, default="auto"
     def _text_kind(self):
         """``text_features`` with ``"auto"`` resolved."""
         if isinstance(self.text_features, str) and self.text_features == "auto":
-            trained = isinstance(self.word_vectors, str) and self.word_vectors == "word2vec"
-            return "tfidf" if trained else "tfidf+word2vec"
+            return "tfidf+word2vec" if is_pretrained(self.word_vectors) else "tfidf"
         return self.text_features
 
     def _text_builder(self, seed=None) -> TextFeatures:
@@ -312,6 +322,8 @@ list of str, default="auto"
         train_idx = state["train_idx"]
         train_text = data["text"] if train_idx is None else data["text"][train_idx]
         state["n_train_"] = int(train_text.shape[0])
+        state["text_code_"] = (self.text_code if self.text_code != "auto"
+                               else int(np.clip(train_text.shape[1] // 8, 32, 128)))
         shape = (3, *state["image_size_"])
         image_encoder = None
         if self._image_input() == "module":
@@ -320,7 +332,7 @@ list of str, default="auto"
         return MMEDA(shape, train_text.T, n_components=self.n_components,
                      image_encoder=image_encoder, image_vectors=state["image_vector_size_"],
                      variant=self.variant, conv_channels=self.conv_channels,
-                     image_code=self.image_code, text_code=self.text_code,
+                     image_code=self.image_code, text_code=state["text_code_"],
                      hidden_size=self.hidden_size, fusion_size=self.fusion_size,
                      column_batch_size=self.column_batch_size, fused_image=self.fused_image,
                      scales={"image": state["reconstruction_scale_"]["image"],

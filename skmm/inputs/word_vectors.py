@@ -17,6 +17,7 @@ __all__ = [
     "WORDLLAMA_DIMS",
     "StaticVectors",
     "WordVectorsNotFoundError",
+    "is_pretrained",
     "keyed_vectors",
     "load_word_vectors",
     "load_wordllama",
@@ -249,6 +250,12 @@ def train_word2vec(token_lists, *, vector_size: int = 50, epochs: int = 20,
         hashfxn=stable_hash,
     )
     return model.wv
+
+
+def is_pretrained(word_vectors) -> bool:
+    """Whether a ``word_vectors`` parameter names vectors trained elsewhere
+    (wordllama, a file or a KeyedVectors), not Word2Vec trained in ``fit``."""
+    return not (isinstance(word_vectors, str) and word_vectors == "word2vec")
 
 
 def keyed_vectors(word_vectors, token_lists, *, vector_size: int = 50, epochs: int = 20,

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from skmm.nn.embeddings import WordVectors, word_vector_table
+from skmm.nn.embeddings import WordVectors, mean_word_vectors, word_vector_table
 from skmm.nn.encoders import ConvEncoder, ImageFeatureEncoder, RecurrentTextEncoder
 from skmm.nn.losses import semihard_triplet_loss
 
@@ -61,8 +61,7 @@ class PooledTextEncoder(nn.Module):
         self.out_features = embedding.embedding_dim
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        total = self.embedding(tokens).sum(1)  # padding rows are zero vectors
-        return total / lengths.to(total.device, total.dtype).clamp_min(1)[:, None]
+        return mean_word_vectors(self.embedding(tokens), lengths)
 
 
 class VectorEncoder(nn.Module):

@@ -9,8 +9,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from skmm.nn.decoders import DeconvDecoder, RecurrentTextDecoder
-from skmm.nn.embeddings import word_vector_table
+from skmm.nn.embeddings import mean_word_vectors, word_vector_table
 from skmm.nn.encoders import ConvEncoder, RecurrentTextEncoder, as_float_image, conv_out_shape
+
+#: Bound of the latent log-variance: a posterior standard deviation between
+#: e^-5 and e^5. Beyond it, ``exp(logvar)`` overflows float32 once an update
+#: overshoots (seen at ``lr=3e-3`` with text vectors: logvar 100, then a NaN
+#: loss), and no useful posterior lies there.
+LOGVAR_BOUND = 10.0
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float = 0.0) -> torch.Tensor:
@@ -67,6 +73,13 @@ class CRVAE(nn.Module):
         text must score high (their mean cross-entropy). It makes the latent
         carry the words, whatever the recurrent decoder learns from the
         previous ones.
+    mean_vector_weight : float, default=0.0
+        Weight of a mean-vector term: a small MLP of the latent rebuilds the
+        mean of the text's word vectors (their MSE, divided by its
+        ``scales`` entry ``"mean_vector"``). The word terms treat every word
+        as its own class; this one asks the latent for the point of the
+        text in the vectors' space, where pretrained neighbours share a
+        meaning.
     scales : dict or None, default=None
         ``{"image": s, "text": s}``: each reconstruction term is divided by
         its scale in the loss (per-modality normalisation); the reported
@@ -85,6 +98,9 @@ class CRVAE(nn.Module):
         ``text_features``, e.g. a sentence embedding), also the
         reconstruction target (MSE): no recurrent encoder, a linear decoder,
         no bag-of-words term; ``vectors`` may be None.
+    mean_pooling : bool, default=False
+        The text features are the recurrent state next to the mean of the
+        word vectors (see :class:`~skmm.nn.encoders.RecurrentTextEncoder`).
     """
 
     host_keys = ("lengths",)  # stay on the CPU: pack_padded_sequence wants them there
@@ -93,7 +109,8 @@ class CRVAE(nn.Module):
                  num_layers=2, bidirectional=True, fusion_size=256, n_components=32,
                  teacher_forcing=True, text_weight=3.0, beta=1.0, image_encoder=None,
                  image_vectors=None, text_loss="mse", word_dropout=0.0, free_bits=0.0,
-                 bow_weight=0.0, scales=None, text_vectors=None):
+                 bow_weight=0.0, scales=None, text_vectors=None, mean_vector_weight=0.0,
+                 mean_pooling=False):
         super().__init__()
         c, h, w = image_shape
         embedding = word_vector_table(vectors) if text_vectors is None else None
@@ -108,7 +125,7 @@ class CRVAE(nn.Module):
         self.text_vectors = text_vectors
         if text_vectors is None:
             self.text_encoder = RecurrentTextEncoder(embedding, rnn, hidden_size, num_layers,
-                                                     bidirectional)
+                                                     bidirectional, mean_pooling)
             n_txt = self.text_encoder.out_features
         else:  # precomputed vectors: rebuilt as they are
             self.text_encoder, n_txt = None, int(text_vectors)
@@ -138,6 +155,11 @@ class CRVAE(nn.Module):
         self.bow_weight = bow_weight
         self.bow = (nn.Linear(n_components, embedding.num_embeddings)
                     if bow_weight > 0 and text_vectors is None else None)
+        self.mean_vector_weight = mean_vector_weight
+        self.mean_vector = (nn.Sequential(nn.Linear(n_components, fusion_size),
+                                          nn.ReLU(inplace=True),
+                                          nn.Linear(fusion_size, embedding.embedding_dim))
+                            if mean_vector_weight > 0 and text_vectors is None else None)
         #: multiplies ``beta``; a KL warm-up callback raises it from 0 to 1
         self.kl_weight = 1.0
 
@@ -147,7 +169,8 @@ class CRVAE(nn.Module):
         return None if self.text_encoder is None else self.text_encoder.embedding
 
     def encode(self, image, tokens, lengths, image_features=None, text_features=None):
-        """Latent mean and log-variance of a batch.
+        """Latent mean and log-variance of a batch (the log-variance clamped to
+        ``[-LOGVAR_BOUND, LOGVAR_BOUND]``).
 
         ``image_features``, when given, stand for the image encoder's output
         (cached features of a frozen encoder, or precomputed vectors);
@@ -159,7 +182,7 @@ class CRVAE(nn.Module):
         ft = self.text_norm(text_features if self.text_encoder is None
                             else self.text_encoder(tokens, lengths))
         hidden = self.fusion(torch.cat([fi, ft], dim=1))
-        return self.mu(hidden), self.logvar(hidden)
+        return self.mu(hidden), self.logvar(hidden).clamp(-LOGVAR_BOUND, LOGVAR_BOUND)
 
     def decode(self, z, length: int, targets=None):
         """Image logits (n, C, H, W), or image vectors (n, D), and predicted word vectors
@@ -193,6 +216,9 @@ class CRVAE(nn.Module):
                "text_pred": text_pred, "text_target": targets}
         if self.bow is not None:
             out["bow_logits"] = self.bow(z)
+        head = getattr(self, "mean_vector", None)  # absent from modules pickled before it
+        if head is not None:
+            out["mean_vector"] = head(z)
         return out
 
     def _text_error(self, out, batch) -> torch.Tensor:
@@ -238,4 +264,9 @@ class CRVAE(nn.Module):
             words = (tokens >= 3).to(logp.dtype)
             terms["bow"] = -(logp * words).sum() / words.sum().clamp_min(1)
             loss = loss + self.bow_weight * terms["bow"] / scales.get("text", 1.0)
+        if "mean_vector" in out:  # the latent's guess of the mean word vector
+            target = mean_word_vectors(out["text_target"].float(), batch["lengths"])
+            terms["mean_vector"] = F.mse_loss(out["mean_vector"].float(), target)
+            loss = (loss + self.mean_vector_weight * terms["mean_vector"]
+                    / scales.get("mean_vector", 1.0))
         return {"loss": loss, **terms}

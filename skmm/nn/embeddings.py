@@ -14,7 +14,17 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-__all__ = ["WordVectors", "unseen_rows", "word_vector_table"]
+__all__ = ["WordVectors", "mean_word_vectors", "unseen_rows", "word_vector_table"]
+
+
+def mean_word_vectors(vectors: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The mean of each text's word vectors: (n, length, dim) -> (n, dim).
+
+    ``lengths`` counts the tokens of each text; the padding rows are zero
+    vectors, so they add nothing to the sum (``<unk>`` is a zero vector too,
+    and counts as a word). An empty text gives the zero vector.
+    """
+    return vectors.sum(1) / lengths.to(vectors.device, vectors.dtype).clamp_min(1)[:, None]
 
 
 class WordVectors(nn.Embedding):

@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from skmm.nn.embeddings import mean_word_vectors
+
 RNN_TYPES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -127,6 +129,10 @@ class RecurrentTextEncoder(nn.Module):
     rnn : {"rnn", "lstm", "gru"}
     hidden_size, num_layers : int
     bidirectional : bool
+    mean_pooling : bool, default=False
+        Also return the mean of the text's word vectors (padding excluded)
+        after the recurrent state: a linear path that keeps where the text
+        lies in the vectors' space.
 
     Notes
     -----
@@ -135,19 +141,25 @@ class RecurrentTextEncoder(nn.Module):
     """
 
     def __init__(self, embedding: nn.Embedding, rnn: str, hidden_size: int, num_layers: int,
-                 bidirectional: bool):
+                 bidirectional: bool, mean_pooling: bool = False):
         super().__init__()
         self.embedding = embedding
         self.rnn = RNN_TYPES[rnn](embedding.embedding_dim, hidden_size, num_layers=num_layers,
                                   bidirectional=bidirectional, batch_first=True)
         self.n_directions = 2 if bidirectional else 1
-        self.out_features = hidden_size * self.n_directions
+        self.mean_pooling = mean_pooling
+        self.out_features = (hidden_size * self.n_directions
+                             + (embedding.embedding_dim if mean_pooling else 0))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True,
+        vectors = self.embedding(tokens)
+        packed = pack_padded_sequence(vectors, lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
         _, h = self.rnn(packed)
         if isinstance(h, tuple):  # LSTM: (h, c)
             h = h[0]
         # h: (num_layers * directions, n, hidden): keep the last layer's directions
-        return torch.cat(list(h[-self.n_directions:]), dim=1)
+        state = list(h[-self.n_directions:])
+        if getattr(self, "mean_pooling", False):  # absent from modules pickled before it
+            state.append(mean_word_vectors(vectors, lengths).to(state[0].dtype))
+        return torch.cat(state, dim=1)

@@ -325,3 +325,50 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
         emb.transform(bad)
     with pytest.raises(InvalidRowsError, match="vector"):  # texts where vectors are expected
         CRVAEEmbedder(**TINY, text_encoder="vectors").fit(X)
+
+
+def test_mean_vector_term_and_mean_pooling(X):
+    from skmm.embedders.crvae import mean_vector_variance
+
+    emb = CRVAEEmbedder(**TINY, text_encoder="recurrent+mean", mean_vector_weight=2.0).fit(X)
+    module = emb.net_.module_
+    assert module.text_encoder.mean_pooling and module.mean_vector is not None
+    scale = emb.reconstruction_scale_
+    tokens, _ = emb.text_encoder_.encode(X["text"])
+    assert scale["mean_vector"] == pytest.approx(mean_vector_variance(tokens,
+                                                                      emb.word_vectors_))
+    last = emb.history_[-1]
+    assert last["train_loss"] == pytest.approx(
+        last["train_image"] / scale["image"] + 3.0 * last["train_text"] / scale["text"]
+        + 0.05 * last["train_kl"] + 1.0 * last["train_bow"] / scale["text"]
+        + 2.0 * last["train_mean_vector"] / scale["mean_vector"], rel=1e-4)
+    Z = emb.transform(X)
+    back = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(back.transform(X), Z)
+    assert np.isfinite(back.score(X))
+    del back.net_.module_.mean_vector  # as unpickled from before the term
+    assert back.score(X) == pytest.approx(emb.score(X))
+    # off by default: no head, no scale, the encoder's state alone
+    assert "mean_vector" not in CRVAEEmbedder(**TINY).fit(X).reconstruction_scale_
+
+
+def test_mean_vector_variance_is_the_spread_of_the_mean_vectors():
+    from skmm.embedders.crvae import mean_vector_variance
+
+    vectors = np.array([[0, 0], [0, 0], [0, 0], [1, 3], [3, 1]], dtype=np.float32)
+    tokens = np.array([[3, 0], [4, 0], [3, 4]])  # means (1, 3), (3, 1), (2, 2)
+    assert mean_vector_variance(tokens, vectors) == pytest.approx(2 / 3)
+
+
+def test_auto_turns_the_mean_vector_paths_on_with_pretrained_vectors_only(X):
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, word_vectors="wordllama",
+                        word_vector_dims=64).fit(X)
+    module = emb.net_.module_
+    assert module.text_encoder.mean_pooling and module.mean_vector_weight == 3.0
+    assert module.mean_vector[-1].out_features == 64 and "train_mean_vector" in emb.history_[-1]
+    trained = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X).net_.module_
+    assert not trained.text_encoder.mean_pooling and trained.mean_vector is None
+    forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, text_encoder="recurrent",
+                           mean_vector_weight=0, word_vectors="wordllama",
+                           word_vector_dims=64).fit(X).net_.module_
+    assert not forced.text_encoder.mean_pooling and forced.mean_vector is None

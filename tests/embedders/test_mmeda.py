@@ -292,3 +292,15 @@ def test_auto_text_features_follow_the_word_vectors():
     assert MMEDAEmbedder(word_vectors=kv)._text_builder().text_features == "tfidf+word2vec"
     assert MMEDAEmbedder(word_vectors="wordllama",
                          text_features="word2vec")._text_builder().text_features == "word2vec"
+
+
+def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
+    assert fitted.text_code_ == 8  # given
+    auto = {**TINY, "max_epochs": 1, "text_code": "auto"}
+    emb = MMEDAEmbedder(**auto).fit(X)
+    assert emb.text_code_ == 32  # 8 word-vector columns: the floor
+    wide = np.random.RandomState(0).normal(size=(len(X), 600)).astype(np.float32)
+    emb = MMEDAEmbedder(**{**auto, "text_features": "vectors"}).fit(X.assign(text=list(wide)))
+    assert emb.text_code_ == 75 and emb.net_.module_.text_ae.code_size == 75
+    emb.fit(X.assign(text=list(np.hstack([wide, wide]))))
+    assert emb.text_code_ == 128  # the ceiling

@@ -61,13 +61,24 @@ def test_a_column_of_precomputed_text_vectors(frame):
 
 
 def test_tfidf_and_word_vectors_side_by_side(frame):
-    """TF-IDF columns first (unscaled), then the standardised mean word vectors."""
+    """TF-IDF columns first (unscaled), then the standardised mean word vectors,
+    weighted so that both blocks have the same mean square row norm."""
     kw = dict(vector_size=4, random_state=0, max_text_features=5)
     both = TextFeatures(text_features="tfidf+word2vec", **kw).fit(frame)
     tfidf = TextFeatures(text_features="tfidf", **kw).fit(frame)
     words = TextFeatures(text_features="word2vec", **kw).fit(frame)
     Z = both.transform(frame)
     assert both.n_features_out_ == 9 and Z.dtype == np.float32
+    assert both.vector_weight_ == pytest.approx(np.sqrt(5 / 4))
+    assert tfidf.vector_weight_ == words.vector_weight_ == 1.0
     np.testing.assert_allclose(Z[:, :5], tfidf.transform(frame), rtol=1e-6)
-    np.testing.assert_allclose(Z[:, 5:], words.transform(frame), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z[:, 5:], both.vector_weight_ * words.transform(frame),
+                               rtol=1e-5, atol=1e-6)
+    energy = (Z ** 2).sum(1).mean()  # per block, over the fit rows
+    assert (Z[:, 5:] ** 2).sum(1).mean() == pytest.approx(5.0, rel=1e-4)
+    assert (Z[:, :5] ** 2).sum(1).mean() == pytest.approx(5.0, rel=1e-4)
+    assert energy == pytest.approx(10.0, rel=1e-4)
     assert both.get_feature_names_out().shape == (9,)
+    del both.vector_weight_  # as unpickled from before the weight: the plain block
+    np.testing.assert_allclose(both.transform(frame)[:, 5:], words.transform(frame),
+                               rtol=1e-5, atol=1e-6)

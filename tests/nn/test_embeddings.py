@@ -68,3 +68,15 @@ def test_unseen_rows_extend_the_table_for_the_block_only(vectors, trainable):
     with unseen_rows(plain, extra[:1]), unseen_rows(plain, None):
         np.testing.assert_array_equal(plain(torch.tensor([6])).numpy(), extra[:1])
     assert plain.weight.shape == (6, 4)
+
+
+def test_mean_word_vectors_skips_padding_and_counts_unknown_words(vectors):
+    from skmm.nn.embeddings import mean_word_vectors
+
+    table = word_vector_table(vectors)
+    tokens = torch.tensor([[3, 5, 0, 0], [1, 4, 4, 0], [0, 0, 0, 0]])  # 1: <unk>
+    lengths = torch.tensor([2, 3, 0])
+    out = mean_word_vectors(table(tokens), lengths)
+    np.testing.assert_allclose(out[0].numpy(), vectors[[3, 5]].mean(0))
+    np.testing.assert_allclose(out[1].numpy(), 2 * vectors[4] / 3)  # <unk> reads as zero
+    assert torch.count_nonzero(out[2]) == 0  # an empty text: the zero vector

@@ -204,3 +204,55 @@ def test_common_space_branch_reads_cached_features_and_freeze_keeps_frozen_modul
     net.trainable = ("a",)
     net.freeze(classifier=False, word_vectors=False)
     assert not any(p.requires_grad for p in tuned.parameters())
+
+
+def test_recurrent_encoder_with_mean_pooling_appends_the_mean_vector():
+    from skmm.nn.embeddings import mean_word_vectors, word_vector_table
+    from skmm.nn.encoders import RecurrentTextEncoder
+
+    torch.manual_seed(0)
+    table = word_vector_table(VECTORS)
+    plain = RecurrentTextEncoder(table, "gru", 8, 2, True)
+    pooled = RecurrentTextEncoder(table, "gru", 8, 2, True, mean_pooling=True)
+    pooled.rnn.load_state_dict(plain.rnn.state_dict())
+    tokens, lengths = text_batch(4)
+    out = pooled(tokens, lengths)
+    assert pooled.out_features == 16 + VECTORS.shape[1] == out.shape[1]
+    torch.testing.assert_close(out[:, :16], plain(tokens, lengths))
+    torch.testing.assert_close(out[:, 16:], mean_word_vectors(table(tokens), lengths))
+    del pooled.mean_pooling  # as unpickled from before the option: the state alone
+    assert pooled(tokens, lengths).shape == (4, 16)
+
+
+def test_crvae_log_variance_is_bounded():
+    from skmm.nn.crvae import LOGVAR_BOUND
+
+    model = CRVAE(VECTORS, (3, 16, 16), conv_channels=4, hidden_size=8, fusion_size=16,
+                  n_components=3).eval()
+    tokens, lengths = text_batch(4)
+    with torch.no_grad():
+        model.logvar.bias.fill_(1e4)  # an overshooting update
+        assert model.encode(images(4), tokens, lengths)[1].max() == LOGVAR_BOUND
+        model.logvar.bias.fill_(-1e4)
+        assert model.encode(images(4), tokens, lengths)[1].min() == -LOGVAR_BOUND
+
+
+def test_crvae_mean_vector_term_rebuilds_the_mean_word_vector():
+    from skmm.nn.embeddings import mean_word_vectors
+
+    torch.manual_seed(0)
+    model = CRVAE(VECTORS, (3, 16, 16), conv_channels=4, hidden_size=8, fusion_size=16,
+                  n_components=3, mean_vector_weight=2.0, scales={"mean_vector": 4.0},
+                  bow_weight=0.0).eval()
+    tokens, lengths = text_batch(4)
+    image = images(4)
+    out = model(image, tokens, lengths)
+    batch = {"image": image, "tokens": tokens, "lengths": lengths}
+    terms = model.loss_terms(out, batch)
+    target = mean_word_vectors(model.embedding(tokens), lengths)
+    torch.testing.assert_close(terms["mean_vector"], ((out["mean_vector"] - target) ** 2).mean())
+    without = {k: v for k, v in out.items() if k != "mean_vector"}
+    model.mean_vector = None
+    assert set(model.loss_terms(without, batch)) == {"loss", "image", "text", "kl"}
+    torch.testing.assert_close(terms["loss"] - model.loss_terms(without, batch)["loss"],
+                               2.0 * terms["mean_vector"] / 4.0)
