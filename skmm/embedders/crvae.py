@@ -26,6 +26,7 @@ from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
 from skmm.inputs.text import encode_new_texts
 from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.crvae import CRVAE
+from skmm.nn.embeddings import mean_word_vectors
 from skmm.training import PreparedData
 from skmm.training.latent import KLWarmup, LatentDiagnostics
 
@@ -73,8 +74,8 @@ def mean_vector_variance(tokens, vectors: np.ndarray) -> float:
     """The variance of the texts' mean word vectors (sampled rows), the
     target of the mean-vector term (:func:`skmm.nn.crvae.mean_word_vectors`)."""
     tokens = sample_rows(tokens)
-    n_words = np.maximum((tokens != 0).sum(1, keepdims=True), 1)
-    means = vectors[tokens].astype(np.float64).sum(1) / n_words
+    means = mean_word_vectors(torch.from_numpy(vectors[tokens].astype(np.float64)),
+                              torch.from_numpy((tokens != 0).sum(1))).numpy()
     return max(float(np.mean(means.var(0))), 1e-12)
 
 
