@@ -14,7 +14,9 @@ maps into the ``--output`` folder only, and prints the main table, then the
 verdict: which baselines each multimodal embedder beats and which beat it.
 ``--update-results`` also refreshes the committed tables under
 ``benchmarks/results/`` of a source checkout (``--results-dir DIR``: any other
-folder); nothing else is written outside ``--output``.
+folder); nothing else is written outside ``--output``. The committed tables
+are written whole, so ``--update-results`` refuses ``--only`` (a subset of the
+contenders).
 
 ``demo`` (the README's main command) is the quick version of the emoji
 comparison: the same table and figures (about 25 minutes on 2 busy CPU cores;
@@ -103,6 +105,10 @@ def _demo(args) -> int:
 def _benchmark(args, parser) -> int:
     results_dir = Path(args.results_dir) if args.results_dir else None
     if args.update_results:
+        if args.only:  # the tables are written whole: a subset would drop the other rows
+            parser.error("--update-results runs every contender (the committed tables are "
+                         "written whole); drop --only, or write the subset with --output or "
+                         "--results-dir DIR")
         if not REPO_RESULTS.is_dir():
             parser.error(f"--update-results: no {REPO_RESULTS} (not a source checkout); "
                          "use --results-dir DIR")

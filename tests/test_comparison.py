@@ -217,9 +217,9 @@ def small_benchmark(monkeypatch, tmp_path):
     (committed / "comparison_shapes_quick.md").write_text("committed\n")
     monkeypatch.setattr(cli, "REPO_RESULTS", committed)
 
-    def run(*extra):
+    def run(*extra, only="majority class,TF-IDF + LinearSVC"):
         return main(["benchmark", "--dataset", "shapes", "--quick", "--cv", "2", "--verbose", "0",
-                     "--only", "majority class,TF-IDF + LinearSVC",
+                     *(["--only", only] if only else []),
                      "--output", str(tmp_path / "out"), *extra])
 
     return run, committed
@@ -243,13 +243,29 @@ def test_benchmark_writes_to_output_only(small_benchmark, tmp_path):
         assert _snapshot(real) == before
 
 
-def test_benchmark_update_results_refreshes_the_committed_tables(small_benchmark, capsys):
+def test_benchmark_update_results_refreshes_the_committed_tables(small_benchmark, monkeypatch,
+                                                                 capsys):
+    import skmm.comparison as comparison
+
     run, committed = small_benchmark
-    assert run("--update-results") == 0
+    # every contender runs (no --only); two cheap ones stand for them here
+    every = comparison.make_contenders
+    monkeypatch.setattr(comparison, "make_contenders", lambda *a, **k: every(
+        *a, **{**k, "names": ["majority class", "TF-IDF + LinearSVC"]}))
+    assert run("--update-results", only=None) == 0
     md = (committed / "comparison_shapes_quick.md").read_text()
     assert "--update-results" in md and "TF-IDF + LinearSVC" in md
     assert (committed / "comparison_shapes_quick.csv").exists()
     assert str(committed.resolve()) in capsys.readouterr().out
+
+
+def test_benchmark_update_results_refuses_a_subset(small_benchmark, capsys):
+    # the committed tables are written whole: a subset of rows would replace them
+    run, committed = small_benchmark
+    with pytest.raises(SystemExit):
+        run("--update-results")
+    assert "drop --only" in capsys.readouterr().err
+    assert (committed / "comparison_shapes_quick.md").read_text() == "committed\n"
 
 
 def test_benchmark_update_results_needs_a_checkout(monkeypatch, tmp_path, capsys):

@@ -32,6 +32,14 @@ from skmm.training.latent import KLWarmup, LatentDiagnostics
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
 
+#: The values of the ``"auto"`` parameters: (with pretrained word vectors,
+#: with Word2Vec trained in fit). See each parameter's docs for the measurements.
+PRETRAINED_AUTO = {
+    "text_encoder": ("recurrent+mean", "recurrent"),
+    "mean_vector_weight": (3.0, 0.0),
+    "beta": (1.0, 0.05),
+}
+
 #: The sizes of the CRVAE paper. ``CRVAEEmbedder(**PAPER_PRESET)`` or
 #: ``CRVAEEmbedder.paper(...)`` builds it (best trained on a GPU).
 PAPER_PRESET = {
@@ -142,9 +150,18 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         predictions, as at :meth:`inverse_transform` time.
     text_weight : float, default=3.0
         Weight of the text reconstruction term.
-    beta : float, default=0.05
-        Weight of the KL term (per latent dimension, averaged). On the emoji
-        demo, 0.05 clustered the groups better than 1.0 (NMI 0.26 vs 0.16).
+    beta : float or "auto", default="auto"
+        Weight of the KL term (per latent dimension, averaged). ``"auto"``:
+        1.0 with pretrained vectors (as ``mean_vector_weight``), 0.05 with
+        Word2Vec trained in fit. With Word2Vec, 0.05 clustered the emoji
+        groups better than 1.0 (NMI 0.26 vs 0.16). With wordllama, 1.0 raised
+        the emoji groups (3 folds, LinearSVC) from 0.580 to 0.643
+        (``benchmarks/pretrained_encoders.py``; 0.607 to 0.626 on another
+        split of the folds), although the latent then keeps less of every
+        term (KL 0.58 against 3.5 nats per dimension; each reconstruction
+        error higher): what it drops is detail of single items that a linear
+        read-out of groups does not need. It costs on templated captions (the
+        shapes pair label: 0.49 to 0.41), where that detail is the mood word.
     text_loss : {"cross_entropy", "mse"}, default="cross_entropy"
         The text term. ``"mse"`` (the paper) is the MSE of the predicted word
         vectors; it cannot tell apart words whose vectors are close, and
@@ -169,8 +186,8 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         ``"auto"``: 3.0 with pretrained vectors (``word_vectors="wordllama"``,
         a file or KeyedVectors), 0 (off) with Word2Vec trained in fit, whose
         vectors of a small corpus barely differ between words. Emoji groups,
-        wordllama, 3 folds, LinearSVC: 0.506 without it and the mean pooling
-        below, 0.580 with both (``benchmarks/pretrained_encoders.py``); on
+        wordllama, 3 folds, LinearSVC, ``beta=0.05``: 0.506 without it and the
+        mean pooling below, 0.580 with both (``benchmarks/pretrained_encoders.py``); on
         another split, with trained Word2Vec, both lowered it from 0.52 to
         0.46.
     normalize_terms : bool, default=True
@@ -287,7 +304,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         bidirectional=["boolean"],
         teacher_forcing=["boolean"],
         text_weight=[Interval(Real, 0, None, closed="left")],
-        beta=[Interval(Real, 0, None, closed="left")],
+        beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         text_loss=[StrOptions({"mse", "cross_entropy"})],
         text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vectors"})],
@@ -303,7 +320,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
                  n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
                  bidirectional=True,
-                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta=0.05,
+                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta="auto",
                  text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
                  normalize_terms=True, bow_weight=1.0, mean_vector_weight="auto",
                  text_encoder="auto",
@@ -371,17 +388,13 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     def _columns(self):
         return [self.image_col, self.text_col]
 
-    def _text_encoder_kind(self) -> str:
-        """``text_encoder`` with ``"auto"`` resolved."""
-        if self.text_encoder == "auto":
-            return "recurrent+mean" if is_pretrained(self.word_vectors) else "recurrent"
-        return self.text_encoder
-
-    def _mean_vector_weight(self) -> float:
-        """``mean_vector_weight`` with ``"auto"`` resolved."""
-        if isinstance(self.mean_vector_weight, str):  # "auto"
-            return 3.0 if is_pretrained(self.word_vectors) else 0.0
-        return self.mean_vector_weight
+    def _resolved(self, name: str):
+        """Parameter ``name`` with ``"auto"`` resolved by :data:`PRETRAINED_AUTO`."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            with_pretrained, with_word2vec = PRETRAINED_AUTO[name]
+            return with_pretrained if is_pretrained(self.word_vectors) else with_word2vec
+        return value
 
     # ---- data ------------------------------------------------------------
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
@@ -442,7 +455,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
                 "text": text_scale}
-            if self._mean_vector_weight() > 0 and not text_vectors:
+            if self._resolved("mean_vector_weight") > 0 and not text_vectors:
                 state["reconstruction_scale_"]["mean_vector"] = mean_vector_variance(
                     out["tokens"], encoder.vectors_)
         return PreparedData(as_tensors(out), unseen)
@@ -465,10 +478,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
                      fusion_size=self.fusion_size, n_components=self.n_components,
                      teacher_forcing=self.teacher_forcing, text_weight=self.text_weight,
-                     beta=self.beta, text_loss=self.text_loss, word_dropout=self.word_dropout,
+                     beta=self._resolved("beta"), text_loss=self.text_loss,
+                     word_dropout=self.word_dropout,
                      free_bits=self.free_bits, bow_weight=self.bow_weight,
-                     mean_vector_weight=self._mean_vector_weight(),
-                     mean_pooling=self._text_encoder_kind() == "recurrent+mean",
+                     mean_vector_weight=self._resolved("mean_vector_weight"),
+                     mean_pooling=self._resolved("text_encoder") == "recurrent+mean",
                      scales=state["reconstruction_scale_"] if self.normalize_terms else None)
 
     def _callbacks(self, state: dict) -> list:

@@ -360,15 +360,18 @@ def test_mean_vector_variance_is_the_spread_of_the_mean_vectors():
     assert mean_vector_variance(tokens, vectors) == pytest.approx(2 / 3)
 
 
-def test_auto_turns_the_mean_vector_paths_on_with_pretrained_vectors_only(X):
+def test_auto_turns_the_mean_vector_paths_and_beta_1_on_with_pretrained_vectors_only(X):
     emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, word_vectors="wordllama",
                         word_vector_dims=64).fit(X)
     module = emb.net_.module_
     assert module.text_encoder.mean_pooling and module.mean_vector_weight == 3.0
+    assert module.beta == 1.0 and emb.beta == "auto"  # the parameter stays as set
     assert module.mean_vector[-1].out_features == 64 and "train_mean_vector" in emb.history_[-1]
     trained = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X).net_.module_
     assert not trained.text_encoder.mean_pooling and trained.mean_vector is None
+    assert trained.beta == 0.05
     forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, text_encoder="recurrent",
-                           mean_vector_weight=0, word_vectors="wordllama",
+                           mean_vector_weight=0, beta=0.2, word_vectors="wordllama",
                            word_vector_dims=64).fit(X).net_.module_
     assert not forced.text_encoder.mean_pooling and forced.mean_vector is None
+    assert forced.beta == 0.2
