@@ -161,7 +161,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         term (KL 0.58 against 3.5 nats per dimension; each reconstruction
         error higher): what it drops is detail of single items that a linear
         read-out of groups does not need. It costs on templated captions (the
-        shapes pair label: 0.49 to 0.41), where that detail is the mood word.
+        shapes pair label: 0.49 to 0.42), where that detail is the mood word.
     text_loss : {"cross_entropy", "mse"}, default="cross_entropy"
         The text term. ``"mse"`` (the paper) is the MSE of the predicted word
         vectors; it cannot tell apart words whose vectors are close, and

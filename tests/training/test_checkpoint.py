@@ -212,7 +212,7 @@ def folder(X, tmp_path, interrupt):
 
 @pytest.mark.parametrize("change, match", [
     ({"lr": 0.01}, r"other parameters: lr=0\.01 \(checkpoint: 0\.003\)"),
-    ({"beta": 1.0, "n_components": 3}, r"beta=1\.0 \(checkpoint: 0\.05\), n_components=3"),
+    ({"beta": 1.0, "n_components": 3}, r"beta=1\.0 \(checkpoint: 'auto'\), n_components=3"),
     ({"random_state": 1}, r"random_state=1 \(checkpoint: 0\)"),
 ])
 def test_checkpoint_of_other_parameters_is_refused(X, folder, change, match):
