@@ -80,7 +80,7 @@ def word_vector_variance(tokens, vectors: np.ndarray) -> float:
 
 def mean_vector_variance(tokens, vectors: np.ndarray) -> float:
     """The variance of the texts' mean word vectors (sampled rows), the
-    target of the mean-vector term (:func:`skmm.nn.crvae.mean_word_vectors`)."""
+    target of the mean-vector term (:func:`skmm.nn.embeddings.mean_word_vectors`)."""
     tokens = sample_rows(tokens)
     means = mean_word_vectors(torch.from_numpy(vectors[tokens].astype(np.float64)),
                               torch.from_numpy((tokens != 0).sum(1))).numpy()
