@@ -6,10 +6,13 @@
   factorization and autoencoder matrix factorization of the two blocks.
 * :mod:`skmm.baselines.autoencoders`: a conv autoencoder of images, trained
   with skorch.
-* :mod:`skmm.baselines.classifiers`: single-modality and late-fusion
-  classifiers (TF-IDF + LinearSVC, an image CNN, LSTM + CNN) and the
-  early-fusion one-liner :func:`make_tfidf_pca_fusion` (TF-IDF + pixel PCA,
-  one LinearSVC).
+* :mod:`skmm.baselines.classifiers`: the text classifier (TF-IDF, or
+  multilingual sentence vectors, + LinearSVC) and the early-fusion
+  one-liner :func:`make_tfidf_pca_fusion` (TF-IDF + pixel PCA, one
+  LinearSVC).
+* :mod:`skmm.baselines.neural`: the neural classifiers, an image CNN and
+  LSTM + CNN late fusion, whose branches may be frozen pretrained towers
+  (EfficientNet-Lite0, the Universal Sentence Encoder).
 
 Imported lazily: ``import skmm.baselines`` does not import torch.
 """
@@ -21,8 +24,8 @@ _LOCATIONS = {
     "ImageFeatures": "features",
     "EarlyFusion": "factorization",
     "TextSVMClassifier": "classifiers",
-    "ImageCNNClassifier": "classifiers",
-    "LateFusionClassifier": "classifiers",
+    "ImageCNNClassifier": "neural",
+    "LateFusionClassifier": "neural",
     "make_tfidf_pca_fusion": "classifiers",
 }
 
