@@ -106,6 +106,7 @@ from sklearn.utils.validation import check_is_fitted
 import skmm
 import skmm.baselines
 import skmm.inputs
+import skmm.towers
 from skmm.datasets import make_shapes
 from skmm.exceptions import MissingColumnError
 
@@ -173,6 +174,9 @@ SPECS = {
                          ("text",)),
     "MeanWordVectors": Spec(lambda: skmm.inputs.MeanWordVectors(vector_size=8, random_state=0),
                             ("text",)),
+    # frozen pretrained towers: nothing trained, so no random_state (not neural)
+    "ImageTower": Spec(lambda: skmm.towers.ImageTower("image", image_size=32), ("image",)),
+    "TextTower": Spec(lambda: skmm.towers.TextTower("text"), ("text",)),
 }
 
 #: Built and configured like the others, but fitted on a Series: data-free checks only.
@@ -187,7 +191,8 @@ NEURAL_EMBEDDERS = [n for n in TRANSFORMERS if SPECS[n].neural]
 #: pixels, by design (ImageLoader turns a frame into a uint8 pixel matrix)
 OUTPUT_DTYPE = {"ImageLoader": np.uint8}
 #: output columns named <lowercase class name><i>, like scikit-learn's PCA
-CLASS_PREFIX_NAMES = NEURAL_EMBEDDERS + ["CollectiveMF", "MeanWordVectors"]
+CLASS_PREFIX_NAMES = NEURAL_EMBEDDERS + ["CollectiveMF", "MeanWordVectors", "ImageTower",
+                                         "TextTower"]
 COLUMN_CASES = [(n, c) for n in NAMES for c in SPECS[n].columns]
 
 

@@ -61,11 +61,29 @@ class FeatureCache:
     """
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES):
-        self.max_bytes = int(max_bytes)
         self._items: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self.max_bytes = max_bytes
+
+    @property
+    def max_bytes(self) -> int:
+        """The bound in bytes; lowering it drops the least recently used entries at once
+        (0 empties the cache and keeps it empty)."""
+        return self._max_bytes
+
+    @max_bytes.setter
+    def max_bytes(self, value: int) -> None:
+        with self._lock:
+            self._max_bytes = int(value)
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the least recently used entries until the bound holds (lock held)."""
+        while self._items and self._bytes > self._max_bytes:
+            _, dropped = self._items.popitem(last=False)
+            self._bytes -= dropped.nbytes
 
     def __len__(self) -> int:
         return len(self._items)
@@ -90,17 +108,15 @@ class FeatureCache:
         """Store a copy of ``value`` (float32, read-only) under ``key``."""
         value = np.array(value, dtype=np.float32)
         value.flags.writeable = False
-        if value.nbytes > self.max_bytes:
-            return
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self._bytes -= old.nbytes
+            if value.nbytes > self._max_bytes or self._max_bytes <= 0:
+                return
             self._items[key] = value
             self._bytes += value.nbytes
-            while self._bytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
+            self._trim()
 
     def clear(self) -> None:
         """Drop every vector and reset the counters."""

@@ -155,6 +155,8 @@ def image_tower_features(values: pd.Series, *, tower: str = "efficientnet_lite0"
         Some cells are not usable images; the message names the column, the
         rows and the reason, and nothing is computed.
     """
+    if tower not in IMAGE_TOWERS:
+        raise ValueError(f"unknown image tower {tower!r}; the towers are {sorted(IMAGE_TOWERS)}")
     size = as_size(size if size is not None else IMAGE_TOWERS[tower]["size"])
     pixels = load_images(values, column=column, mode="RGB", size=size, verbose=verbose)
     precision = resolve_precision(precision, device)

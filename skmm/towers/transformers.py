@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._params import CONSTRAINTS, fill_doc
-from skmm.inputs.checks import FrameMixin, check_frame, set_input_features
+from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
 from skmm.towers.features import (
     IMAGE_TOWERS,
     TEXT_TOWERS,
@@ -90,14 +90,20 @@ class _Tower(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self
         """
         X = self._frame(X)
-        self.column_ = self._column_of(X)
-        self._check_X(X)
-        set_input_features(self, X, [self.column_])
-        self._fit_extra()
+        column = self._column_of(X)
+        check_columns(X, [column], context=f"a column {type(self).__name__} reads")
+        if len(X) == 0:
+            raise ValueError("X has no rows")
+        extra = self._fit_extra()  # checked before any fitted attribute is set
+        self.column_ = column
+        set_input_features(self, X, [column])
+        for name, value in extra.items():
+            setattr(self, name, value)
         return self
 
-    def _fit_extra(self):
-        pass
+    def _fit_extra(self) -> dict:
+        """The other fitted attributes, by name."""
+        return {}
 
     def transform(self, X):
         """The tower's features of every cell of the column.
@@ -117,10 +123,9 @@ class _Tower(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             Unusable cells: the message names the column, the rows and the reason.
         """
         check_is_fitted(self, "column_")
-        X = self._frame(X)
-        if isinstance(X, pd.DataFrame) and X.shape[1] == 1 and self.column_ not in X.columns:
-            X = X.set_axis([self.column_], axis=1)  # a Series under another name
-        X = self._check_X(X, fitted=True)
+        if isinstance(X, pd.Series) and X.name != self.column_:
+            X = X.rename(self.column_)  # a Series is the column, whatever its name
+        X = self._check_X(self._frame(X), fitted=True)
         return self._features(X[self.column_])
 
     def get_feature_names_out(self, input_features=None):
@@ -213,10 +218,10 @@ class ImageTower(_Tower):
     def _fit_extra(self):
         from skmm.inputs.images import as_size
 
-        self.device_ = resolve_device(self.device)
-        self.precision_ = resolve_precision(self.precision, self.device_)
-        self.image_size_ = as_size(self.image_size if self.image_size is not None
-                                   else IMAGE_TOWERS[self.encoder]["size"])
+        device = resolve_device(self.device)
+        return {"device_": device, "precision_": resolve_precision(self.precision, device),
+                "image_size_": as_size(self.image_size if self.image_size is not None
+                                       else IMAGE_TOWERS[self.encoder]["size"])}
 
     def _features(self, values):
         from sklearn.utils.validation import check_memory
