@@ -75,7 +75,7 @@ def contenders():
         ("MMEDA-II, wordllama, text_code=128, n_components=64",
          svc(MMEDAEmbedder(**COMMON, **WL, text_code=128, n_components=64)), "—"),
         ("MMEDA-II, wordllama, mean vectors only",
-         svc(MMEDAEmbedder(**COMMON, **WL, text_features="word2vec")), "—"),
+         svc(MMEDAEmbedder(**COMMON, **WL, text_encoder="word2vec")), "—"),
         ("common space, wordllama", svc(CommonSpaceEmbedder(
             modalities={"image": "image", "en": "text"}, **COMMON, **WL)), ">= 0.70"),
     ]

@@ -23,10 +23,19 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
 import torch
 
 from skmm._base import sample_rows
+from skmm.inputs.checks import is_missing, load_vectors
 from skmm.nn.encoders import ImageFeatureEncoder
+from skmm.towers.features import (
+    IMAGE_TOWERS,
+    TEXT_TOWERS,
+    image_module,
+    image_tower_features,
+    text_tower_features,
+)
 from skmm.training import resolve_device
 from skmm.training.features import (
     PortableModule,
@@ -47,16 +56,64 @@ class ImageEncoderMixin:
     """``image_encoder``, ``fine_tune_image_encoder`` and ``image_encoder_lr``."""
 
     def _image_input(self) -> str:
-        """``"cnn"``, ``"module"`` or ``"vectors"``: what ``image_encoder`` asks for."""
+        """``"cnn"``, ``"module"``, ``"vectors"`` or ``"tower"`` (a frozen pretrained
+        tower): what ``image_encoder`` asks for. A fine-tuned tower is a module."""
         if isinstance(self.image_encoder, torch.nn.Module):
             return "module"
+        if self.image_encoder in IMAGE_TOWERS:
+            return "module" if self.fine_tune_image_encoder else "tower"
         return self.image_encoder
+
+    def _image_tower(self) -> str | None:
+        """The name of the frozen image tower, or None."""
+        return self.image_encoder if self._image_input() == "tower" else None
+
+    def _image_module(self) -> torch.nn.Module:
+        """A new copy of the image module to train: the user's, or a tower's."""
+        if isinstance(self.image_encoder, str):
+            return image_module(self.image_encoder)
+        return copy.deepcopy(self.image_encoder)
+
+    def _vectors(self, values, *, column, length=None, tower=None) -> np.ndarray:
+        """A column's vectors: precomputed in the cells, or a frozen tower's features.
+
+        ``tower`` names an image tower (:data:`skmm.towers.IMAGE_TOWERS`) or a
+        text tower (:data:`skmm.towers.TEXT_TOWERS`); its features of each
+        cell are computed once per process (:data:`skmm.towers.feature_cache`).
+        """
+        if tower is None:
+            return load_vectors(values, column=column, length=length)
+        if tower in TEXT_TOWERS:
+            return text_tower_features(values, tower=tower, column=column,
+                                       n_threads=self.n_threads)
+        return image_tower_features(values, tower=tower, column=column,
+                                    device=self._feature_device(), precision=self.precision,
+                                    n_threads=self.n_threads, verbose=self.verbose)
 
     def _feature_device(self):
         accelerator = getattr(self, "accelerator", None)
         if accelerator is not None:
             return accelerator.device
         return resolve_device(self.device)
+
+    def _tower_frame(self, X, towers: dict):
+        """``X`` with the column of each ``{column: tower}`` replaced by the tower's vectors.
+
+        A shallow copy; each cell becomes a float32 1-D array, and a missing
+        cell stays missing, so the vector path of the model reads the column.
+        """
+        if not towers:
+            return X
+        X = X.copy(deep=False)
+        for column, tower in towers.items():
+            values = X[column]
+            present = ~values.map(is_missing).to_numpy(dtype=bool)
+            features = self._vectors(values[present], column=column, tower=tower)
+            cells = np.empty(len(values), dtype=object)
+            for i, vector in zip(np.flatnonzero(present), features):
+                cells[i] = vector
+            X[column] = pd.Series(cells, index=X.index, dtype=object)
+        return X
 
     def _image_feature_encoder(self, images, image_shape, data: dict, key: str,
                                mask=None) -> ImageFeatureEncoder:
@@ -67,7 +124,7 @@ class ImageEncoderMixin:
         False); fine-tuned, the width of the features is probed.
         """
         fine_tune = bool(self.fine_tune_image_encoder)
-        encoder = ImageFeatureEncoder(copy.deepcopy(self.image_encoder), fine_tune=fine_tune)
+        encoder = ImageFeatureEncoder(self._image_module(), fine_tune=fine_tune)
         device = self._feature_device()
         if fine_tune:
             encoder.out_features = probe_features(encoder, image_shape, device=device)

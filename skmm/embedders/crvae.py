@@ -22,7 +22,7 @@ from skmm._base import (
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextEncoder, as_size
-from skmm.inputs.checks import collect_problems, load_vectors, raise_problems
+from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts
 from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.crvae import CRVAE
@@ -204,7 +204,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     kl_warmup : int, default=0
         Raise the KL weight linearly from about 0 to ``beta`` over this many
         epochs (Bowman et al. 2016), another remedy for a collapsing latent.
-    text_encoder : {"auto", "recurrent", "recurrent+mean", "vectors"}, default="auto"
+    text_encoder : {"auto", "recurrent", "recurrent+mean", "use", "vectors"}, default="auto"
+        ``"use"``: the pretrained multilingual Universal Sentence Encoder
+        (:mod:`skmm.towers`, 512 dimensions, any of its 16 languages, no
+        tokenizer to choose) gives each text one vector, computed once per
+        process; the model then works as with ``"vectors"`` below.
         ``"recurrent+mean"``: the mean of the text's word vectors joins the
         recurrent net's final state before the batch normalisation, a linear
         path that keeps where the text lies in the vectors' space.
@@ -261,8 +265,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         :meth:`score` rebuilds (pixels in [0, 1], image vectors, word
         vectors): the errors are divided by it.
     image_vector_size_ : int or None
-        The length of the image vectors (``image_encoder="vectors"``), else
-        None.
+        The length of the image vectors (``image_encoder="vectors"`` or a
+        frozen tower), else None.
+    image_tower_, text_tower_ : str or None
+        The frozen pretrained towers that ``transform`` runs on the image
+        and text columns (``"efficientnet_lite0"``, ``"use"``), or None.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (``train_bow`` and ``train_mean_vector`` when those terms are on;
@@ -307,7 +314,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         text_loss=[StrOptions({"mse", "cross_entropy"})],
-        text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vectors"})],
+        text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vectors", "use"})],
         word_dropout=[Interval(Real, 0, 1, closed="left")],
         free_bits=[Interval(Real, 0, None, closed="left")],
         kl_warmup=[Interval(Integral, 0, None, closed="left")],
@@ -408,26 +415,30 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
             n_vector = n_text = None
-            text_vectors = self.text_encoder == "vectors"
+            text_vectors = self.text_encoder in ("vectors", "use")
+            image_tower = self._image_tower()
+            text_tower = "use" if self.text_encoder == "use" else None
         else:
             encoder, size, n_vector = self.text_encoder_, self.image_size_, self.image_vector_size_
             n_text = self.text_vector_size_
             text_vectors = n_text is not None
-        vectors = self._image_input() == "vectors" if fitting else n_vector is not None
+            image_tower, text_tower = self.image_tower_, self.text_tower_
+        vectors = (self._image_input() in ("vectors", "tower") if fitting
+                   else n_vector is not None)
         out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
 
         def images():
             if vectors:
-                out["image_features"] = load_vectors(X[self.image_col], column=self.image_col,
-                                                     length=n_vector)
+                out["image_features"] = self._vectors(X[self.image_col], column=self.image_col,
+                                                      length=n_vector, tower=image_tower)
             else:
                 out["image"] = self._image_data(X[self.image_col], column=self.image_col,
                                                 mode="RGB", size=size)
 
         def texts():
             if text_vectors:
-                out["text_features"] = load_vectors(X[self.text_col], column=self.text_col,
-                                                    length=n_text)
+                out["text_features"] = self._vectors(X[self.text_col], column=self.text_col,
+                                                     length=n_text, tower=text_tower)
             elif fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
             else:
@@ -449,7 +460,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             text_scale = (word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
                           else word_vector_variance(out["tokens"], encoder.vectors_))
         if fitting:
-            state.update(image_size_=size,
+            state.update(image_tower_=image_tower, text_tower_=text_tower, image_size_=size,
                          image_vector_size_=out["image_features"].shape[1] if vectors else None)
             state["reconstruction_scale_"] = {
                 "image": vector_variance(out["image_features"]) if vectors

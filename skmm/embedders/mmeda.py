@@ -20,7 +20,7 @@ from skmm._base import (
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
-from skmm.inputs.checks import collect_problems, load_vectors
+from skmm.inputs.checks import collect_problems
 from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.mmeda import MMEDA
 
@@ -30,7 +30,7 @@ __all__ = ["MMEDAEmbedder", "PAPER_PRESET"]
 #: through the text factorization and the raw MSEs are summed.
 #: ``MMEDAEmbedder.paper(variant="I")`` builds it.
 PAPER_PRESET = {"fused_image": False, "normalize_terms": False, "n_components": 50,
-                "text_features": "word2vec"}
+                "text_encoder": "word2vec"}
 
 
 @fill_doc
@@ -39,7 +39,7 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     Each row of ``X`` is an entity seen as an image (X0) and a row of a text
     matrix X1 built from the text column (mean word vectors, TF-IDF or
-    numeric columns: ``text_features``). One network learns one
+    numeric columns: ``text_encoder``). One network learns one
     representation per entity from both:
 
     - AE0, a convolutional autoencoder over the images;
@@ -77,9 +77,12 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
-    text_features : {"auto", "tfidf", "word2vec", "tfidf+word2vec", "vectors"} or \
+    text_encoder : {"auto", "tfidf", "word2vec", "tfidf+word2vec", "use", "vectors"} or \
 list of str, default="auto"
-        How X1 is built; see :class:`TextFeatures` (standardised mean word
+        How X1 is built. ``"use"``: the pretrained multilingual Universal
+        Sentence Encoder (:mod:`skmm.towers`; 512 dimensions, computed once
+        per process, no tokenizer to choose), standardised. Otherwise see
+        :class:`TextFeatures` (standardised mean word
         vectors; TF-IDF scaled by ``sqrt(n_words)``; both side by side;
         ``"vectors"``: a column of precomputed text vectors, e.g. sentence
         embeddings, standardised; or the named numeric columns,
@@ -186,7 +189,8 @@ list of str, default="auto"
         "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
         "n_threads", "random_state", "verbose",
         variant=[StrOptions({"I", "II"})],
-        text_features=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "vectors"}),
+        text_encoder=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "use",
+                                  "vectors"}),
                        list, tuple],
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -198,7 +202,7 @@ list of str, default="auto"
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
-                 n_components=50, text_features="auto", tokenizer="english",
+                 n_components=50, text_encoder="auto", tokenizer="english",
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
                  max_text_features=1000, conv_channels=16, image_code=64, text_code="auto",
                  hidden_size=128,
@@ -217,7 +221,7 @@ list of str, default="auto"
         self.fine_tune_image_encoder = fine_tune_image_encoder
         self.image_encoder_lr = image_encoder_lr
         self.n_components = n_components
-        self.text_features = text_features
+        self.text_encoder = text_encoder
         self.tokenizer = tokenizer
         self.vector_size = vector_size
         self.word_vectors = word_vectors
@@ -254,10 +258,12 @@ list of str, default="auto"
         return cls(**{**PAPER_PRESET, **overrides})
 
     def _text_kind(self):
-        """``text_features`` with ``"auto"`` resolved."""
-        if isinstance(self.text_features, str) and self.text_features == "auto":
+        """``text_encoder`` with ``"auto"`` resolved, and ``"use"`` read as its vectors."""
+        if isinstance(self.text_encoder, str) and self.text_encoder == "auto":
             return "tfidf+word2vec" if is_pretrained(self.word_vectors) else "tfidf"
-        return self.text_features
+        if isinstance(self.text_encoder, str) and self.text_encoder == "use":
+            return "vectors"
+        return self.text_encoder
 
     def _text_builder(self, seed=None) -> TextFeatures:
         kind = self._text_kind()
@@ -276,30 +282,38 @@ list of str, default="auto"
         if fitting:
             builder, size = self._text_builder(state["seeds"]["word"]), as_size(self.image_size)
             n_vector = None
+            image_tower = self._image_tower()
+            text_tower = "use" if self.text_encoder == "use" else None
         else:
             builder, size, n_vector = self.text_features_, self.image_size_, \
                 self.image_vector_size_
-        vectors = self._image_input() == "vectors" if fitting else n_vector is not None
+            image_tower, text_tower = self.image_tower_, self.text_tower_
+        vectors = (self._image_input() in ("vectors", "tower") if fitting
+                   else n_vector is not None)
         out = {}
+        frames = {"text": X}  # with text_encoder="use", the text column becomes its vectors
 
         def images():
             if vectors:
-                out["image_features"] = load_vectors(X[self.image_col], column=self.image_col,
-                                                     length=n_vector)
+                out["image_features"] = self._vectors(X[self.image_col], column=self.image_col,
+                                                      length=n_vector, tower=image_tower)
             else:
                 out["image"] = self._image_data(X[self.image_col], column=self.image_col,
                                                 mode="RGB", size=size)
 
         def texts():
+            if text_tower:
+                frames["text"] = self._tower_frame(X, {self.text_col: text_tower})
             if fitting:
-                builder.check(X)
+                builder.check(frames["text"])
             else:
-                out["text"] = builder.transform(X)
+                out["text"] = builder.transform(frames["text"])
 
         collect_problems(texts, images)
         if fitting:  # every row is usable: now fit the text features
-            out["text"] = builder.fit_transform(X)
-            state.update(image_size_=size, text_features_=builder,
+            out["text"] = builder.fit_transform(frames["text"])
+            state.update(image_size_=size, text_features_=builder, image_tower_=image_tower,
+                         text_tower_=text_tower,
                          image_vector_size_=out["image_features"].shape[1] if vectors else None)
             text = out["text"].astype(np.float64)
             state["reconstruction_scale_"] = {

@@ -18,7 +18,7 @@ BASE = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_c
             hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
             random_state=0)
 # the paper's averaged Word2Vec text matrix (of vector_size columns); the default is TF-IDF
-TINY = {**BASE, "text_features": "word2vec"}
+TINY = {**BASE, "text_encoder": "word2vec"}
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +159,7 @@ def test_pipeline_with_kmeans(X):
 
 
 def test_tfidf_text_features_with_vocabulary_cap(X):
-    emb = MMEDAEmbedder(**BASE, text_features="tfidf", max_text_features=5).fit(X)
+    emb = MMEDAEmbedder(**BASE, text_encoder="tfidf", max_text_features=5).fit(X)
     assert emb.components_.shape == (5, 4)
     assert len(emb.text_features_.tfidf_.vocabulary_) == 5
     M = emb.text_features_.transform(X)
@@ -171,7 +171,7 @@ def test_tfidf_text_features_with_vocabulary_cap(X):
 
 def test_numeric_text_columns(X):
     Xn = X.assign(a=np.arange(len(X), dtype=float), b=np.sin(np.arange(len(X))))
-    emb = MMEDAEmbedder(**BASE, text_features=["a", "b", "radius"]).fit(Xn.drop(columns="text"))
+    emb = MMEDAEmbedder(**BASE, text_encoder=["a", "b", "radius"]).fit(Xn.drop(columns="text"))
     assert emb.components_.shape == (3, 4)
     M = emb.text_features_.transform(Xn)
     np.testing.assert_allclose(M.mean(0), 0, atol=1e-5)
@@ -179,7 +179,7 @@ def test_numeric_text_columns(X):
     bad = Xn.astype({"a": object})
     bad.loc[[3, 7], "a"] = ["x", np.nan]
     with pytest.raises(InvalidRowsError, match=r"'a', rows \[3, 7\]: not a finite number"):
-        MMEDAEmbedder(**BASE, text_features=["a", "b"]).fit(bad)
+        MMEDAEmbedder(**BASE, text_encoder=["a", "b"]).fit(bad)
 
 
 def test_word2vec_text_features_are_standardised(X):
@@ -278,7 +278,7 @@ def test_joint_label_needs_both_modalities():
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 5)).astype(np.float32)))
-    emb = MMEDAEmbedder(**BASE, text_features="vectors").fit(Xv)
+    emb = MMEDAEmbedder(**BASE, text_encoder="vectors").fit(Xv)
     assert emb.components_.shape == (5, 4)
     assert emb.transform(Xv).shape == (len(X), 4)
 
@@ -291,7 +291,7 @@ def test_auto_text_features_follow_the_word_vectors():
     kv = KeyedVectors(4)
     assert MMEDAEmbedder(word_vectors=kv)._text_builder().text_features == "tfidf+word2vec"
     assert MMEDAEmbedder(word_vectors="wordllama",
-                         text_features="word2vec")._text_builder().text_features == "word2vec"
+                         text_encoder="word2vec")._text_builder().text_features == "word2vec"
 
 
 def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
@@ -300,7 +300,7 @@ def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
     emb = MMEDAEmbedder(**auto).fit(X)
     assert emb.text_code_ == 32  # 8 word-vector columns: the floor
     wide = np.random.RandomState(0).normal(size=(len(X), 600)).astype(np.float32)
-    emb = MMEDAEmbedder(**{**auto, "text_features": "vectors"}).fit(X.assign(text=list(wide)))
+    emb = MMEDAEmbedder(**{**auto, "text_encoder": "vectors"}).fit(X.assign(text=list(wide)))
     assert emb.text_code_ == 75 and emb.net_.module_.text_ae.code_size == 75
     emb.fit(X.assign(text=list(np.hstack([wide, wide]))))
     assert emb.text_code_ == 128  # the ceiling
