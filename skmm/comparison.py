@@ -9,7 +9,11 @@ table:
   fold (macro-F1 and accuracy, mean ± std over folds, fit and predict time).
   Contenders are classifiers (majority class, TF-IDF + LinearSVC, an image
   CNN, LSTM + CNN late fusion, early fusion of TF-IDF and pixel PCA with one
-  LinearSVC) and embedders, each followed by a LinearSVC and a
+  LinearSVC, and what a user builds from the pretrained towers without
+  skmm: a LogisticRegression on EfficientNet-Lite0 features, on
+  Universal Sentence Encoder vectors, on both concatenated, and the soft
+  vote of the two single-tower models) and embedders (among them the PCA of
+  the concatenated tower features), each followed by a LinearSVC and a
   LogisticRegression (on standardised features) and, on the shapes, a
   random forest too. The supervised :class:`~skmm.CommonSpaceEmbedder` sees
   only the training fold's labels. The neural baselines train until they
@@ -58,8 +62,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
@@ -76,6 +81,7 @@ __all__ = [
     "load_benchmark_data",
     "make_contenders",
     "run_comparison",
+    "tower_contenders",
     "verdict",
     "write_report",
 ]
@@ -339,9 +345,12 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
         pretrained token vectors), early fusion of TF-IDF and pixel PCA
         (:func:`skmm.baselines.make_tfidf_pca_fusion`), pixel PCA, mean word
         vectors (Word2Vec and wordllama), collective MF, ConvAE MF and the
-        early fusion of pixel PCA and word vectors; the multimodal embedders:
-        CRVAE, MMEDA and the supervised common space (each with Word2Vec and
-        with wordllama). The neural baselines stop early (validation loss,
+        early fusion of pixel PCA and word vectors, and the pretrained towers'
+        baselines (:func:`tower_contenders`: EfficientNet-Lite0 + LR, USE +
+        LR, the towers concatenated + LR, their late fusion, the PCA of the
+        towers to the embedders' width); the multimodal embedders: CRVAE,
+        MMEDA and the supervised common space (each with Word2Vec and with
+        wordllama). The neural baselines stop early (validation loss,
         ``CONFIGS[quick]["patience"]`` epochs) within at most
         ``cnn_epochs``/``fusion_epochs``. On the shapes every embedder has a
         random-forest head besides the two linear ones.
@@ -387,6 +396,7 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
                   baseline=True),
         Contender("mean wordllama vectors", "text", MeanWordVectors(word_vectors="wordllama"),
                   baseline=True),
+        *tower_contenders(k, random_state=seed),
         Contender("CRVAE", both,
                   CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
                                 random_state=seed)),
@@ -438,6 +448,45 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
                              f"known: {[c.name for c in out]}")
         out = [c for c in out if c.name in names]
     return out
+
+
+def tower_contenders(n_components: int = 32, *, random_state: int = 0) -> list[Contender]:
+    """The yardstick a user builds without skmm: linear models on the pretrained towers.
+
+    :class:`skmm.towers.ImageTower` (EfficientNet-Lite0 features of the
+    ``image`` column) and :class:`skmm.towers.TextTower` (Universal Sentence
+    Encoder vectors of the ``text`` column) compute each cell once per
+    process, so the folds and the five contenders share one pass of each
+    tower. All are baselines: ``"EfficientNet-Lite0 + LR"``, ``"USE + LR"``
+    and ``"towers concatenated + LR"`` (standardised features, then
+    ``LogisticRegression(max_iter=2000)``), ``"towers late fusion"`` (the
+    mean of the two single-tower models' probabilities, a soft
+    ``VotingClassifier``) and the embedder ``"PCA of towers (<n_components>
+    dims)"`` (the PCA of the standardised concatenation, seeded by
+    ``random_state``), followed by the embedders' heads.
+    """
+    from skmm.towers import ImageTower, TextTower
+
+    def towers():
+        return ColumnTransformer([("image", ImageTower("image"), ["image"]),
+                                  ("text", TextTower("text"), ["text"])])
+
+    image = make_pipeline(ImageTower("image"), StandardScaler(), LogisticRegression(max_iter=2000))
+    text = make_pipeline(TextTower("text"), StandardScaler(), LogisticRegression(max_iter=2000))
+    both, k = "image + text", n_components
+    return [
+        Contender("EfficientNet-Lite0 + LR", "image", image, kind="classifier", baseline=True),
+        Contender("USE + LR", "text", text, kind="classifier", baseline=True),
+        Contender("towers concatenated + LR", both,
+                  make_pipeline(towers(), StandardScaler(), LogisticRegression(max_iter=2000)),
+                  kind="classifier", baseline=True),
+        Contender("towers late fusion", both,
+                  VotingClassifier([("image", clone(image)), ("text", clone(text))],
+                                   voting="soft"), kind="classifier", baseline=True),
+        Contender(f"PCA of towers ({k} dims)", both,
+                  make_pipeline(towers(), StandardScaler(), _pca(k, random_state)),
+                  baseline=True),
+    ]
 
 
 def _pca(n_components: int, seed: int):
