@@ -82,7 +82,7 @@ class StagesMixin:
         X = check_frame(X)
         if len(X) < 2:
             raise ValueError(f"partial_fit needs at least 2 rows, got {len(X)}")
-        specs_now = resolve_modalities(self.modalities, X)
+        specs_now = self._with_towers(resolve_modalities(self.modalities, X))
         for m, spec in self.modalities_.items():
             if m not in specs_now:
                 raise ValueError(f"modality {m!r} was trained and is missing from modalities; "
@@ -105,8 +105,10 @@ class StagesMixin:
                 fit_names.append(m)
         vector_sizes = dict(self.vector_sizes_)
         size = self.image_size_
-        data = self._prepare_modalities(X, specs, encoders=encoders, fit_names=tuple(fit_names),
-                                        vector_sizes=vector_sizes, size=size)
+        stage = {"tower_scalers_": dict(self.tower_scalers_)}  # a new modality's are added
+        data = self._prepare_modalities(X, specs, stage, encoders=encoders,
+                                        fit_names=tuple(fit_names), vector_sizes=vector_sizes,
+                                        size=size)
         known = set(self.classes_.tolist())
         added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
         classes = np.concatenate([self.classes_, np.asarray(added_classes, dtype=object)]) \
@@ -135,6 +137,7 @@ class StagesMixin:
         self.classes_ = classes
         self.text_encoders_ = encoders
         self.vector_sizes_ = vector_sizes
+        self.tower_scalers_ = stage["tower_scalers_"]
         self.net_ = net
         self.stages_ = [*self.stages_, self._stage_record(new, net, len(classes))]
         set_input_features(self, X, self._columns())

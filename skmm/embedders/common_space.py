@@ -184,6 +184,11 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         :class:`~skmm.nn.common_space.CommonSpaceNet`.
     modalities_ : dict of str to dict
         The resolved modalities trained so far, in the order they were added.
+        A modality read through a frozen tower has kind ``"vector"`` and
+        its ``"tower"`` (``"efficientnet_lite0"`` or ``"use"``).
+    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        Per towered column, the standardisation of the tower's features
+        (fitted on the training rows). Empty without a frozen tower.
     reference_ : str or None
         The reference modality (``"rvs"``).
     classes_ : ndarray
@@ -394,7 +399,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         encoders = {m: self._new_text_encoder(s, word_seed + i)
                     for i, (m, s) in enumerate(specs.items()) if s["kind"] == "text"}
         size, vector_sizes = as_size(self.image_size), {}
-        data = self._prepare_modalities(X, specs, encoders=encoders, fit_names=tuple(encoders),
+        data = self._prepare_modalities(X, specs, state, encoders=encoders,
+                                        fit_names=tuple(encoders),
                                         vector_sizes=vector_sizes, size=size)
         self._check_present(data, specs, specs)
         state.update(modalities_=specs, reference_=reference, image_size_=size,
@@ -420,7 +426,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                 raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
                                  "in any row")
 
-    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, **kwargs) -> dict:
+    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, state=None,
+                            **kwargs) -> dict:
         """:func:`skmm.inputs.modalities.prepare_modalities` as tensors, images via
         :meth:`_image_data` (decoded now, or streamed)."""
         def images(values, *, column, size, present):
@@ -429,7 +436,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         inferred = [m for m, s in parse_modalities(self.modalities).items() if "kind" not in s]
         only = kwargs.get("only")
         X = self._tower_frame(X, {s["column"]: s["tower"] for m, s in specs.items()
-                                  if s.get("tower") and (only is None or m in only)})
+                                  if s.get("tower") and (only is None or m in only)},
+                              self._tower_scalers(state))
         return as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred, **kwargs))
 
     def _new_text_encoder(self, spec, seed):

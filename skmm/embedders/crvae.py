@@ -270,6 +270,10 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     image_tower_, text_tower_ : str or None
         The frozen pretrained towers that ``transform`` runs on the image
         and text columns (``"efficientnet_lite0"``, ``"use"``), or None.
+    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        Per towered column, the standardisation of the tower's features
+        (fitted on the training rows): the model reads and rebuilds the
+        standardised features. Empty without a frozen tower.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (``train_bow`` and ``train_mean_vector`` when those terms are on;
@@ -426,11 +430,13 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         vectors = (self._image_input() in ("vectors", "tower") if fitting
                    else n_vector is not None)
         out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
+        scalers = self._tower_scalers(state)
 
         def images():
             if vectors:
                 out["image_features"] = self._vectors(X[self.image_col], column=self.image_col,
-                                                      length=n_vector, tower=image_tower)
+                                                      length=n_vector, tower=image_tower,
+                                                      scalers=scalers)
             else:
                 out["image"] = self._image_data(X[self.image_col], column=self.image_col,
                                                 mode="RGB", size=size)
@@ -438,7 +444,8 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         def texts():
             if text_vectors:
                 out["text_features"] = self._vectors(X[self.text_col], column=self.text_col,
-                                                     length=n_text, tower=text_tower)
+                                                     length=n_text, tower=text_tower,
+                                                     scalers=scalers)
             elif fitting:
                 raise_problems(encoder.check(X[self.text_col], column=self.text_col))
             else:

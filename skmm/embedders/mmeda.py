@@ -159,8 +159,14 @@ list of str, default="auto"
         AE1's code width (``text_code`` with ``"auto"`` resolved).
     image_size_ : (int, int)
     image_vector_size_ : int or None
-        The length of the image vectors (``image_encoder="vectors"``), else
-        None.
+        The length of the image vectors (``image_encoder="vectors"`` or a
+        frozen tower), else None.
+    image_tower_, text_tower_ : str or None
+        The frozen pretrained towers that ``transform`` runs on the image
+        and text columns (``"efficientnet_lite0"``, ``"use"``), or None.
+    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        Per towered column, the standardisation of the tower's features
+        (fitted on the training rows). Empty without a frozen tower.
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
         :meth:`score` rebuilds (pixels in [0, 1] or image vectors, and the
@@ -292,18 +298,20 @@ list of str, default="auto"
                    else n_vector is not None)
         out = {}
         frames = {"text": X}  # with text_encoder="use", the text column becomes its vectors
+        scalers = self._tower_scalers(state)
 
         def images():
             if vectors:
                 out["image_features"] = self._vectors(X[self.image_col], column=self.image_col,
-                                                      length=n_vector, tower=image_tower)
+                                                      length=n_vector, tower=image_tower,
+                                                      scalers=scalers)
             else:
                 out["image"] = self._image_data(X[self.image_col], column=self.image_col,
                                                 mode="RGB", size=size)
 
         def texts():
             if text_tower:
-                frames["text"] = self._tower_frame(X, {self.text_col: text_tower})
+                frames["text"] = self._tower_frame(X, {self.text_col: text_tower}, scalers)
             if fitting:
                 builder.check(frames["text"])
             else:

@@ -139,3 +139,13 @@ def test_fine_tuned_tower_trains_as_a_module(X):
     changed = any(not torch.equal(p.detach().cpu(), q)
                   for p, q in zip(backbone.parameters(), fresh.parameters()))
     assert changed  # the ImageNet weights moved
+
+
+@pytest.mark.parametrize("name", list(EMBEDDERS))
+def test_tower_features_are_standardised_on_the_training_rows(name, fitted, X):
+    emb = fitted[name]
+    assert set(emb.tower_scalers_) == {"image", "text"}
+    raw = tower_features.image_tower_features(X["image"], column="image")
+    z = emb.tower_scalers_["image"].transform(raw)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
+    assert np.allclose(z.std(0)[raw.std(0) > 1e-3], 1, atol=1e-3)
