@@ -439,6 +439,20 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
                                         max_epochs=cfg["common_epochs"], word_vectors=words,
                                         random_state=seed),
                                  supervised=True, cross_modal=("image", "en")))
+    towers = {"image_encoder": "efficientnet_lite0", "text_encoder": "use"}
+    out += [Contender("CRVAE (towers)", both,
+                      CRVAEEmbedder(n_components=k, max_epochs=epochs, random_state=seed,
+                                    **towers))]
+    if mmeda is not None:
+        out.append(Contender("MMEDA-II (towers)", both,
+                             mmeda(variant="II", n_components=k, max_epochs=epochs,
+                                   random_state=seed, **towers)))
+    if common is not None:
+        out.append(Contender("common space (towers)", both,
+                             common(modalities={"image": "image", "en": "text"},
+                                    n_components=k, max_epochs=cfg["common_epochs"],
+                                    random_state=seed, **towers),
+                             supervised=True, cross_modal=("image", "en")))
     if dataset == "shapes":  # a non-linear head for the XOR target (see the module doc)
         out = [replace(c, heads=SHAPES_HEADS) if c.kind == "embedder" else c for c in out]
     if names is not None:

@@ -119,7 +119,8 @@ def test_registry_has_every_contender_and_pipelines():
                  "ConvAE MF", "early fusion (PCA + word vectors)",
                  "early fusion (PCA + word vectors, 32 dims)", *TOWER_ROWS]
     models = ["CRVAE", "MMEDA-II", "common space (supervised)", "CRVAE (wordllama)",
-              "MMEDA-II (wordllama)", "common space (wordllama)"]
+              "MMEDA-II (wordllama)", "common space (wordllama)", "CRVAE (towers)",
+              "MMEDA-II (towers)", "common space (towers)"]
     for expected in baselines + models:
         assert expected in names
     # the verdict compares the multimodal embedders with every baseline
@@ -134,7 +135,11 @@ def test_registry_has_every_contender_and_pipelines():
     pipe = embedders[0].pipeline("RandomForest")
     assert isinstance(pipe, Pipeline) and list(pipe.named_steps) == ["embed", "head"]
     supervised = [c.name for c in contenders if c.supervised]
-    assert supervised in ([], ["common space (supervised)", "common space (wordllama)"])
+    assert supervised in ([], ["common space (supervised)", "common space (wordllama)",
+                               "common space (towers)"])
+    towered = {c.name: c.estimator for c in contenders if c.name.endswith("(towers)")}
+    assert all((e.image_encoder, e.text_encoder) == ("efficientnet_lite0", "use")
+               for e in towered.values())
     only = make_contenders("shapes", quick=True, names=["majority class", "CRVAE"])
     assert [c.name for c in only] == ["majority class", "CRVAE"]
     with pytest.raises(ValueError, match="unknown contenders"):
