@@ -41,6 +41,7 @@ from skmm.datasets import make_shapes  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMON = dict(image_size=32, random_state=0, n_threads=1)
 TARGETS = ("label", "shape", "mood")
+TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
 
 
 def contenders():
@@ -56,6 +57,13 @@ def contenders():
         ("common space (supervised, defaults)",
          CommonSpaceEmbedder(modalities={"image": "image", "en": "text"}, **COMMON), True,
          ">= 0.9"),
+        # the pretrained towers (EfficientNet-Lite0 of the pictures, USE of the captions)
+        ("CRVAE (towers)", CRVAEEmbedder(**COMMON, **TOWERS), False, ">= CRVAE (defaults)"),
+        ("MMEDA-II (towers)", MMEDAEmbedder(**COMMON, **TOWERS), False,
+         ">= MMEDA-II (defaults)"),
+        ("common space (towers)",
+         CommonSpaceEmbedder(modalities={"image": "image", "en": "text"}, **COMMON, **TOWERS),
+         True, ">= common space (defaults)"),
     ]
 
 

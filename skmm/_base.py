@@ -251,6 +251,10 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
                 net.partial_fit(TensorDict(data), epochs=epochs)
         return net
 
+    def _learning_rate(self) -> float:
+        """The Adam learning rate of the net (``lr``, with any ``"auto"`` resolved)."""
+        return self.lr
+
     def _net_options(self, lazy: bool) -> dict:
         """Placement and loader parameters of the net."""
         return {"device": resolve_device(self.device)}
@@ -272,7 +276,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         return cls(
             module,
             optimizer=torch.optim.Adam,
-            lr=self.lr,
+            lr=self._learning_rate(),
             max_epochs=self.max_epochs if max_epochs is None else max_epochs,
             batch_size=self.batch_size,
             iterator_train__shuffle=True,

@@ -171,7 +171,8 @@ class ImageEncoderMixin:
     def _net_options(self, lazy: bool) -> dict:
         options = super()._net_options(lazy)
         if self._image_input() == "module" and self.fine_tune_image_encoder:
-            lr = self.image_encoder_lr if self.image_encoder_lr is not None else self.lr / 10
+            lr = (self.image_encoder_lr if self.image_encoder_lr is not None
+                  else self._learning_rate() / 10)
             options["optimizer__param_groups"] = image_feature_patterns(lr)
         return options
 

@@ -167,7 +167,13 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         Epochs of :meth:`fit` and of every :meth:`partial_fit` stage.
     batch_size : int, default=128
         Rows per optimiser step.
-    %(lr:1e-3)s
+    lr : float or "auto", default="auto"
+        Adam learning rate. ``"auto"``: 3e-4 with a frozen pretrained tower
+        (``image_encoder="efficientnet_lite0"`` or ``text_encoder="use"``),
+        whose standardised features the branches fit fast enough to lose,
+        at 1e-3, the labels that need both modalities; 1e-3 otherwise. The
+        value used is ``lr_`` (measurements: the user guide's "Pretrained
+        towers").
     %(validation_fraction)s
     %(device)s
     %(precision:"auto")s
@@ -204,8 +210,11 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         ``trainable`` modalities, ``n_classes``, ``epochs`` and
         ``epoch_seconds`` (median duration of an epoch).
     history_ : skorch.history.History
-        Of the last stage: ``train_loss``, ``train_ce``, ``train_intra``,
-        ``train_inter``, ``dur`` per epoch.
+        Of the last stage: ``train_loss``, ``train_ce``, ``train_fused`` (the
+        cross-entropy of the rows' mean embedding, what :meth:`transform`
+        returns), ``train_intra``, ``train_inter``, ``dur`` per epoch.
+    lr_ : float
+        The learning rate used (``lr`` with ``"auto"`` resolved).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -271,6 +280,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         margin_inter=[Interval(Real, 0, None, closed="left")],
         items_per_class=[Interval(Integral, 1, None, closed="left")],
         map_k=[Interval(Integral, 1, None, closed="left")],
+        lr=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
@@ -282,7 +292,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                  alpha=1.0,
                  beta=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
-                 max_epochs=40, batch_size=128, lr=1e-3, validation_fraction=None,
+                 max_epochs=40, batch_size=128, lr="auto", validation_fraction=None,
                  device="auto", precision="auto", cache="auto",
                  memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
                  channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,
@@ -404,8 +414,16 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                                         vector_sizes=vector_sizes, size=size)
         self._check_present(data, specs, specs)
         state.update(modalities_=specs, reference_=reference, image_size_=size,
-                     text_encoders_=encoders, vector_sizes_=vector_sizes)
+                     text_encoders_=encoders, vector_sizes_=vector_sizes,
+                     lr_=self._learning_rate())
         return data
+
+    def _learning_rate(self) -> float:
+        """``lr``; ``"auto"``: 3e-4 with a frozen tower, 1e-3 otherwise."""
+        if self.lr != "auto":
+            return self.lr
+        towered = self._image_tower() is not None or self.text_encoder == "use"
+        return 3e-4 if towered else 1e-3
 
     def _with_towers(self, specs: dict) -> dict:
         """The modalities, those read through a frozen tower marked as ``"vector"`` ones.

@@ -7,8 +7,8 @@ attention blocks (:class:`AlignedAttention`) refine the branch outputs, which
 are then L2-normalised. :class:`CommonSpaceNet` holds the branches, the blocks
 and a classifier on the common space, and computes the loss
 
-``alpha * cross-entropy + beta * (gamma1 * intra_first + gamma2 * intra_others
-+ gamma3 * inter)``
+``alpha * (cross-entropy + fused cross-entropy) + beta * (gamma1 * intra_first
++ gamma2 * intra_others + gamma3 * inter)``
 
 with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_triplet_loss`,
 the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised).
@@ -429,9 +429,32 @@ class CommonSpaceNet(nn.Module):
         ce_t, first_t, other_t, inter_t = map(mean, (ce, intra_first, intra_other, inter))
         intra_t = (first_t * self.gamma1 + other_t * self.gamma2)
         triplet = intra_t + self.gamma3 * inter_t
-        loss = self.alpha * ce_t + self.beta * triplet + zero
-        return {"loss": loss, "ce": ce_t.detach(), "intra": intra_t.detach(),
-                "inter": inter_t.detach()}
+        fused_t = self._fused_cross_entropy(out, y) if len(out) > 1 else zero
+        loss = self.alpha * (ce_t + fused_t) + self.beta * triplet + zero
+        return {"loss": loss, "ce": ce_t.detach(), "fused": fused_t.detach(),
+                "intra": intra_t.detach(), "inter": inter_t.detach()}
+
+    def _fused_cross_entropy(self, out, y) -> torch.Tensor:
+        """Cross-entropy of the rows' fused embeddings: the L2-normalised mean of the
+        embeddings of the modalities each row has (what the estimator's ``transform``
+        returns, up to the norm).
+
+        The per-modality terms ask each modality alone for the class; when
+        the class needs two modalities (shape and mood), nothing else trains
+        the mean to carry it (measured on the pair label of
+        ``benchmarks/fusion.py``: see the user guide's "Pretrained towers").
+        """
+        n = len(y)
+        total, count = None, torch.zeros(n, device=y.device)
+        for index, z in out.values():
+            z = z.float()
+            if total is None:
+                total = torch.zeros(n, z.shape[1], device=y.device)
+            total = total.index_add(0, index, z)
+            count = count.index_add(0, index, torch.ones(len(index), device=y.device))
+        rows = count > 0
+        fused = F.normalize(total[rows] / count[rows, None], dim=-1)
+        return F.cross_entropy(self.logits(fused), y[rows])
 
 
 def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,

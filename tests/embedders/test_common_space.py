@@ -67,10 +67,12 @@ def test_history_records_each_loss_term(fitted):
     h = fitted.history_
     assert len(h) == 2
     last = h[-1]
-    for key in ["train_loss", "train_ce", "train_intra", "train_inter", "dur"]:
+    for key in ["train_loss", "train_ce", "train_fused", "train_intra", "train_inter", "dur"]:
         assert np.isfinite(last[key]), key
+    assert last["train_fused"] > 0  # the mean embedding of the two modalities is trained
     assert last["train_loss"] == pytest.approx(
-        last["train_ce"] + last["train_intra"] + 0.5 * last["train_inter"], rel=1e-4)
+        last["train_ce"] + last["train_fused"] + last["train_intra"]
+        + 0.5 * last["train_inter"], rel=1e-4)
     assert fitted.stages_[0]["added"] == ["image", "text"]
 
 
@@ -193,6 +195,7 @@ def test_unpaired_rows_train_and_missing_modalities_give_no_loss(X, y):
     assert set(out) == {"image"}
     terms = module.loss_terms(out, data)
     assert terms["inter"] == 0 and terms["ce"] > 0
+    assert terms["fused"] == 0  # one modality: its mean is itself, already in "ce"
 
 
 def test_paired_rows_transform_is_mean_without_attention(X, y):
@@ -414,3 +417,27 @@ def test_captions_ending_in_jpg_are_text_and_a_wrong_guess_says_how_to_override(
     # the input features are the columns read; transform takes any other column
     assert emb.feature_names_in_.tolist() == ["image", "name"] and emb.n_features_in_ == 2
     assert emb.transform(named.assign(extra=1.0)).shape == (len(X), 8)
+
+
+def test_fused_cross_entropy_is_that_of_the_rows_mean_embedding():
+    from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, VectorEncoder
+
+    torch.manual_seed(0)
+    branches = {m: ModalityBranch("vector", VectorEncoder(4), 8, 6) for m in ("a", "b")}
+    net = CommonSpaceNet(branches, 6, 3)
+    net.connect(["a", "b"], strategy="cvs")
+    za, zb = (torch.nn.functional.normalize(torch.randn(n, 6), dim=-1) for n in (4, 3))
+    out = {"a": (torch.arange(4), za), "b": (torch.tensor([0, 2, 3]), zb)}
+    y = torch.tensor([0, 1, 2, 1])
+    fused = torch.stack([(za[0] + zb[0]) / 2, za[1], (za[2] + zb[1]) / 2, (za[3] + zb[2]) / 2])
+    expected = torch.nn.functional.cross_entropy(
+        net.logits(torch.nn.functional.normalize(fused, dim=-1)), y)
+    assert torch.allclose(net._fused_cross_entropy(out, y), expected, atol=1e-6)
+
+
+def test_lr_auto_is_lower_with_a_tower():
+    assert CommonSpaceEmbedder()._learning_rate() == 1e-3
+    assert CommonSpaceEmbedder(text_encoder="use")._learning_rate() == 3e-4
+    assert CommonSpaceEmbedder(image_encoder="efficientnet_lite0")._learning_rate() == 3e-4
+    assert CommonSpaceEmbedder(image_encoder="efficientnet_lite0", fine_tune_image_encoder=True,
+                               lr=0.01)._learning_rate() == 0.01
