@@ -99,8 +99,8 @@ class ImageEncoderMixin:
         ``scalers`` (fitted on these rows and added when it is not there).
         A tower's features differ in scale by orders of magnitude from one
         dimension to the next; standardised, every dimension counts in the
-        reconstruction terms (the CRVAE on the emoji groups: macro-F1 0.71 to
-        0.78, see the user guide's "Pretrained towers").
+        reconstruction terms (measured in the user guide's "Pretrained
+        towers").
         """
         if tower is None:
             return load_vectors(values, column=column, length=length)

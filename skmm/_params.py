@@ -177,6 +177,14 @@ image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, default="cnn"
     "Pretrained image encoders" in the input contract). Each image
     modality gets its own copy; the instance given is never changed.
     Precomputed image features are a ``"vector"`` modality.""",
+    "tower_attributes": """\
+image_tower_, text_tower_ : str or None
+    The frozen pretrained towers that ``transform`` runs on the image and
+    text columns (``"efficientnet_lite0"``, ``"use"``), or None.
+tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+    Per towered column, the standardisation of the tower's features
+    (fitted on the training rows): the model reads and rebuilds the
+    standardised features. Empty without a frozen tower.""",
     "fine_tune_image_encoder": """\
 fine_tune_image_encoder : bool, default=False
     With a module as ``image_encoder``: False keeps it frozen (in eval

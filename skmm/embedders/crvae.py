@@ -267,13 +267,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     image_vector_size_ : int or None
         The length of the image vectors (``image_encoder="vectors"`` or a
         frozen tower), else None.
-    image_tower_, text_tower_ : str or None
-        The frozen pretrained towers that ``transform`` runs on the image
-        and text columns (``"efficientnet_lite0"``, ``"use"``), or None.
-    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
-        Per towered column, the standardisation of the tower's features
-        (fitted on the training rows): the model reads and rebuilds the
-        standardised features. Empty without a frozen tower.
+    %(tower_attributes)s
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (``train_bow`` and ``train_mean_vector`` when those terms are on;

@@ -161,12 +161,7 @@ list of str, default="auto"
     image_vector_size_ : int or None
         The length of the image vectors (``image_encoder="vectors"`` or a
         frozen tower), else None.
-    image_tower_, text_tower_ : str or None
-        The frozen pretrained towers that ``transform`` runs on the image
-        and text columns (``"efficientnet_lite0"``, ``"use"``), or None.
-    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
-        Per towered column, the standardisation of the tower's features
-        (fitted on the training rows). Empty without a frozen tower.
+    %(tower_attributes)s
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
         :meth:`score` rebuilds (pixels in [0, 1] or image vectors, and the
