@@ -126,6 +126,7 @@ FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vecto
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
 
 
 def _image_features_class():
@@ -175,6 +176,14 @@ SPECS = {
     "MeanWordVectors": Spec(lambda: skmm.inputs.MeanWordVectors(vector_size=8, random_state=0),
                             ("text",)),
     # frozen pretrained towers: nothing trained, so no random_state (not neural)
+    # the embedders reading both frozen pretrained towers (features cached per cell)
+    "CRVAEEmbedder[towers]": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE, **TOWERS),
+                                  ("image", "text"), neural=True),
+    "MMEDAEmbedder[towers]": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA, **TOWERS),
+                                  ("image", "text"), neural=True),
+    "CommonSpaceEmbedder[towers]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
+                                                                         **TOWERS),
+                                        ("image", "text"), supervised=True, neural=True),
     "ImageTower": Spec(lambda: skmm.towers.ImageTower("image", image_size=32), ("image",)),
     "TextTower": Spec(lambda: skmm.towers.TextTower("text"), ("text",)),
 }

@@ -56,7 +56,8 @@ class EfficientNetLite0(nn.Module):
             raise ImportError("image_encoder='efficientnet_lite0' needs the package "
                               "efficientnet-lite-pytorch: pip install efficientnet-lite-pytorch"
                               ) from exc
-        net = EfficientNet.from_name("efficientnet-lite0")
+        with torch.random.fork_rng(devices=[]):  # the random init is overwritten: leave
+            net = EfficientNet.from_name("efficientnet-lite0")  # the caller's RNG alone
         state = torch.load(weights_path(), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         net._fc = nn.Identity()  # the ImageNet classifier: not used
