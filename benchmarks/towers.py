@@ -135,9 +135,12 @@ def evaluate(kind, how, X, y, blocks, folds):
         else:
             select, make = how
             F = select(*blocks["text_zh" if kind == "features_zh" else "text"])
-            record["f1"] = f1_score(y[test], make().fit(F[train], y[train]).predict(F[test]),
-                                    average="macro")
-            record["nmi"] = _nmi(StandardScaler().fit(F[train]).transform(F[test]), y[test])
+            model = make().fit(F[train], y[train])
+            record["f1"] = f1_score(y[test], model.predict(F[test]), average="macro")
+            # clustered: what the linear head reads (standardised features, or their PCA)
+            scaled = (model[:-1].transform(F[test]) if hasattr(model, "steps")
+                      else StandardScaler().fit(F[train]).transform(F[test]))
+            record["nmi"] = _nmi(scaled, y[test])
         record["seconds"] = time.perf_counter() - start
         out.append(record)
     return out
