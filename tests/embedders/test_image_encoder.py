@@ -133,11 +133,11 @@ def test_fine_tuning_trains_the_copy_at_its_own_rate(name, X):
     assert not torch.equal(tuned["conv.weight"], before["conv.weight"])
     torch.testing.assert_close(tuned["conv.bias"], before["conv.bias"])  # frozen by the user
     lrs = sorted(group["lr"] for group in est.net_.optimizer_.param_groups)
-    assert lrs == [est.lr, 0.05]
+    assert lrs == [est._learning_rate(), 0.05]  # the model's rate ("auto" resolved)
     est.set_params(image_encoder_lr=None)
     # by default a tenth of the model's rate
     assert est._net_options(False)["optimizer__param_groups"][0][1] == {
-        "lr": pytest.approx(est.lr / 10)}
+        "lr": pytest.approx(est._learning_rate() / 10)}
 
 
 def test_fine_tuning_computes_features_in_every_step(X):
