@@ -356,6 +356,7 @@ class EpochCheckpoint(Callback):
         unwrap(net.module_).load_state_dict(saved["module"])
         net.optimizer_.load_state_dict(saved["optimizer"])
         net.history_ = History(json.loads(saved["history"]))
+        _restore_best_scores(net)
         rng = saved["rng"]
         torch.set_rng_state(rng["torch"].clone())
         if rng.get("cuda") is not None and _uses_cuda(net):
@@ -387,3 +388,21 @@ class EpochCheckpoint(Callback):
         if not hasattr(self, "fingerprint_"):
             raise RuntimeError("EpochCheckpoint.resume must run before training")
         _atomic_save(self.state(net), self.path)
+
+
+def _restore_best_scores(net) -> None:
+    """Give skorch's scoring callbacks the best score of the restored epochs.
+
+    ``PassthroughScoring`` (``train_loss``, ``valid_loss``) keeps its best so
+    far in ``best_score_``, which ``initialize`` resets; without this, the
+    first resumed epoch would always be marked ``*_best``, unlike the
+    uninterrupted fit.
+    """
+    for _, callback in net.callbacks_:
+        name = getattr(callback, "name", None)
+        if not isinstance(name, str) or not hasattr(callback, "best_score_"):
+            continue
+        scores = [row.get(name) for row in net.history_ if row.get(name) is not None]
+        if scores:
+            best = min(scores) if callback.lower_is_better else max(scores)
+            callback.best_score_ = best

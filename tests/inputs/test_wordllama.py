@@ -312,7 +312,7 @@ def test_estimators_take_wordllama(name, shapes):
     if name == "MMEDAEmbedder":
         # the mean of the word vectors as the text matrix (the default is TF-IDF)
         est = skmm.MMEDAEmbedder(n_components=4, conv_channels=4, image_code=8, text_code=8,
-                                 hidden_size=16, fusion_size=16, text_features="word2vec",
+                                 hidden_size=16, fusion_size=16, text_encoder="word2vec",
                                  **tiny)
         assert est.fit_transform(shapes).shape == (32, 4)
         assert est.text_features_.words_.encoder_.vector_size_ == 64
