@@ -1,8 +1,11 @@
-"""The ``image_encoder`` parameters of the embedders: a user's pretrained image module.
+"""The ``image_encoder`` parameters of the embedders: a user's module or a pretrained tower.
 
 :class:`ImageEncoderMixin` gives an embedder ``image_encoder`` (``"cnn"``, a
-``torch.nn.Module``, and for the autoencoders ``"vectors"``),
-``fine_tune_image_encoder`` and ``image_encoder_lr``:
+``torch.nn.Module``, the tower ``"efficientnet_lite0"``, and for the
+autoencoders ``"vectors"``), ``fine_tune_image_encoder`` and
+``image_encoder_lr``, and reads the columns of vectors that a frozen tower
+(image or text: :mod:`skmm.towers`) makes of a column, standardised on the
+training rows (:meth:`ImageEncoderMixin._vectors`). For a module:
 
 - ``fit`` works on a deep copy of the user's module (wrapped in an
   :class:`~skmm.nn.encoders.ImageFeatureEncoder`), never on the instance
