@@ -24,7 +24,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skmm._base import NeuralClassifier, sample_rows
 from skmm._params import TRAINING, constraints, fill_doc
-from skmm.baselines._tower_heads import (
+from skmm.inputs import TextEncoder, as_size, check_text, load_images
+from skmm.inputs.checks import collect_problems, raise_problems
+from skmm.inputs.text import encode_new_texts
+from skmm.nn.classifiers import ImageCNN, LateFusion
+from skmm.nn.tower_heads import (
     BranchFusion,
     CNNBranch,
     FeatureClassifier,
@@ -32,10 +36,6 @@ from skmm.baselines._tower_heads import (
     LSTMBranch,
     feature_stats,
 )
-from skmm.inputs import TextEncoder, as_size, check_text, load_images
-from skmm.inputs.checks import collect_problems, raise_problems
-from skmm.inputs.text import encode_new_texts
-from skmm.nn.classifiers import ImageCNN, LateFusion
 from skmm.towers.features import (
     IMAGE_TOWERS,
     TEXT_TOWERS,

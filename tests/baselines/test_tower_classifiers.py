@@ -11,10 +11,10 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skmm.baselines import ImageCNNClassifier, LateFusionClassifier, TextSVMClassifier
-from skmm.baselines._tower_heads import BranchFusion, FeatureClassifier, FeatureScaling
 from skmm.datasets import make_shapes
 from skmm.exceptions import InvalidRowsError
 from skmm.nn.classifiers import LateFusion
+from skmm.nn.tower_heads import BranchFusion, FeatureClassifier, FeatureScaling
 from skmm.towers import feature_cache
 
 EFFNET = "efficientnet_lite0"

@@ -6,8 +6,7 @@ features), and :class:`~skmm.baselines.LateFusionClassifier` with a tower on
 either side trains :class:`BranchFusion`, whose image and text branches are
 each either trained (the conv blocks, the LSTM) or the frozen features.
 
-Plain torch modules, like those of :mod:`skmm.nn.classifiers` (where they
-belong; kept here while that package is being edited): a batch comes as
+Plain torch modules, beside those of :mod:`skmm.nn.classifiers`: a batch comes as
 keyword tensors (``image``, ``tokens``, ``lengths``, ``image_features``,
 ``text_features``) and the output is the class scores (logits);
 :meth:`loss_terms` gives the cross-entropy against ``batch["y"]``.
