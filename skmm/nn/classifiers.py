@@ -15,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from skmm.nn.embeddings import word_vector_table
 from skmm.nn.encoders import as_float_image
 
-__all__ = ["ImageCNN", "LateFusion", "PixelScaling"]
+__all__ = ["ImageCNN", "LateFusion", "PixelScaling", "conv_dense_blocks"]
 
 
 class PixelScaling(nn.Module):
@@ -91,6 +91,16 @@ class ImageCNN(nn.Module):
         return _cross_entropy(logits, batch)
 
 
+def conv_dense_blocks(image_shape, channels, dense_size) -> nn.Sequential:
+    """The late fusion's image side: conv 3x3 + ReLU + pool twice, then dense + ReLU."""
+    c, h, w = image_shape
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), dense_size), nn.ReLU(inplace=True))
+
+
 class LateFusion(nn.Module):
     """An LSTM over the text and a small CNN over the image, fused at the output.
 
@@ -128,12 +138,7 @@ class LateFusion(nn.Module):
         self.scaling = PixelScaling(pixel_mean, pixel_std)
         self.embedding = word_vector_table(vectors, trainable=True, zero_specials=False)
         self.lstm = nn.LSTM(self.embedding.embedding_dim, hidden_size, batch_first=True)
-        c, h, w = image_shape
-        c1, c2 = channels
-        self.cnn = nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), dense_size), nn.ReLU(inplace=True))
+        self.cnn = conv_dense_blocks(image_shape, channels, dense_size)
         self.dropout = nn.Dropout(dropout)
         width = hidden_size + dense_size
         if fusion_size:  # a hidden layer over the concatenation: lets the output mix modalities

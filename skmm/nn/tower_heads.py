@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from skmm.nn.classifiers import PixelScaling
+from skmm.nn.classifiers import PixelScaling, conv_dense_blocks
 from skmm.nn.embeddings import word_vector_table
 
 __all__ = ["BranchFusion", "FeatureClassifier", "FeatureScaling", "feature_stats"]
@@ -108,12 +108,7 @@ class CNNBranch(nn.Module):
     def __init__(self, image_shape, channels, dense_size, pixel_mean=0.0, pixel_std=1.0):
         super().__init__()
         self.scaling = PixelScaling(pixel_mean, pixel_std)
-        c, h, w = image_shape
-        c1, c2 = channels
-        self.cnn = nn.Sequential(
-            nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), dense_size), nn.ReLU(inplace=True))
+        self.cnn = conv_dense_blocks(image_shape, channels, dense_size)
         self.out_features = dense_size
 
     def forward(self, batch: dict) -> torch.Tensor:
