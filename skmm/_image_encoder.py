@@ -18,7 +18,15 @@ training rows (:meth:`ImageEncoderMixin._vectors`). For a module:
   group);
 - the estimator pickles its parameter so that it loads on a machine without
   CUDA (:class:`~skmm.training.features.PortableModule`), as the fitted net
-  does.
+  does;
+- a module that fails is reported as the user's module failing
+  (:class:`~skmm.exceptions.EncoderError`): before training, the copy is
+  run on a probe batch of the real prepared images (the first
+  :data:`PROBE_ROWS` rows), frozen features are checked for non-finite
+  values row by row, and ``transform`` / ``score`` probe the fitted copy
+  before embedding. The message names ``image_encoder``, the estimator, the
+  module's class, the batch it was given and the original error (its
+  ``__cause__``).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import torch
 from sklearn.preprocessing import StandardScaler
 
 from skmm._base import sample_rows
+from skmm.exceptions import MAX_TEXT_CHARS, EncoderError, format_rows, shorten
 from skmm.inputs.checks import is_missing, load_vectors
 from skmm.nn.encoders import ImageFeatureEncoder
 from skmm.towers.features import (
@@ -40,15 +49,61 @@ from skmm.towers.features import (
     image_tower_features,
     text_tower_features,
 )
-from skmm.training import resolve_device
+from skmm.training import PreparedData, resolve_device, unwrap
 from skmm.training.features import (
     PortableModule,
     compute_features,
     image_feature_patterns,
-    probe_features,
 )
 
-__all__ = ["ImageEncoderMixin", "vector_variance"]
+__all__ = ["PROBE_ROWS", "ImageEncoderMixin", "describe_batch", "vector_variance"]
+
+#: How many images a user's module is first run on (the probe batch).
+PROBE_ROWS = 2
+#: What a user's image module must do, said in its errors.
+_CONTRACT = ("image_encoder must map float RGB images (N, 3, H, W) with values in [0, 1] "
+             "to features (N, D)")
+
+
+def describe_batch(images) -> str:
+    """The batch a user's module is given, as a message says it.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        uint8 (N, C, H, W) pixels, as prepared; the module receives them as
+        float32 in [0, 1] (:func:`skmm.nn.encoders.as_float_image`).
+
+    Returns
+    -------
+    str
+        Shape, dtype and value range, e.g. ``"a batch of shape (2, 3, 16,
+        16), dtype torch.float32, values in [0, 0.98]"``.
+    """
+    scale = 255.0 if images.dtype == torch.uint8 else 1.0
+    if images.numel():
+        low, high = float(images.min()) / scale, float(images.max()) / scale
+        values = f", values in [{low:.3g}, {high:.3g}]"
+    else:
+        values = ""
+    return f"a batch of shape {tuple(images.shape)}, dtype {torch.float32}{values}"
+
+
+class _ReportErrors(torch.nn.Module):
+    """Runs an encoder around a user's module; any exception becomes an EncoderError."""
+
+    def __init__(self, encoder, report):
+        super().__init__()
+        self.encoder = encoder
+        self.report = report
+
+    def forward(self, images):
+        try:
+            return self.encoder(images)
+        except EncoderError:
+            raise
+        except Exception as err:
+            raise self.report(images, err) from err
 
 
 def vector_variance(vectors) -> float:
@@ -146,30 +201,135 @@ class ImageEncoderMixin:
                                mask=None) -> ImageFeatureEncoder:
         """A copy of the user's module as an image encoder, ready for training.
 
-        Frozen, the features of ``images`` (uint8, or a lazy column) are
-        computed here and put in ``data[key]`` (zeros where ``mask`` is
-        False); fine-tuned, the width of the features is probed.
+        The copy is first run on a probe batch of ``images`` (uint8, or a
+        lazy column): the first :data:`PROBE_ROWS` rows where ``mask`` is
+        True, which also gives the width of its features. Frozen, the
+        features of every row are then computed here and put in
+        ``data[key]`` (zeros where ``mask`` is False), checked for
+        non-finite values; the rows are named by ``data.rows`` (the row
+        labels, see :meth:`_labelled`) where ``data`` has them.
+
+        Raises
+        ------
+        skmm.exceptions.EncoderError
+            The module raised on the probe batch or on a batch of rows,
+            returned no (N, D) tensor, or returned NaN or infinite values.
         """
         fine_tune = bool(self.fine_tune_image_encoder)
         encoder = ImageFeatureEncoder(self._image_module(), fine_tune=fine_tune)
+        where = (f"column {self.image_col!r}" if key == "image_features"
+                 and hasattr(self, "image_col") else f"modality {key.rpartition('__')[0]!r}")
         device = self._feature_device()
+        probe = self._probe(encoder, images, mask, where=where, device=device)
         if fine_tune:
-            encoder.out_features = probe_features(encoder, image_shape, device=device)
+            encoder.out_features = int(probe.shape[1])
             return encoder
-        features = self._frozen_features(encoder, images, mask)
+        features = self._frozen_features(encoder, images, mask,
+                                         rows=getattr(data, "rows", None), where=where)
         encoder.out_features = int(features.shape[1])
         data[key] = features
         return encoder
 
-    def _frozen_features(self, encoder, images, mask=None) -> torch.Tensor:
+    def _frozen_features(self, encoder, images, mask=None, *, rows=None,
+                         where: str = "") -> torch.Tensor:
         """The features of every row of ``images`` by a frozen ``encoder`` (zeros where
-        ``mask`` is False), computed in batches on the training device."""
+        ``mask`` is False), computed in batches on the training device.
+
+        A row whose features are not finite raises an
+        :class:`~skmm.exceptions.EncoderError` naming its label in ``rows``
+        (its position when ``rows`` is None).
+        """
         loader = self._batches({"image": images}, max(self.batch_size, 256))
-        features = compute_features(encoder, (batch["image"] for batch, _ in loader),
+        features = compute_features(self._reporting(encoder, where),
+                                    (batch["image"] for batch, _ in loader),
                                     device=self._feature_device())
+        bad = ~torch.isfinite(features).all(dim=1)
         if mask is not None:
-            features[~torch.as_tensor(mask, dtype=torch.bool)] = 0.0
+            present = torch.as_tensor(mask, dtype=torch.bool)
+            features[~present] = 0.0
+            bad &= present
+        if bad.any():
+            positions = np.flatnonzero(bad.numpy())
+            labels = (positions.tolist() if rows is None
+                      else pd.Index(rows)[positions].tolist())
+            named = "rows at positions" if rows is None else "rows"
+            raise EncoderError(
+                f"{self._module_prefix(encoder, where)} returned non-finite values (NaN or "
+                f"inf) for {len(positions)} of {len(features)} rows, {named} "
+                f"{format_rows(labels)}; {_CONTRACT}, finite for every image",
+                column=self._column_of(where), rows=labels)
         return features
+
+    # ---- a user's module that fails ------------------------------------------
+    def _module_prefix(self, encoder, where: str) -> str:
+        backbone = getattr(encoder, "backbone", encoder)
+        return (f"image_encoder of {type(self).__name__} ({where}): the module "
+                f"{type(backbone).__name__}")
+
+    @staticmethod
+    def _column_of(where: str):
+        return None if not where.startswith("column ") else where.partition(" ")[2].strip("'")
+
+    def _reporting(self, encoder, where: str) -> _ReportErrors:
+        """``encoder`` whose exceptions become :class:`~skmm.exceptions.EncoderError`."""
+        def report(images, err):
+            return EncoderError(
+                f"{self._module_prefix(encoder, where)} failed on {describe_batch(images)}: "
+                f"{type(err).__name__}: {shorten(err, MAX_TEXT_CHARS)} ({_CONTRACT})",
+                column=self._column_of(where))
+        return _ReportErrors(encoder, report)
+
+    def _probe(self, encoder, images, mask=None, *, where: str, device) -> torch.Tensor:
+        """Run ``encoder`` on the first :data:`PROBE_ROWS` rows of ``images`` (where
+        ``mask`` is True); return its features, raising an EncoderError if it fails."""
+        positions = (np.arange(len(images)) if mask is None
+                     else np.flatnonzero(np.asarray(mask, dtype=bool)))[:PROBE_ROWS]
+        if isinstance(images, torch.Tensor):
+            batch = images[torch.from_numpy(positions)]
+        else:  # a lazy column: decodes these rows only
+            batch = torch.from_numpy(np.ascontiguousarray(images[positions]))
+        features = compute_features(self._reporting(encoder, where), [batch], device=device)
+        if not torch.isfinite(features).all():
+            raise EncoderError(
+                f"{self._module_prefix(encoder, where)} returned non-finite values (NaN or "
+                f"inf) for {describe_batch(batch)}; {_CONTRACT}, finite for every image",
+                column=self._column_of(where))
+        return features
+
+    def _labelled(self, data: dict, X: pd.DataFrame, *, fitting: bool) -> PreparedData:
+        """Prepared ``data`` with the row labels of ``X`` (``data.rows``), checked.
+
+        Called at the end of ``_prepare``: the labels name the rows of a
+        frozen module's non-finite features in fit; for a fitted embedder,
+        its copies of the user's module are first probed on the new images
+        (:meth:`_probe_fitted`).
+        """
+        if not isinstance(data, PreparedData):
+            data = PreparedData(data)
+        data.rows = X.index
+        if not fitting:
+            self._probe_fitted(data)
+        return data
+
+    def _probe_fitted(self, data: dict) -> None:
+        """Run each fitted copy of a user's module on the first rows of its new images."""
+        module = unwrap(self.net_.module_)
+        branches = getattr(module, "branches", None)
+        if branches is not None:  # the common space: one branch per modality
+            found = [(f"{m}__", b.encoder, f"modality {m!r}") for m, b in branches.items()]
+        else:
+            found = [("", m, f"column {getattr(self, 'image_col', 'image')!r}")
+                     for m in module.modules() if isinstance(m, ImageFeatureEncoder)][:1]
+        for prefix, encoder, where in found:
+            key, features = f"{prefix}image", f"{prefix or 'image_'}features"
+            if not isinstance(encoder, ImageFeatureEncoder) or key not in data or features in data:
+                continue  # no module, or its features are already computed
+            mask = data.get(f"{prefix}mask")
+            if mask is not None and not bool(torch.as_tensor(mask).any()):
+                continue
+            parameter = next(encoder.parameters(), None)
+            device = parameter.device if parameter is not None else torch.device("cpu")
+            self._probe(encoder, data[key], mask, where=where, device=device)
 
     def _net_options(self, lazy: bool) -> dict:
         options = super()._net_options(lazy)

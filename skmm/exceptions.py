@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "CheckpointMismatchError",
+    "EncoderError",
     "InputError",
     "InvalidRowsError",
     "MissingColumnError",
@@ -227,6 +228,28 @@ def _hashable(value):
     except TypeError:
         return repr(value)
     return value
+
+
+class EncoderError(InputError):
+    """A user's module, given as ``image_encoder``, fails on the images it is given.
+
+    Raised before training (the module is first run on a probe batch of the
+    prepared images, then, frozen, on every row) and before ``transform``
+    embeds: the module raised, returned something else than a tensor of
+    features (N, D), or returned NaN or infinite values. The message names
+    the parameter, the estimator, the module's class, the batch it was given
+    (shape, dtype, value range) and the original message; the original
+    exception is the ``__cause__``.
+
+    Parameters
+    ----------
+    message : str
+        The full message.
+    column : hashable or None, default=None
+        The image column read through the module.
+    rows : sequence, default=()
+        Labels of the rows whose features are not finite, when known.
+    """
 
 
 class NonFiniteLossError(FloatingPointError):

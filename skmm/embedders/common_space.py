@@ -456,7 +456,9 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         X = self._tower_frame(X, {s["column"]: s["tower"] for m, s in specs.items()
                                   if s.get("tower") and (only is None or m in only)},
                               self._tower_scalers(state))
-        return as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred, **kwargs))
+        data = as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred,
+                                             **kwargs))
+        return self._labelled(data, X, fitting=state is not None)
 
     def _new_text_encoder(self, spec, seed):
         return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,

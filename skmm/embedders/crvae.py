@@ -470,7 +470,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             if self._resolved("mean_vector_weight") > 0 and not text_vectors:
                 state["reconstruction_scale_"]["mean_vector"] = mean_vector_variance(
                     out["tokens"], encoder.vectors_)
-        return PreparedData(as_tensors(out), unseen)
+        return self._labelled(PreparedData(as_tensors(out), unseen), X, fitting=fitting)
 
     def _word_tables(self, module) -> dict:
         return {} if module.embedding is None else {"tokens": module.embedding}

@@ -323,7 +323,7 @@ list of str, default="auto"
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
                 "factorization": max(float(np.mean((text - text.mean(0)) ** 2)), 1e-12)}
-        return as_tensors(out)
+        return self._labelled(as_tensors(out), X, fitting=fitting)
 
     # ---- fit -------------------------------------------------------------
     def _train_split(self, n: int, state: dict):

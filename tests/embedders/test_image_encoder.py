@@ -15,8 +15,9 @@ from sklearn.base import clone
 from torch import nn
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
+from skmm._image_encoder import PROBE_ROWS
 from skmm.datasets import make_shapes
-from skmm.exceptions import InvalidRowsError
+from skmm.exceptions import EncoderError, InvalidRowsError
 from skmm.nn.encoders import ImageFeatureEncoder
 
 CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
@@ -105,9 +106,10 @@ def frozen(X):
 @pytest.mark.parametrize("name", list(EMBEDDERS))
 def test_frozen_module_runs_once_per_row_and_is_left_as_given(name, X, frozen):
     est, module, before, n_fit, Z = frozen[name]
-    # the features are computed once per fit, not once per epoch (3 epochs here);
-    # the hook is copied with the module, so it counts the rows through skmm's copy
-    assert n_fit == len(X)
+    # the features are computed once per fit, not once per epoch (3 epochs here), after
+    # a probe of the first PROBE_ROWS rows; the hook is copied with the module, so it
+    # counts the rows through skmm's copy
+    assert n_fit == PROBE_ROWS + len(X)
     assert_same_state(state(module), before)
     assert [p.requires_grad for p in module.parameters()] == [True, False, True, True]
     assert module.training  # still in the mode the user left it
@@ -145,7 +147,7 @@ def test_fine_tuning_computes_features_in_every_step(X):
     rows = []
     module.register_forward_hook(lambda m, i, o: rows.append(len(o)))
     make("crvae", image_encoder=module, fine_tune_image_encoder=True, max_epochs=2).fit(X)
-    # a probe of 2 black images, then every epoch: the training rows and the
+    # a probe of the first 2 images, then every epoch: the training rows and the
     # latent diagnostics (the eval-mode posterior of every row)
     assert sum(rows) == 2 + 2 * (len(X) + len(X))
 
@@ -203,7 +205,7 @@ def test_streamed_images_go_through_the_frozen_module_once(X):
     rows = []
     module.register_forward_hook(lambda m, i, o: rows.append(len(o)))
     make("crvae", image_encoder=module, cache="none", num_workers=0).fit(X)
-    assert sum(rows) == len(X)
+    assert sum(rows) == PROBE_ROWS + len(X)
 
 
 def test_partial_fit_caches_the_features_of_every_stage(X):
@@ -214,9 +216,9 @@ def test_partial_fit_caches_the_features_of_every_stage(X):
                modalities={"text": "text"}, max_epochs=2).fit(X, X["label"])
     assert sum(rows) == 0
     est.set_params(modalities={"text": "text", "image": "image"}).partial_fit(X, X["label"])
-    assert sum(rows) == len(X)  # the new modality's features, once
+    assert sum(rows) == PROBE_ROWS + len(X)  # the new modality's probe and features, once
     est.partial_fit(X, X["label"])
-    assert sum(rows) == 2 * len(X)  # once more for the next stage
+    assert sum(rows) == PROBE_ROWS + 2 * len(X)  # once more for the next stage
 
 
 def test_a_module_with_another_output_is_refused(X):
@@ -224,8 +226,108 @@ def test_a_module_with_another_output_is_refused(X):
         def forward(self, x):
             return x.mean((1, 2, 3))  # (N,): no feature axis
 
-    with pytest.raises(ValueError, match=r"image_encoder must map .* \(N, D\)"):
+    with pytest.raises(EncoderError, match=r"image_encoder must map .* \(N, D\)"):
         make("mmeda", image_encoder=Wrong()).fit(X)
+
+
+# ---- a user's module that fails ---------------------------------------------------
+
+
+class Raises(nn.Module):
+    def forward(self, x):
+        raise KeyError("the user's bug")
+
+
+class Gray(nn.Module):
+    """Expects 1 channel: torch refuses the RGB images."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x).mean((2, 3))
+
+
+class NaNs(nn.Module):
+    def forward(self, x):
+        return torch.full((len(x), 4), float("nan"))
+
+
+class NotATensor(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3)).tolist()
+
+
+class NaNAfterProbe(nn.Module):
+    """Finite on the probe, NaN for the rows whose image is brightest later."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        out = x.mean((2, 3))
+        if self.calls > 1:
+            out[3] = float("nan")  # the 4th row of the first batch
+        return out
+
+
+FAILING = {"raises": (Raises, KeyError, "the user's bug"),
+           "one_channel": (Gray, RuntimeError, "channels"),
+           "nan": (NaNs, None, "non-finite"),
+           "not_a_tensor": (NotATensor, ValueError, "returned a list")}
+
+
+def fit(est, X):
+    return est.fit(X, X["label"]) if isinstance(est, CommonSpaceEmbedder) else est.fit(X)
+
+
+@pytest.mark.parametrize("case", list(FAILING))
+@pytest.mark.parametrize("name", list(EMBEDDERS))
+def test_a_failing_module_is_reported_and_keeps_the_fitted_state(name, case, X, frozen):
+    module_class, cause, text = FAILING[case]
+    fitted, *_ = frozen[name]
+    est = copy.deepcopy(fitted)
+    net, expected = est.net_, est.transform(X)
+    for fine_tune in (False, True):
+        est.set_params(image_encoder=module_class(), fine_tune_image_encoder=fine_tune)
+        with pytest.raises(EncoderError) as info:
+            fit(est, X)
+        message = str(info.value)
+        assert isinstance(info.value, ValueError)
+        assert "image_encoder" in message and type(est).__name__ in message
+        assert module_class.__name__ in message
+        assert "(2, 3, 16, 16)" in message and "torch.float32" in message  # the probe batch
+        assert text in message
+        if cause is None:
+            assert info.value.__cause__ is None
+        else:
+            assert isinstance(info.value.__cause__, cause)
+            assert str(info.value.__cause__).strip("'\"") in message or case == "one_channel"
+        # the previous fit is untouched
+        assert est.net_ is net
+        np.testing.assert_array_equal(est.transform(X), expected)
+
+
+@pytest.mark.parametrize("name", list(EMBEDDERS))
+def test_non_finite_frozen_features_name_the_rows(name, X):
+    Y = X.copy()
+    Y.index = [f"item{i}" for i in range(len(X))]
+    with pytest.raises(EncoderError, match=r"non-finite .* rows \['item3'\]") as info:
+        fit(make(name, image_encoder=NaNAfterProbe()), Y)
+    assert info.value.rows == ["item3"]
+
+
+@pytest.mark.parametrize("name", list(EMBEDDERS))
+def test_transform_probes_the_fitted_module(name, X, frozen):
+    fitted, *_ = frozen[name]
+    est = copy.deepcopy(fitted)
+    (encoder,) = copies(est)
+    encoder.backbone.forward = Raises().forward
+    with pytest.raises(EncoderError, match=r"Backbone failed on a batch of shape \(2, 3, 16, 16\)"):
+        est.transform(X)
 
 
 @pytest.mark.parametrize("name, value", [("crvae", "resnet"), ("crvae", Backbone),
