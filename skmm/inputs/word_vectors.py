@@ -16,6 +16,7 @@ from skmm.inputs.vocabulary import SPECIALS
 __all__ = [
     "WORDLLAMA_DIMS",
     "StaticVectors",
+    "WordVectorsFormatError",
     "WordVectorsNotFoundError",
     "is_pretrained",
     "keyed_vectors",
@@ -35,6 +36,71 @@ _SAFETENSORS_DTYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8"}
 
 class WordVectorsNotFoundError(FileNotFoundError, ValueError):
     """The word-vectors file given as ``word_vectors`` does not exist."""
+
+
+class WordVectorsFormatError(ValueError):
+    """A word-vectors text file is not word2vec (or GloVe) text.
+
+    The message names the file, the first line that is not a word followed
+    by the vector's numbers (1-based) and what was expected.
+    """
+
+
+#: Longest a line of a malformed file is quoted in an error.
+_QUOTED_CHARS = 80
+
+
+def _first_bad_line(path: str) -> tuple[int, str, str] | None:
+    """``(line number, line, why)`` of the first line of a word2vec text file that is
+    not a word followed by ``dim`` numbers (after an optional ``"count dim"`` header),
+    or None when every line is."""
+    from gensim import utils
+
+    dim = None
+    with utils.open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                return number, repr(raw[:_QUOTED_CHARS]), "not UTF-8 text"
+            parts = line.rstrip().split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                dim = int(parts[1])
+                continue
+            if dim is None:  # no header: the first row gives the dimension
+                dim = len(parts) - 1
+                if dim < 1:
+                    return number, line, "a word without numbers"
+            if len(parts) != dim + 1:
+                return number, line, f"{len(parts) - 1} values after the word, not {dim}"
+            for value in parts[1:]:
+                try:
+                    float(value)
+                except ValueError:
+                    return number, line, f"{value[:_QUOTED_CHARS]!r} is not a number"
+    return None
+
+
+def _load_text(path: str, **kwargs):
+    """``KeyedVectors.load_word2vec_format(path, binary=False, ...)``; a malformed file
+    raises :class:`WordVectorsFormatError` naming its first bad line."""
+    from gensim.models import KeyedVectors
+
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=False, **kwargs)
+    except (ValueError, EOFError, UnicodeDecodeError, IndexError, KeyError) as err:
+        expected = ("expected word2vec text: an optional \"<count> <dim>\" header line, then "
+                    "one line per word, the word followed by <dim> numbers separated by spaces")
+        bad = _first_bad_line(path)
+        if bad is None:
+            raise WordVectorsFormatError(
+                f"word vectors file {path!r} cannot be read ({type(err).__name__}: {err}); "
+                f"{expected}") from err
+        number, line, why = bad
+        quoted = line if len(line) <= _QUOTED_CHARS else line[:_QUOTED_CHARS - 3] + "..."
+        raise WordVectorsFormatError(
+            f"word vectors file {path!r}, line {number}: {why} ({quoted!r}); "
+            f"{expected}") from err
 
 
 def stable_hash(text: str) -> int:
@@ -102,6 +168,9 @@ def load_word_vectors(path):
     ------
     WordVectorsNotFoundError
         If the file does not exist (a ``FileNotFoundError`` and a ``ValueError``).
+    WordVectorsFormatError
+        If a text file is not word2vec or GloVe text (a ``ValueError``): the
+        message names the file and its first bad line.
     ValueError
         If the extension is not one of those above.
     """
@@ -124,11 +193,9 @@ def load_word_vectors(path):
     if ext == ".bin":
         return KeyedVectors.load_word2vec_format(path, binary=True)
     if ext in (".txt", ".vec"):
-        return KeyedVectors.load_word2vec_format(
-            path, binary=False, no_header=not _peek_header(path)
-        )
+        return _load_text(path, no_header=not _peek_header(path))
     if _is_word2vec_text(path):
-        return KeyedVectors.load_word2vec_format(path, binary=False)
+        return _load_text(path)
     raise ValueError(
         f"cannot tell the format of word vectors file {path!r}: "
         "use .kv/.model (gensim), .bin (word2vec binary) or .txt/.vec (word2vec or GloVe text)"

@@ -8,6 +8,7 @@ from gensim.models import Word2Vec
 
 from skmm.inputs import TextEncoder, Vocabulary, WordVectorsNotFoundError, load_word_vectors
 from skmm.inputs.word_vectors import (
+    WordVectorsFormatError,
     keyed_vectors,
     stable_hash,
     train_word2vec,
@@ -75,6 +76,27 @@ def test_load_word_vectors_errors(tmp_path):
         load_word_vectors(tmp_path / "v.csv")
     with pytest.raises(ValueError, match="not found"):
         TextEncoder(word_vectors=str(tmp_path / "nope.txt")).fit(pd.Series(["a b"]))
+
+
+@pytest.mark.parametrize("name, content, line, why", [
+    # prose, not vectors: the first line has the row's shape of a header-less file
+    ("prose.txt", "this is not\na word vectors file\n", 1, "'is' is not a number"),
+    ("header.vec", "2 3\ncat 0.1 0.2 0.3\ndog 0.1 0.2\n", 3, "2 values after the word, not 3"),
+    ("glove.txt", "cat 0.1 0.2\ndog 0.3 x\n", 2, "'x' is not a number"),
+])
+def test_a_malformed_word_vectors_file_names_its_first_bad_line(name, content, line, why,
+                                                                  tmp_path):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(WordVectorsFormatError) as info:
+        load_word_vectors(path)
+    message = str(info.value)
+    assert isinstance(info.value, ValueError)
+    assert str(path) in message and f"line {line}: {why}" in message
+    assert '"<count> <dim>" header' in message and "the word followed by <dim> numbers" in message
+    assert info.value.__cause__ is not None
+    with pytest.raises(WordVectorsFormatError, match=f"line {line}"):
+        TextEncoder(word_vectors=str(path)).fit(pd.Series(["a b"]))
 
 
 def test_train_word2vec_is_seeded(texts):
