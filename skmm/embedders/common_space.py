@@ -24,6 +24,7 @@ from skmm._params import (
 from skmm.embedders._stages import StagesMixin
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
 from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
+from skmm.inputs.tokenizers import shared_tokens
 from skmm.metrics import cross_modal_map, top_k
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
@@ -281,6 +282,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         items_per_class=[Interval(Integral, 1, None, closed="left")],
         map_k=[Interval(Integral, 1, None, closed="left")],
         lr=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
@@ -444,6 +446,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                 raise ValueError(f"modality {m!r} (column {specs[m]['column']!r}) has no value "
                                  "in any row")
 
+    @shared_tokens()  # the check, the vocabulary and the encoding split each text once
     def _prepare_modalities(self, X: pd.DataFrame, specs: dict, state=None,
                             **kwargs) -> dict:
         """:func:`skmm.inputs.modalities.prepare_modalities` as tensors, images via

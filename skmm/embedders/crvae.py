@@ -24,6 +24,7 @@ from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, 
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts
+from skmm.inputs.tokenizers import shared_tokens
 from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.crvae import CRVAE
 from skmm.nn.embeddings import mean_word_vectors
@@ -402,6 +403,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         return value
 
     # ---- data ------------------------------------------------------------
+    @shared_tokens()  # the check, the vocabulary and the encoding split each text once
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode images and encode texts into the tensors the module reads."""
         if fitting:

@@ -21,6 +21,7 @@ from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems
+from skmm.inputs.tokenizers import shared_tokens
 from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.mmeda import MMEDA
 
@@ -278,6 +279,7 @@ list of str, default="auto"
         return [self.image_col, *self._text_builder().columns()]
 
     # ---- data ------------------------------------------------------------
+    @shared_tokens()  # the check, the vocabulary and the encoding split each text once
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode the images and build the text matrix into tensors."""
         if fitting:

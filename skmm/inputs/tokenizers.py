@@ -1,7 +1,15 @@
-"""Split text cells into tokens, and check every text of a column."""
+"""Split text cells into tokens, and check every text of a column.
+
+Inside a :func:`shared_tokens` block (the embedders' ``_prepare``), every
+tokenizer resolved by :func:`get_tokenizer` splits each distinct text once:
+checking the texts, building the vocabulary, encoding them and a TF-IDF
+vectorizer all read the same token lists.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import importlib.util
 import logging
@@ -25,6 +33,7 @@ __all__ = [
     "get_tokenizer",
     "jieba_tokenize",
     "resolve_tokenizer",
+    "shared_tokens",
     "tokenize",
     "wordllama_dir",
     "wordllama_tokenize",
@@ -275,6 +284,69 @@ def resolve_tokenizer(tokenizer, word_vectors):
     )
 
 
+#: ``{id(tokenizer): (tokenizer, {text: tokens})}`` of the current shared_tokens() block.
+_SHARED_TOKENS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "skmm_shared_tokens", default=None)
+
+
+@contextlib.contextmanager
+def shared_tokens():
+    """A block in which each text is tokenized once per tokenizer.
+
+    Tokenizers resolved by :func:`get_tokenizer` inside the block remember
+    the tokens of every text they split until the block ends, so the check of
+    a column, the vocabulary built on it and its encoding share one
+    tokenization (each distinct text is split once). Nested blocks share the
+    outermost one; outside any block nothing is remembered. Usable as a
+    decorator (``@shared_tokens()``).
+
+    Yields
+    ------
+    None
+    """
+    if _SHARED_TOKENS.get() is not None:
+        yield
+        return
+    token = _SHARED_TOKENS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_TOKENS.reset(token)
+
+
+class _SharedTokenizer:
+    """A tokenizer that splits each text once per :func:`shared_tokens` block.
+
+    Outside a block it calls ``tokenizer``; it pickles as ``tokenizer``
+    itself (a fitted TF-IDF vectorizer may hold it as its analyzer).
+    """
+
+    __slots__ = ("tokenizer",)
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def __call__(self, text):
+        shared = _SHARED_TOKENS.get()
+        if shared is None:
+            return self.tokenizer(text)
+        _, memo = shared.setdefault(id(self.tokenizer), (self.tokenizer, {}))
+        tokens = memo.get(text)
+        if tokens is None:
+            tokens = memo[text] = list(self.tokenizer(text))
+        return list(tokens)
+
+    def __reduce__(self):
+        return _plain_tokenizer, (self.tokenizer,)
+
+    def __repr__(self):
+        return f"shared({self.tokenizer!r})"
+
+
+def _plain_tokenizer(tokenizer):
+    return tokenizer
+
+
 def get_tokenizer(tokenizer):
     """Resolve a tokenizer parameter into a function ``str -> list[str]``.
 
@@ -282,7 +354,8 @@ def get_tokenizer(tokenizer):
     ----------
     tokenizer : {"english", "jieba"} or callable
         A name (:func:`english_tokenize`, :func:`jieba_tokenize`) or a callable,
-        returned as is.
+        returned as is (inside a :func:`shared_tokens` block, wrapped so that
+        it splits each text once).
 
     Returns
     -------
@@ -294,10 +367,12 @@ def get_tokenizer(tokenizer):
     ValueError
         For anything else.
     """
-    if callable(tokenizer):
-        return tokenizer
+    if isinstance(tokenizer, _SharedTokenizer):
+        tokenizer = tokenizer.tokenizer
     if isinstance(tokenizer, str) and tokenizer in TOKENIZERS:
-        return TOKENIZERS[tokenizer]
+        tokenizer = TOKENIZERS[tokenizer]
+    if callable(tokenizer):
+        return tokenizer if _SHARED_TOKENS.get() is None else _SharedTokenizer(tokenizer)
     raise ValueError(
         f"tokenizer must be 'english', 'jieba' or a callable; got {tokenizer!r}"
     )

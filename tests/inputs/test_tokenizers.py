@@ -1,3 +1,4 @@
+import pickle
 import subprocess
 import sys
 
@@ -90,3 +91,74 @@ def test_find_text_problems_gives_positions_and_fills_out():
     assert problems == [(1, "y", "missing text")]
     assert out == [["a", "b"], ["c"]]
     assert set(TOKENIZERS) == {"english", "jieba"}
+
+
+# ---- each text tokenized once per fit ----------------------------------------------
+
+
+class CountingTokenizer:
+    """English tokenization that counts how often each text is split."""
+
+    def __init__(self):
+        self.calls = {}
+
+    def __call__(self, text):
+        self.calls[text] = self.calls.get(text, 0) + 1
+        return english_tokenize(text)
+
+
+def test_shared_tokens_splits_each_text_once_inside_the_block():
+    from skmm.inputs.tokenizers import shared_tokens
+
+    count = CountingTokenizer()
+    texts = pd.Series(["a red circle", "a blue square", "a red circle"])
+    assert get_tokenizer(count) is count  # outside a block: as given
+    with shared_tokens():
+        report = check_text(texts, column="text", tokenizer=count)
+        with shared_tokens():  # nested: the same block
+            tokens = tokenize(texts, column="text", tokenizer=count)
+        tokens[0].append("changed")  # a caller's list is its own
+        assert tokenize(texts, column="text", tokenizer=count)[0] == ["a", "red", "circle"]
+        shared = get_tokenizer(count)
+        assert shared("a blue square") == ["a", "blue", "square"]
+        assert pickle.loads(pickle.dumps(get_tokenizer("english"))) is english_tokenize
+    assert report.empty
+    assert count.calls == {"a red circle": 1, "a blue square": 1}
+    shared("a blue square")  # after the block: nothing is remembered
+    assert count.calls["a blue square"] == 2
+
+
+def _tiny(name, tokenizer):
+    from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
+
+    common = dict(image_size=16, n_components=4, conv_channels=4, vector_size=8,
+                  max_epochs=1, batch_size=16, random_state=0)
+    if name == "crvae":
+        return CRVAEEmbedder(tokenizer=tokenizer, hidden_size=8, fusion_size=16, **common)
+    if name == "mmeda":
+        return MMEDAEmbedder(tokenizer=tokenizer, image_code=8, text_code=8, hidden_size=16,
+                             fusion_size=16, **common)
+    return CommonSpaceEmbedder(
+        modalities={"image": "image", "text": {"column": "text", "tokenizer": tokenizer}},
+        hidden_size=16, **common)
+
+
+@pytest.mark.parametrize("name", ["crvae", "mmeda", "common_space"])
+def test_fit_tokenizes_each_text_once(name):
+    from skmm.datasets import make_shapes
+
+    X = make_shapes(24, image_size=16, label="color", random_state=0)
+    count = CountingTokenizer()
+    est = _tiny(name, count)
+    est.fit(X, X["label"]) if name == "common_space" else est.fit(X)
+    assert set(count.calls) == set(X["text"])
+    assert set(count.calls.values()) == {1}  # checked, counted and encoded from one split
+    count.calls.clear()
+    est.transform(X)
+    assert set(count.calls.values()) == {1}
+    # the errors of a bad cell are unchanged
+    bad = X.copy()
+    bad["text"] = bad["text"].astype(object)
+    bad.loc[bad.index[[2, 5]], "text"] = ["  ", 3]
+    with pytest.raises(InvalidRowsError, match=r"column 'text', rows \[2\]: empty text"):
+        est.fit(bad, bad["label"]) if name == "common_space" else est.fit(bad)
