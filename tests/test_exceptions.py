@@ -130,3 +130,21 @@ def test_errors_pickle_with_their_state():
     missing = pickle.loads(pickle.dumps(MissingColumnError("image", ["a", "b"])))
     assert str(missing) == "column 'image' is missing from X; X has columns ['a', 'b']"
     assert missing.column == "image"
+
+
+def test_encoder_error_is_an_input_error_and_pickles_with_its_rows():
+    from skmm.exceptions import EncoderError
+
+    try:
+        try:
+            raise RuntimeError("expected 1 channel")
+        except RuntimeError as err:
+            raise EncoderError("image_encoder of CRVAEEmbedder: ...", column="image",
+                               rows=["a", "b"]) from err
+    except EncoderError as err:
+        error = err
+    assert isinstance(error, InputError) and isinstance(error, ValueError)
+    assert isinstance(error.__cause__, RuntimeError)
+    restored = pickle.loads(pickle.dumps(error))
+    assert type(restored) is EncoderError and str(restored) == str(error)
+    assert restored.column == "image" and restored.rows == ["a", "b"]

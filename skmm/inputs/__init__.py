@@ -42,6 +42,7 @@ from skmm.inputs.tokenizers import (
 from skmm.inputs.validate import validate_frame
 from skmm.inputs.vocabulary import PAD, SOS, UNK, Vocabulary
 from skmm.inputs.word_vectors import (
+    WordVectorsFormatError,
     WordVectorsNotFoundError,
     load_word_vectors,
     load_wordllama,
@@ -58,6 +59,7 @@ __all__ = [
     "TextEncoder",
     "TextFeatures",
     "Vocabulary",
+    "WordVectorsFormatError",
     "WordVectorsNotFoundError",
     "as_size",
     "check_columns",
