@@ -51,6 +51,18 @@ def test_accelerate_single_process_equals_plain_net():
     assert set(terms) == {"loss", "a", "b"}
 
 
+def test_accelerated_net_hands_the_accelerator_no_criterion():
+    # accelerate wraps every module it prepares in DistributedDataParallel
+    # under several CPU processes, which refuses a module without parameters
+    from skmm.training.net import ModuleLoss
+
+    net = _fit(AcceleratedMultimodalNet, accelerator=accelerate.Accelerator(cpu=True))
+    assert isinstance(net.criterion_, ModuleLoss)
+    assert not isinstance(net.criterion_, torch.nn.Module)
+    with pytest.raises(TypeError, match="loss_terms"):
+        net.criterion_(None, None)
+
+
 def test_slice_loader_shards_batches_between_processes():
     data = _data()
     seen = []

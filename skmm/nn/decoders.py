@@ -62,6 +62,11 @@ class RecurrentTextDecoder(nn.Module):
                                   batch_first=True)
         self.out = nn.Linear(hidden_size, vector_size)
         self.head = None if vocabulary_size is None else nn.Linear(hidden_size, vocabulary_size)
+        if self.head is not None:
+            # the head replaces ``out``, which gets no gradient: frozen, so that
+            # DistributedDataParallel does not wait for one (built all the same,
+            # so that a seed initialises the other layers as before)
+            self.out.requires_grad_(False)
         self.sos = nn.Parameter(torch.zeros(vector_size))
 
     def initial_state(self, state: torch.Tensor):

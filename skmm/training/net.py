@@ -42,13 +42,14 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import unpack_data
+from skorch.exceptions import DeviceWarning
 from skorch.hf import AccelerateMixin
 
 from skmm.training.data import SliceLoader, TensorDict
 from skmm.training.runtime import unwrap
 from skmm.training.terms import DeferredLoss, EpochLossTerms
 
-__all__ = ["AcceleratedMultimodalNet", "MultimodalNet", "cpu_bf16_support"]
+__all__ = ["AcceleratedMultimodalNet", "ModuleLoss", "MultimodalNet", "cpu_bf16_support"]
 
 #: /proc/cpuinfo flags of a CPU that computes in bfloat16 natively: AVX-512
 #: BF16 or AMX (x86), the BF16 extension (ARM). Without one, oneDNN emulates
@@ -99,6 +100,24 @@ def _step(terms: Mapping[str, torch.Tensor], y_pred) -> dict:
 def _deferred(step: dict) -> dict:
     """The step with its ``"loss"`` read without a device sync (see DeferredLoss)."""
     return {**step, "loss": DeferredLoss(step["loss"].detach())}
+
+
+class ModuleLoss:
+    """The criterion of a skmm net: the module computes its own loss.
+
+    skorch's ``NeuralNet`` holds a criterion; a skmm net asks its module for
+    the loss instead (``module.loss_terms(output, batch)``, see
+    :meth:`MultimodalNet.get_loss`), so this criterion only names that fact.
+    It is deliberately not a :class:`torch.nn.Module`: skorch then has nothing
+    to move, compile, train or unwrap, and skorch's ``AccelerateMixin`` nothing
+    to hand to ``accelerator.prepare``, which on the CPU would wrap it in
+    ``DistributedDataParallel`` and fail for want of parameters.
+    """
+
+    def __call__(self, y_pred, y_true):
+        raise TypeError("a skmm net has no separate criterion: its loss is "
+                        "module.loss_terms(output, batch)['loss']; use "
+                        "net.get_loss(y_pred, y_true, X=batch)")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -152,12 +171,13 @@ class MultimodalNet(NeuralNet):
         cores (bf16 or TF32 on recent GPUs).
     **kwargs
         Passed to :class:`skorch.NeuralNet`; ``criterion`` is not used
-        (the module computes its own loss). ``compile=True`` compiles the
+        (the module computes its own loss; the default, :class:`ModuleLoss`,
+        says so). ``compile=True`` compiles the
         module with ``torch.compile`` (``compile__mode=...`` and the other
         ``compile__`` parameters are passed to it).
     """
 
-    def __init__(self, module, *args, criterion=torch.nn.Module, autocast=None,
+    def __init__(self, module, *args, criterion=ModuleLoss, autocast=None,
                  channels_last=False, iterator_train=SliceLoader, iterator_valid=SliceLoader,
                  dataset=TensorDict, train_split=None, **kwargs):
         super().__init__(module, *args, criterion=criterion, iterator_train=iterator_train,
@@ -322,10 +342,19 @@ class AcceleratedMultimodalNet(AccelerateMixin, MultimodalNet):
 
     skorch's :class:`~skorch.hf.AccelerateMixin` hands the module and the
     optimizer to an :class:`accelerate.Accelerator`, which places them on the
-    device, wraps the module for distributed data parallelism under
-    ``accelerate launch`` (several GPUs or nodes) and runs mixed precision
-    (``Accelerator(mixed_precision="bf16")``). Each process trains on its
-    share of every epoch's batches (:class:`SliceLoader` shards them).
+    device, wraps the module in ``DistributedDataParallel`` when several
+    processes train (started by ``torchrun`` or ``accelerate launch
+    --multi_gpu``, on GPUs or, with ``Accelerator(cpu=True)``, on the CPU)
+    and runs mixed precision (``Accelerator(mixed_precision="bf16")``). The
+    criterion, :class:`ModuleLoss`, is not a module, so the accelerator has
+    none to prepare.
+
+    Each process trains on its share of every epoch's batches
+    (:class:`SliceLoader` shards them; ``batch_size`` is per process), and
+    at the end of each epoch the training loss terms are added up over the
+    processes, so that every process records the same history, the mean
+    over all rows. After training the module is unwrapped, so the net
+    pickles and transforms as a one-process one.
 
     Parameters
     ----------
@@ -338,6 +367,18 @@ class AcceleratedMultimodalNet(AccelerateMixin, MultimodalNet):
 
     def __init__(self, module, *args, accelerator, device=None, **kwargs):
         super().__init__(module, *args, accelerator=accelerator, device=device, **kwargs)
+
+    def __setstate__(self, state):
+        if state.get("device") is not None:
+            super().__setstate__(state)
+            return
+        # device=None: the accelerator placed the tensors. skorch then loads
+        # them on the CPU, warns that no device was given and sets "cpu";
+        # keep None, which a new fit through the accelerator requires.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeviceWarning)
+            super().__setstate__(state)
+        self.device = None
 
     @property
     def _unwrapped(self):
@@ -371,3 +412,37 @@ class AcceleratedMultimodalNet(AccelerateMixin, MultimodalNet):
         if isinstance(iterator, SliceLoader) and training:
             iterator.shard = (self.accelerator.process_index, self.accelerator.num_processes)
         return iterator
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        terms = getattr(self, "_epoch_terms_", None)
+        if terms is not None and self.accelerator.num_processes > 1:
+            _reduce_train_terms(terms, self.accelerator)
+        super().on_epoch_end(net, dataset_train=dataset_train, dataset_valid=dataset_valid,
+                             **kwargs)
+
+
+def _reduce_train_terms(terms: EpochLossTerms, accelerator) -> None:
+    """Make an epoch's training terms those of all processes' rows, in place.
+
+    Each process trains on its own share of the batches, so its sums cover its
+    rows only. They are added up over the processes (one all-reduce), so that
+    every process records the same history (the mean of each term over all
+    rows; each batch's ``train_loss`` the mean over the processes' batches of
+    that step) and callbacks that read it, such as early stopping, decide
+    alike in every process. Validation is not sharded: every process scores
+    the whole validation set, with the same weights.
+    """
+    sizes = terms.sizes["train"]
+    if not sizes:
+        return
+    names = sorted(terms.sums["train"])  # the same keys, in the same order, everywhere
+    local = torch.stack([terms.sums["train"][k] for k in names])
+    weights = torch.tensor(sizes, dtype=local.dtype, device=local.device)
+    losses = torch.stack(terms.losses["train"]).to(local.device) * weights
+    packed = accelerator.reduce(torch.cat([local, losses, weights]), reduction="sum")
+    k, b = len(names), len(sizes)
+    totals, step_losses, step_sizes = packed[:k], packed[k:k + b], packed[k + b:]
+    # EpochLossTerms.write divides the sums by this process's rows
+    scale = weights.sum() / step_sizes.sum()
+    terms.sums["train"] = {name: total * scale for name, total in zip(names, totals)}
+    terms.losses["train"] = list(step_losses / step_sizes)

@@ -19,8 +19,20 @@ def torch_seed(seed: int):
 
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
-    """The module itself, or the original one behind a ``torch.compile`` wrapper."""
-    return getattr(module, "_orig_mod", module)
+    """The module itself, or the original one behind its wrappers.
+
+    The wrappers are ``torch.compile``'s (``_orig_mod``) and the data-parallel
+    ones (:class:`~torch.nn.parallel.DistributedDataParallel`, which
+    Accelerate puts around the module when several processes train, and
+    :class:`~torch.nn.DataParallel`), in any order.
+    """
+    while True:
+        if isinstance(module, torch.nn.parallel.DistributedDataParallel | torch.nn.DataParallel):
+            module = module.module
+        elif hasattr(module, "_orig_mod"):
+            module = module._orig_mod
+        else:
+            return module
 
 
 def available_devices() -> list[str]:
