@@ -96,6 +96,7 @@ class _ReportErrors(torch.nn.Module):
         super().__init__()
         self.encoder = encoder
         self.report = report
+        self.training = encoder.training  # so that compute_features restores the encoder's mode
 
     def forward(self, images):
         try:
@@ -222,6 +223,8 @@ class ImageEncoderMixin:
         device = self._feature_device()
         probe = self._probe(encoder, images, mask, where=where, device=device)
         if fine_tune:
+            if probe is None:
+                raise ValueError(f"{where} has no image to run image_encoder on")
             encoder.out_features = int(probe.shape[1])
             return encoder
         features = self._frozen_features(encoder, images, mask,
@@ -281,9 +284,12 @@ class ImageEncoderMixin:
 
     def _probe(self, encoder, images, mask=None, *, where: str, device) -> torch.Tensor:
         """Run ``encoder`` on the first :data:`PROBE_ROWS` rows of ``images`` (where
-        ``mask`` is True); return its features, raising an EncoderError if it fails."""
+        ``mask`` is True); return its features (None without such a row), raising an
+        EncoderError if it fails."""
         positions = (np.arange(len(images)) if mask is None
                      else np.flatnonzero(np.asarray(mask, dtype=bool)))[:PROBE_ROWS]
+        if not len(positions):
+            return None  # no image to run it on
         if isinstance(images, torch.Tensor):
             batch = images[torch.from_numpy(positions)]
         else:  # a lazy column: decodes these rows only
