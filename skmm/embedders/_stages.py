@@ -150,4 +150,5 @@ class StagesMixin:
             if (isinstance(encoder, ImageFeatureEncoder) and f"{m}__image" in data
                     and not (encoder.fine_tune and m in module.trainable)):
                 data[f"{m}__features"] = self._frozen_features(
-                    encoder, data.pop(f"{m}__image"), data[f"{m}__mask"])
+                    encoder, data.pop(f"{m}__image"), data[f"{m}__mask"],
+                    rows=getattr(data, "rows", None), where=f"modality {m!r}")

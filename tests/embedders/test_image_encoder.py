@@ -378,3 +378,19 @@ def test_crvae_decodes_vectors_from_vectors(V):
     decoded = est.inverse_transform(est.transform(V))
     assert decoded["image"].iloc[0].shape == (7,)
     assert decoded["image"].iloc[0].dtype == np.float32
+
+
+def test_partial_fit_names_the_rows_of_non_finite_features(X):
+    Y = X.copy()
+    Y.index = [f"item{i}" for i in range(len(X))]
+    est = make("common_space", image_encoder=NaNAfterProbe(), strategy="mcvs",
+               modalities={"text": "text"}, max_epochs=1).fit(Y, Y["label"])
+    est.set_params(modalities={"text": "text", "image": "image"})
+    with pytest.raises(EncoderError, match=r"modality 'image'.* rows \['item3'\]"):
+        est.partial_fit(Y, Y["label"])  # the new branch: probed, then every row
+    assert list(est.modalities_) == ["text"]  # the failed stage changed nothing
+    est.set_params(image_encoder=user_module()).partial_fit(Y, Y["label"])
+    (encoder,) = copies(est)
+    encoder.backbone.forward = NaNs().forward  # the next stage's cached features
+    with pytest.raises(EncoderError, match=r"non-finite .* rows \['item0', 'item1'"):
+        est.partial_fit(Y, Y["label"])
