@@ -40,7 +40,7 @@ from pathlib import Path
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
 
-def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: int,
+def _compare(dataset: str, *, config: str, cv: int | None, output: Path, seed: int,
              verbose: int, results_dir: Path | None, names=None, argv=()) -> int:
     import matplotlib
 
@@ -56,15 +56,21 @@ def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: i
         write_report,
     )
 
+    def say(msg):
+        if verbose:
+            print(msg, flush=True)
+
     t0 = time.perf_counter()
-    cv = cv or CONFIGS[bool(quick)]["cv"]
-    X, targets = load_benchmark_data(dataset, quick=quick, random_state=seed,
+    cv = cv or CONFIGS[config]["cv"]
+    say(f"loading {dataset} ({CONFIGS[config]['image_size']} px; the emoji are drawn once, "
+        "then read from the cache under $SKMM_DATA)")
+    X, targets = load_benchmark_data(dataset, config=config, random_state=seed,
                                      verbose=max(verbose - 1, 0))
     skipped: dict = {}
-    contenders = make_contenders(dataset, quick=quick, random_state=seed, names=names,
+    contenders = make_contenders(dataset, config=config, random_state=seed, names=names,
                                  skipped=skipped)
-    mode = "quick" if quick else "full"
-    print(f"{dataset} ({mode}): {len(X)} rows; targets "
+    print(f"{dataset} ({config}): {len(X)} rows, loaded in {time.perf_counter() - t0:.0f} s; "
+          "targets "
           + ", ".join(f"{t} ({len(pd.unique(y))} classes)" for t, y in targets.items())
           + f"; {cv}-fold CV of {len(contenders)} contenders", flush=True)
     for name, why in skipped.items():
@@ -73,12 +79,13 @@ def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: i
     result.skipped = skipped
     result.info["dataset"] = dataset
     command = "python -m skmm " + " ".join(shlex.quote(a) for a in argv)
-    title = f"skmm comparison: {dataset} ({mode})"
+    title = f"skmm comparison: {dataset} ({config})"
+    say("writing the tables, the bar chart and a t-SNE map per embedder")
     path = write_report(result, output, title=title, command=command.strip(),
                         random_state=seed)
     written = [path.parent.resolve()]
     if results_dir is not None:
-        stem = f"comparison_{dataset}{'_quick' if quick else ''}"
+        stem = f"comparison_{dataset}{'' if config == 'full' else '_' + config}"
         results_dir.mkdir(parents=True, exist_ok=True)
         # the tables and the bar chart (the docs show both); t-SNE maps stay
         # in the output folder
@@ -100,27 +107,33 @@ def _compare(dataset: str, *, quick: bool, cv: int | None, output: Path, seed: i
     return 0
 
 
-def _demo(args) -> int:
-    return _compare("emoji", quick=True, cv=args.cv, output=Path(args.output), seed=args.seed,
-                    verbose=args.verbose, results_dir=None, argv=args.argv)
-
-
-def _benchmark(args, parser) -> int:
-    results_dir = Path(args.results_dir) if args.results_dir else None
-    if args.update_results:
-        if args.only:  # the tables are written whole: a subset would drop the other rows
+def _results_dir(args, parser) -> Path | None:
+    """``--update-results`` (the checkout's folder), ``--results-dir DIR`` or None."""
+    if getattr(args, "update_results", False):
+        if getattr(args, "only", None):  # the tables are written whole
             parser.error("--update-results runs every contender (the committed tables are "
                          "written whole); drop --only, or write the subset with --output or "
                          "--results-dir DIR")
         if not REPO_RESULTS.is_dir():
             parser.error(f"--update-results: no {REPO_RESULTS} (not a source checkout); "
                          "use --results-dir DIR")
-        results_dir = REPO_RESULTS
+        return REPO_RESULTS
+    return Path(args.results_dir) if args.results_dir else None
+
+
+def _demo(args, parser) -> int:
+    return _compare("emoji", config="demo", cv=args.cv, output=Path(args.output), seed=args.seed,
+                    verbose=args.verbose, results_dir=_results_dir(args, parser),
+                    argv=args.argv)
+
+
+def _benchmark(args, parser) -> int:
+    results_dir = _results_dir(args, parser)
     output = args.output or f"skmm_benchmark_{args.dataset}{'_quick' if args.quick else ''}"
     names = args.only.split(",") if args.only else None
-    return _compare(args.dataset, quick=args.quick, cv=args.cv, output=Path(output),
-                    seed=args.seed, verbose=args.verbose, results_dir=results_dir, names=names,
-                    argv=args.argv)
+    return _compare(args.dataset, config="quick" if args.quick else "full", cv=args.cv,
+                    output=Path(output), seed=args.seed, verbose=args.verbose,
+                    results_dir=results_dir, names=names, argv=args.argv)
 
 
 def main(argv=None) -> int:
@@ -139,33 +152,41 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skmm",
                                      description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="quick comparison on the bundled emoji dataset")
+    demo = sub.add_parser("demo", help="the story in a few minutes: the embedders on the "
+                                       "pretrained towers against the towers' baselines "
+                                       "(emoji groups)")
     demo.add_argument("--output", default="skmm_output", help="folder for figures and tables")
     demo.add_argument("--cv", type=int, default=None, help="folds (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
-    demo.add_argument("--verbose", type=int, default=1, help="0 quiet, 1 one line per fold")
+    demo.add_argument("--verbose", type=int, default=1,
+                      help="0 quiet, 1 one line per contender and fold with the time left")
     bench = sub.add_parser("benchmark", help="the full cross-validated comparison")
     bench.add_argument("--dataset", choices=["emoji", "shapes"], default="emoji")
     bench.add_argument("--cv", type=int, default=None, help="folds (default 5, 3 with --quick)")
     bench.add_argument("--quick", action="store_true",
-                       help="32-pixel images, fewer epochs, fewer targets")
+                       help="32-pixel images, 3 folds, 600 shapes, the main targets, the slowest "
+                            "contenders left out")
     bench.add_argument("--output", default=None,
                        help="folder for figures and tables (default skmm_benchmark_<dataset>)")
-    committed = bench.add_mutually_exclusive_group()
-    committed.add_argument("--update-results", action="store_true",
-                           help="also refresh the committed tables under benchmarks/results/ "
-                                "of the source checkout (default: write to --output only)")
-    committed.add_argument("--results-dir", default=None,
-                           help="also copy the tables (Markdown, CSV, bar chart) to this folder")
     bench.add_argument("--only", default=None,
                        help="comma-separated contender names to run (default: all)")
     bench.add_argument("--seed", type=int, default=0, help="random seed")
-    bench.add_argument("--verbose", type=int, default=1, help="0 quiet, 1 one line per fold")
+    bench.add_argument("--verbose", type=int, default=1,
+                       help="0 quiet, 1 one line per contender and fold with the time left")
+    for sub_parser in (demo, bench):
+        committed = sub_parser.add_mutually_exclusive_group()
+        committed.add_argument("--update-results", action="store_true",
+                               help="also refresh the committed tables under "
+                                    "benchmarks/results/ of the source checkout (default: "
+                                    "write to --output only)")
+        committed.add_argument("--results-dir", default=None,
+                               help="also copy the tables (Markdown, CSV, bar chart) to this "
+                                    "folder")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv
     if args.command == "demo":
-        return _demo(args)
+        return _demo(args, demo)
     if args.command == "benchmark":
         return _benchmark(args, bench)
     return 2  # pragma: no cover - argparse rejects unknown commands

@@ -132,6 +132,10 @@ class Contender:
     cross_modal : (str, str) or None, default=None
         Modalities ``(query, gallery)`` for cross-modal mAP with the
         embedder's ``embed(X, modality)`` method.
+    cost_s : float, default=1.0
+        Rough seconds of one fold on 2 CPU cores: the first guess of the
+        progress estimate of :func:`run_comparison`, which rescales it by the
+        pace measured so far. It changes no result.
     """
 
     name: str
@@ -142,6 +146,7 @@ class Contender:
     baseline: bool = False
     supervised: bool = False
     cross_modal: tuple | None = None
+    cost_s: float = 1.0
 
     def pipeline(self, head: str, random_state: int = 0) -> Pipeline:
         """The scikit-learn Pipeline this contender stands for with ``head``.
@@ -238,23 +243,86 @@ class ComparisonResult:
 # Data and contenders
 # ---------------------------------------------------------------------------
 
-#: Settings of each configuration (``CONFIGS[quick]``): image side, training epochs
-#: of the CNN, the late fusion, the unsupervised embedders and the common space,
-#: folds, rows of the shapes data set, embedding dimensions. The two neural
-#: baselines train until they converge: ``cnn_epochs`` and ``fusion_epochs``
-#: are upper bounds, and they stop when the validation loss has not improved
-#: for ``patience`` epochs (keeping the best epoch's weights).
+#: Rough seconds of one fold of each contender on 2 quiet CPU cores (the emoji
+#: quick run, 1,276 training rows), for :attr:`Contender.cost_s`: the progress
+#: estimate's first guess, rescaled by the pace measured as the run goes. The
+#: first tower contender of a run also pays the towers' features (about 15 s).
+#: Unlisted contenders (the cheap linear ones) count 1 s.
+COST_S = {
+    "image CNN": 25.0, "LSTM + CNN late fusion": 25.0, "LSTM + CNN late fusion (wordllama)": 15.0,
+    "EfficientNet-Lite0 + LR": 8.0, "USE + LR": 3.0, "towers concatenated + LR": 3.0,
+    "towers late fusion": 6.0, "PCA of towers (32 dims)": 3.0,
+    "CRVAE": 50.0, "CRVAE (wordllama)": 200.0, "MMEDA-II": 45.0, "MMEDA-II (wordllama)": 35.0,
+    "ConvAE MF": 14.0, "common space (supervised)": 8.0, "common space (wordllama)": 8.0,
+    "CRVAE (towers)": 18.0, "MMEDA-II (towers)": 18.0, "common space (towers)": 13.0,
+}
+
+#: The contenders of ``python -m skmm demo`` (configuration ``"demo"``): the
+#: story in a few minutes. The three embedders on the pretrained towers against
+#: what a user builds from the same towers without skmm (each tower + a
+#: LogisticRegression, both side by side, their late fusion, their PCA to the
+#: embedders' width), the cheapest classic baseline (TF-IDF) and the floor
+#: (majority class). The towers' features are computed once per process, so
+#: these contenders share one pass of each tower.
+DEMO_CONTENDERS = (
+    "majority class", "TF-IDF + LinearSVC",
+    "EfficientNet-Lite0 + LR", "USE + LR", "towers concatenated + LR", "towers late fusion",
+    "PCA of towers (32 dims)",
+    "CRVAE (towers)", "MMEDA-II (towers)", "common space (towers)",
+)
+
+#: The contenders the ``"quick"`` configuration leaves out (the full comparison
+#: runs them): the slowest to train, each of which a kept contender stands for.
+#: CRVAE and MMEDA-II with wordllama's vectors (CRVAE (wordllama) alone took
+#: 20 of the 47 minutes of the emoji quick run; the common space keeps its
+#: wordllama row), the LSTM + CNN late fusion over Word2Vec trained on the
+#: fold (its wordllama twin is the stronger baseline and stays), the image CNN
+#: (EfficientNet-Lite0 + LR and pixel PCA are the image-only baselines) and
+#: ConvAE MF (collective MF is the matrix-factorization baseline).
+QUICK_LEAVES_OUT = (
+    "CRVAE (wordllama)", "MMEDA-II (wordllama)", "LSTM + CNN late fusion", "image CNN",
+    "ConvAE MF",
+)
+
+#: Settings of each configuration, by name: image side, training epochs of the
+#: CNN, the late fusion, the unsupervised embedders (``"auto"``: a cap in
+#: optimiser steps and a plateau rule, see :func:`skmm._params.auto_epochs`),
+#: the autoencoders and the common space, folds, rows of the shapes data set,
+#: embedding dimensions, whether the secondary targets (emoji subgroups,
+#: shapes' shape and mood) are scored, the contenders run (``None``: all of
+#: them; else the names kept, in registry order) and those left out. The two neural baselines
+#: train until they converge: ``cnn_epochs`` and ``fusion_epochs`` are upper
+#: bounds, and they stop when the validation loss has not improved for
+#: ``patience`` epochs (keeping the best epoch's weights).
+#:
+#: ``"full"`` is the comparison of record; ``"quick"`` (``benchmark --quick``)
+#: has 32-pixel images, 3 folds, 600 shapes, the main targets and every
+#: contender but :data:`QUICK_LEAVES_OUT`; ``"demo"`` (``python -m skmm demo``)
+#: the emoji at 128 pixels (the image tower's input size), 3 folds, the main
+#: target and :data:`DEMO_CONTENDERS`.
 CONFIGS = {
-    False: {"image_size": 64, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
-            "ae_epochs": 30, "common_epochs": 40, "patience": 10, "cv": 5, "shape_rows": 1500,
-            "n_components": 32},
-    True: {"image_size": 32, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
-           "ae_epochs": 30, "common_epochs": 40, "patience": 8, "cv": 3, "shape_rows": 600,
-           "n_components": 32},
+    "full": {"image_size": 64, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
+             "ae_epochs": 30, "common_epochs": 40, "patience": 10, "cv": 5, "shape_rows": 1500,
+             "n_components": 32, "all_targets": True, "contenders": None, "leave_out": ()},
+    "quick": {"image_size": 32, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
+              "ae_epochs": 30, "common_epochs": 40, "patience": 8, "cv": 3, "shape_rows": 600,
+              "n_components": 32, "all_targets": False, "contenders": None,
+              "leave_out": QUICK_LEAVES_OUT},
+    "demo": {"image_size": 128, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
+             "ae_epochs": 30, "common_epochs": 40, "patience": 8, "cv": 3, "shape_rows": 600,
+             "n_components": 32, "all_targets": False, "contenders": DEMO_CONTENDERS,
+             "leave_out": ()},
 }
 
 
-def load_benchmark_data(dataset: str = "emoji", *, quick: bool = False, random_state: int = 0,
+def _config(config) -> dict:
+    """The settings of ``config`` (a key of :data:`CONFIGS`), with a clear error."""
+    if config not in CONFIGS:
+        raise ValueError(f"config must be one of {sorted(CONFIGS)}; got {config!r}")
+    return CONFIGS[config]
+
+
+def load_benchmark_data(dataset: str = "emoji", *, config: str = "full", random_state: int = 0,
                         verbose: int = 0) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Load a comparison data set and its classification targets.
 
@@ -262,19 +330,23 @@ def load_benchmark_data(dataset: str = "emoji", *, quick: bool = False, random_s
     ----------
     dataset : {"emoji", "shapes"}, default="emoji"
         ``"emoji"``: :func:`skmm.datasets.load_emoji` (1,914 rows), targets
-        ``group`` and, unless ``quick``, ``subgroup``. ``"shapes"``:
+        ``group`` and, in the full configuration, ``subgroup``. ``"shapes"``:
         :func:`skmm.datasets.make_shapes` with ``label="pair"`` (600 rows
         quick, 1,500 full), targets ``pair`` (shape and mood, 16 classes:
         the picture tells the shape, only the caption the mood, so each
         modality alone tops out at 0.25 accuracy), ``joint`` (the XOR of
         their parities: no linear head over an additive representation can
-        learn it, hence the random-forest head) and, unless ``quick``,
-        ``shape`` (the image tells it) and ``mood`` (the text tells it).
-    quick : bool, default=False
-        Smaller images (32 pixels instead of 64) and fewer targets.
+        learn it, hence the random-forest head) and, in the full
+        configuration, ``shape`` (the image tells it) and ``mood`` (the text
+        tells it).
+    config : {"full", "quick", "demo"}, default="full"
+        A key of :data:`CONFIGS`: the image side (64 pixels full, 32 quick,
+        128 demo), the rows of the shapes and whether the secondary targets
+        are scored.
     random_state : int, default=0
         Seed of ``make_shapes``.
     verbose : int, default=0
+        Passed to ``load_emoji`` (a progress bar while the glyphs are drawn).
 
     Returns
     -------
@@ -283,13 +355,13 @@ def load_benchmark_data(dataset: str = "emoji", *, quick: bool = False, random_s
     targets : dict of str to ndarray
         The first is the main target.
     """
-    cfg = CONFIGS[bool(quick)]
+    cfg = _config(config)
     if dataset == "emoji":
         from skmm.datasets import load_emoji
 
         X = load_emoji(image_size=cfg["image_size"], verbose=verbose)
         targets = {"group": X["group"].to_numpy(dtype=object)}
-        if not quick:
+        if cfg["all_targets"]:
             targets["subgroup"] = X["subgroup"].to_numpy(dtype=object)
     elif dataset == "shapes":
         from skmm.datasets import make_shapes
@@ -301,7 +373,7 @@ def load_benchmark_data(dataset: str = "emoji", *, quick: bool = False, random_s
         X = shapes("pair")
         targets = {"pair": X["label"].to_numpy(dtype=object),
                    "joint": shapes("joint")["label"].to_numpy()}
-        if not quick:
+        if cfg["all_targets"]:
             targets["shape"] = X["shape"].to_numpy(dtype=object)
             targets["mood"] = X["mood"].to_numpy(dtype=object)
     else:
@@ -318,21 +390,25 @@ def _optional(module: str, name: str, skipped: dict, label: str):
         return None
 
 
-def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state: int = 0,
+def make_contenders(dataset: str = "emoji", *, config: str = "full", random_state: int = 0,
                     names: Sequence[str] | None = None,
                     skipped: dict | None = None) -> list[Contender]:
-    """Build the registry of contenders for a data set.
+    """Build the registry of contenders for a data set and a configuration.
 
     Parameters
     ----------
     dataset : {"emoji", "shapes"}, default="emoji"
-    quick : bool, default=False
-        32-pixel images, 600 shapes and 3 folds: the emoji comparison took
-        27 minutes on 2 CPU cores shared with another run (1646 s).
+    config : {"full", "quick", "demo"}, default="full"
+        A key of :data:`CONFIGS`. ``"full"``: every contender below.
+        ``"quick"``: 32-pixel images and every contender but the slow ones
+        of :data:`QUICK_LEAVES_OUT`. ``"demo"``: the contenders of
+        :data:`DEMO_CONTENDERS` (the three embedders on the pretrained
+        towers against the towers' baselines, TF-IDF and the majority class).
     random_state : int, default=0
         Seed of every estimator.
     names : sequence of str or None, default=None
-        Keep only the contenders with these names (all by default).
+        Keep only the contenders of the configuration with these names (all
+        by default).
     skipped : dict or None, default=None
         Filled with the contenders that could not be built and why (a
         module not installed yet).
@@ -349,11 +425,18 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
         baselines (:func:`tower_contenders`: EfficientNet-Lite0 + LR, USE +
         LR, the towers concatenated + LR, their late fusion, the PCA of the
         towers to the embedders' width); the multimodal embedders: CRVAE,
-        MMEDA and the supervised common space (each with Word2Vec and with
-        wordllama). The neural baselines stop early (validation loss,
-        ``CONFIGS[quick]["patience"]`` epochs) within at most
-        ``cnn_epochs``/``fusion_epochs``. On the shapes every embedder has a
-        random-forest head besides the two linear ones.
+        MMEDA and the supervised common space (each with Word2Vec, with
+        wordllama and with the pretrained towers). The neural baselines stop
+        early (validation loss, ``CONFIGS[config]["patience"]`` epochs) within
+        at most ``cnn_epochs``/``fusion_epochs``. On the shapes every embedder
+        has a random-forest head besides the two linear ones. Each has its
+        ``cost_s`` from :data:`COST_S`.
+
+    Raises
+    ------
+    ValueError
+        If ``config`` is unknown, or ``names`` holds a name that is not a
+        contender of this configuration.
     """
     from skmm.baselines.classifiers import (
         ImageCNNClassifier,
@@ -365,7 +448,7 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
     from skmm.inputs import ImageLoader, MeanWordVectors
 
     skipped = {} if skipped is None else skipped
-    cfg = CONFIGS[bool(quick)]
+    cfg = _config(config)
     size, epochs, k, seed = cfg["image_size"], cfg["epochs"], cfg["n_components"], random_state
     patience = cfg["patience"]
     both = "image + text"
@@ -455,11 +538,16 @@ def make_contenders(dataset: str = "emoji", *, quick: bool = False, random_state
                              supervised=True, cross_modal=("image", "en")))
     if dataset == "shapes":  # a non-linear head for the XOR target (see the module doc)
         out = [replace(c, heads=SHAPES_HEADS) if c.kind == "embedder" else c for c in out]
+    out = [replace(c, cost_s=COST_S.get(c.name, c.cost_s)) for c in out]
+    kept = cfg["contenders"]
+    if kept is not None:
+        out = [c for c in out if c.name in kept]
+    out = [c for c in out if c.name not in cfg["leave_out"]]
     if names is not None:
         unknown = set(names) - {c.name for c in out} - set(skipped)
         if unknown:
-            raise ValueError(f"unknown contenders {sorted(unknown)}; "
-                             f"known: {[c.name for c in out]}")
+            raise ValueError(f"unknown contenders {sorted(unknown)} in the {config!r} "
+                             f"configuration; known: {[c.name for c in out]}")
         out = [c for c in out if c.name in names]
     return out
 
@@ -526,6 +614,71 @@ def _timed(fn, *args):
     return out, time.perf_counter() - t
 
 
+def _duration(seconds: float) -> str:
+    """``"40 s"`` under 90 seconds, else ``"3 min"`` (rounded)."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+class _Progress:
+    """Progress lines of :func:`run_comparison`, one per contender and fold.
+
+    Before each step it prints ``[7/24] CRVAE (towers), fold 2/3, about 3 min
+    left``; after a contender's last fold, the time its folds took. The
+    estimate of what is left, this step included, takes for a contender
+    already seen the mean of its folds so far, and for one not yet seen its
+    :attr:`Contender.cost_s` times the pace of the run so far (measured
+    seconds over guessed seconds of the steps done, pulled towards 1 by
+    ``prior_s`` seconds so that a few cheap steps do not swing it).
+    """
+
+    def __init__(self, contenders: Sequence[Contender], cv: int, verbose: int,
+                 prior_s: float = 30.0):
+        self.contenders, self.cv, self.verbose, self.prior_s = contenders, cv, verbose, prior_s
+        self.total = len(contenders) * cv
+        self.step = 0
+        self.folds: dict[str, list[float]] = {}
+        self.spent = self.guessed = 0.0
+        self.t0 = time.perf_counter()
+
+    def _left_s(self, contender_index: int, fold: int) -> float:
+        guessed = self.guessed + self.prior_s
+        pace = (self.spent + self.prior_s) / guessed if guessed > 0 else 1.0
+        left = 0.0
+        for i in range(contender_index, len(self.contenders)):
+            c = self.contenders[i]
+            folds = self.cv - fold if i == contender_index else self.cv
+            seen = self.folds.get(c.name)
+            left += folds * (float(np.mean(seen)) if seen else c.cost_s * pace)
+        return left
+
+    def start(self, contender_index: int, fold: int) -> None:
+        """Say which step starts, and about how long is left."""
+        self.step += 1
+        if self.verbose:
+            name = self.contenders[contender_index].name
+            left = _duration(self._left_s(contender_index, fold))
+            print(f"[{self.step}/{self.total}] {name}, fold {fold + 1}/{self.cv}, "
+                  f"about {left} left", flush=True)
+
+    def done(self, contender_index: int, fold: int, seconds: float) -> None:
+        """Record a finished step; after a contender's last fold, say its time."""
+        c = self.contenders[contender_index]
+        self.folds.setdefault(c.name, []).append(seconds)
+        self.spent += seconds
+        self.guessed += c.cost_s
+        if self.verbose and fold == self.cv - 1:
+            print(f"    {c.name}: {self.cv} folds in {sum(self.folds[c.name]):.1f} s",
+                  flush=True)
+
+    def finish(self) -> None:
+        """Say the total."""
+        if self.verbose:
+            print(f"{self.total} folds of {len(self.contenders)} contenders in "
+                  f"{_duration(time.perf_counter() - self.t0)}", flush=True)
+
+
 def run_comparison(X: pd.DataFrame, targets: Mapping[str, np.ndarray],
                    contenders: Sequence[Contender], *, cv: int = 5, random_state: int = 0,
                    map_k: int = 50, verbose: int = 0) -> ComparisonResult:
@@ -555,7 +708,10 @@ def run_comparison(X: pd.DataFrame, targets: Mapping[str, np.ndarray],
     map_k : int, default=50
         K of the retrieval mAP.
     verbose : int, default=0
-        1 prints one line per contender and fold.
+        0 prints nothing; 1 prints a line as each contender and fold starts,
+        with an estimate of the time left (``[7/24] CRVAE (towers), fold 2/3,
+        about 3 min left``), the time of each contender's folds, and the
+        total.
 
     Returns
     -------
@@ -574,13 +730,10 @@ def run_comparison(X: pd.DataFrame, targets: Mapping[str, np.ndarray],
     folds = list(splitter.split(np.zeros(len(X)), targets[first]))
     records, clusters, retrievals, maps = [], [], [], {}
     t_start = time.perf_counter()
-
-    def log(msg):
-        if verbose:
-            print(msg, flush=True)
-
-    for contender in contenders:
+    progress = _Progress(contenders, cv, verbose)
+    for index, contender in enumerate(contenders):
         for f, (train, test) in enumerate(folds):
+            progress.start(index, f)
             X_train, X_test = X.iloc[train], X.iloc[test]
             t0 = time.perf_counter()
             if contender.kind == "classifier":
@@ -628,7 +781,8 @@ def run_comparison(X: pd.DataFrame, targets: Mapping[str, np.ndarray],
                     retrievals.append(ret)
                     if f == 0 and target == first:
                         maps[contender.name] = (Z_test.astype(np.float32), y[test])
-            log(f"  {contender.name}: fold {f + 1}/{cv} ({time.perf_counter() - t0:.1f} s)")
+            progress.done(index, f, time.perf_counter() - t0)
+    progress.finish()
 
     folds_df = pd.DataFrame(records)
     classification = (

@@ -10,7 +10,9 @@ from skmm.__main__ import main
 from skmm.baselines import TextSVMClassifier
 from skmm.comparison import (
     CONFIGS,
+    DEMO_CONTENDERS,
     HEADS,
+    QUICK_LEAVES_OUT,
     ComparisonResult,
     Contender,
     load_benchmark_data,
@@ -64,6 +66,45 @@ def test_tables_have_every_row_and_sane_values(tiny):
     assert Z.shape == (40, 8) and len(labels) == 40  # the first held-out fold
 
 
+def test_progress_says_contender_fold_and_time_left(X, capsys):
+    contenders = [
+        Contender("majority class", "-", DummyClassifier(), kind="classifier", baseline=True,
+                  cost_s=120.0),
+        Contender("mean word vectors", "text", MeanWordVectors(vector_size=8, random_state=0),
+                  cost_s=60.0),
+    ]
+    targets = {"color": X["label"].to_numpy()}
+    run_comparison(X, targets, contenders, cv=2, random_state=0, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    starts = [line for line in lines if line.startswith("[")]
+    assert [line.split(", about")[0] for line in starts] == [
+        "[1/4] majority class, fold 1/2", "[2/4] majority class, fold 2/2",
+        "[3/4] mean word vectors, fold 1/2", "[4/4] mean word vectors, fold 2/2"]
+    assert all(line.endswith(" left") for line in starts)
+    # before anything is measured the estimate is the contenders' guesses: 2 x 120 + 2 x 60 s
+    assert starts[0].endswith("about 6 min left")
+    # after each contender's last fold, its time; at the end, the total
+    assert lines[2].startswith("    majority class: 2 folds in ") and lines[2].endswith(" s")
+    assert lines[-1].startswith("4 folds of 2 contenders in ")
+    # quiet
+    run_comparison(X, targets, contenders, cv=2, random_state=0, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_estimate_uses_the_pace_and_each_contender_s_own_folds():
+    from skmm.comparison import _duration, _Progress
+
+    slow = Contender("slow", "-", DummyClassifier(), cost_s=100.0)
+    fast = Contender("fast", "-", DummyClassifier(), cost_s=10.0)
+    progress = _Progress([fast, slow], cv=3, verbose=0, prior_s=0.0)
+    assert progress._left_s(0, 0) == 3 * 10 + 3 * 100  # the guesses
+    progress.done(0, 0, 20.0)  # twice as slow as guessed
+    # the fast contender's own fold time, the slow one's guess at the measured pace
+    assert progress._left_s(0, 1) == 2 * 20 + 3 * 100 * 2
+    assert [_duration(s) for s in (0.2, 40, 89, 200, 3600)] == ["1 s", "40 s", "89 s", "3 min",
+                                                                 "60 min"]
+
+
 def test_main_table_is_sorted_and_formatted(tiny):
     table = tiny.main_table("mood")
     assert list(table.columns) == ["model", "modality", "macro-F1", "accuracy", "NMI", "mAP@50",
@@ -111,7 +152,7 @@ def test_run_comparison_checks_targets(X):
 
 def test_registry_has_every_contender_and_pipelines():
     skipped = {}
-    contenders = make_contenders("shapes", quick=True, skipped=skipped)
+    contenders = make_contenders("shapes", config="full", skipped=skipped)
     names = {c.name for c in contenders} | set(skipped)
     baselines = ["majority class", "TF-IDF + LinearSVC", "image CNN", "LSTM + CNN late fusion",
                  "LSTM + CNN late fusion (wordllama)", "early fusion (TF-IDF + pixel PCA)",
@@ -130,7 +171,7 @@ def test_registry_has_every_contender_and_pipelines():
     # on the shapes, a non-linear head too (the joint label is an XOR)
     assert all(tuple(c.heads) == ("LinearSVC", "LogisticRegression", "RandomForest")
                for c in embedders)
-    emoji = [c for c in make_contenders("emoji", quick=True) if c.kind == "embedder"]
+    emoji = [c for c in make_contenders("emoji", config="full") if c.kind == "embedder"]
     assert all(tuple(c.heads) == ("LinearSVC", "LogisticRegression") for c in emoji)
     pipe = embedders[0].pipeline("RandomForest")
     assert isinstance(pipe, Pipeline) and list(pipe.named_steps) == ["embed", "head"]
@@ -140,23 +181,53 @@ def test_registry_has_every_contender_and_pipelines():
     towered = {c.name: c.estimator for c in contenders if c.name.endswith("(towers)")}
     assert all((e.image_encoder, e.text_encoder) == ("efficientnet_lite0", "use")
                for e in towered.values())
-    only = make_contenders("shapes", quick=True, names=["majority class", "CRVAE"])
+    only = make_contenders("shapes", config="quick", names=["majority class", "CRVAE"])
     assert [c.name for c in only] == ["majority class", "CRVAE"]
     with pytest.raises(ValueError, match="unknown contenders"):
         make_contenders("shapes", names=["nope"])
+    with pytest.raises(ValueError, match="config must be one of"):
+        make_contenders("shapes", config=True)
+
+
+@pytest.mark.parametrize("dataset", ["emoji", "shapes"])
+def test_quick_and_demo_configurations_choose_their_contenders(dataset):
+    full = [c.name for c in make_contenders(dataset, config="full")]
+    quick = [c.name for c in make_contenders(dataset, config="quick")]
+    demo = [c.name for c in make_contenders(dataset, config="demo")]
+    # quick: every contender but the slowest, in the same order
+    assert quick == [n for n in full if n not in QUICK_LEAVES_OUT]
+    assert set(QUICK_LEAVES_OUT) <= set(full)
+    for kept in ("CRVAE", "MMEDA-II", "common space (wordllama)", "TF-IDF + LinearSVC",
+                 "LSTM + CNN late fusion (wordllama)", *TOWER_ROWS, "CRVAE (towers)",
+                 "MMEDA-II (towers)", "common space (towers)"):
+        assert kept in quick
+    # demo: the embedders on the towers against the towers' baselines, TF-IDF, the floor
+    assert demo == [n for n in full if n in DEMO_CONTENDERS] and set(demo) == set(DEMO_CONTENDERS)
+    assert {"CRVAE (towers)", "MMEDA-II (towers)", "common space (towers)", *TOWER_ROWS,
+            "TF-IDF + LinearSVC"} <= set(demo)
+    # a name outside the configuration is refused, and the message says which configuration
+    with pytest.raises(ValueError, match="'demo' configuration"):
+        make_contenders(dataset, config="demo", names=["CRVAE"])
+    # every contender has a rough cost for the progress estimate
+    assert all(c.cost_s > 0 for c in make_contenders(dataset, config="full"))
+    assert CONFIGS["demo"]["cv"] == CONFIGS["quick"]["cv"] == 3
 
 
 def test_neural_baselines_train_until_they_converge():
-    for quick in (True, False):
-        by = {c.name: c.estimator for c in make_contenders("shapes", quick=quick)}
-        for name in ("image CNN", "LSTM + CNN late fusion"):
+    for config in ("full", "quick"):
+        by = {c.name: c.estimator for c in make_contenders("shapes", config=config)}
+        for name in ("image CNN", "LSTM + CNN late fusion", "LSTM + CNN late fusion (wordllama)"):
+            if name not in by:  # quick leaves the slowest out
+                assert config == "quick" and name in QUICK_LEAVES_OUT
+                continue
             est = by[name]
             assert est.validation_fraction and est.max_epochs >= 100 and est.patience >= 8
 
 
 def test_tfidf_pca_fusion_contender_on_both_data_sets():
     for dataset in ("emoji", "shapes"):
-        (c,) = make_contenders(dataset, quick=True, names=["early fusion (TF-IDF + pixel PCA)"])
+        (c,) = make_contenders(dataset, config="quick",
+                               names=["early fusion (TF-IDF + pixel PCA)"])
         assert c.kind == "classifier" and c.baseline and c.modality == "image + text"
         assert list(c.estimator.named_steps) == ["features", "svm"]
 
@@ -176,7 +247,7 @@ def test_random_forest_head_learns_what_a_linear_head_cannot():
 
 
 def test_benchmark_data():
-    X, targets = load_benchmark_data("shapes", quick=True)
+    X, targets = load_benchmark_data("shapes", config="quick")
     assert list(targets) == ["pair", "joint"] and len(X) == len(targets["pair"]) == 600
     assert X["image"].iloc[0].shape == (32, 32, 3)
     # pair: shape-mood, 16 classes; joint: the XOR of the same rows
@@ -186,6 +257,8 @@ def test_benchmark_data():
     np.testing.assert_array_equal(targets["joint"], joint)
     with pytest.raises(ValueError, match="emoji"):
         load_benchmark_data("mnist")
+    with pytest.raises(ValueError, match="config must be one of"):
+        load_benchmark_data("shapes", config="fast")
 
 
 @pytest.mark.slow
@@ -291,14 +364,14 @@ TOWER_ROWS = ["EfficientNet-Lite0 + LR", "USE + LR", "towers concatenated + LR",
 
 
 @pytest.mark.parametrize("dataset", ["emoji", "shapes"])
-@pytest.mark.parametrize("quick", [True, False])
-def test_tower_baselines_are_contenders(dataset, quick):
+@pytest.mark.parametrize("config", ["full", "quick"])
+def test_tower_baselines_are_contenders(dataset, config):
     """What a user builds from the pretrained towers without skmm, in every configuration."""
     from sklearn.ensemble import VotingClassifier
 
     from skmm.towers import ImageTower, TextTower
 
-    every = make_contenders(dataset, quick=quick)
+    every = make_contenders(dataset, config=config)
     names = [c.name for c in every]
     assert [n for n in names if n in TOWER_ROWS] == TOWER_ROWS
     assert names.index("USE + LR") < names.index("CRVAE")  # with the baselines
@@ -318,11 +391,11 @@ def test_tower_baselines_are_contenders(dataset, quick):
     assert isinstance(vote, VotingClassifier) and vote.voting == "soft"
     assert [name for name, _ in vote.estimators] == ["image", "text"]
     pca = by["PCA of towers (32 dims)"]
-    assert pca.estimator.steps[-1][1].n_components == CONFIGS[quick]["n_components"]
+    assert pca.estimator.steps[-1][1].n_components == CONFIGS[config]["n_components"]
     # an embedder: the same heads as the embedders (a random forest on the shapes)
     assert tuple(pca.heads) == tuple(by["CRVAE"].heads)
     # --only selects them by name
-    only = make_contenders(dataset, quick=quick, names=["USE + LR", "towers late fusion"])
+    only = make_contenders(dataset, config=config, names=["USE + LR", "towers late fusion"])
     assert [c.name for c in only] == ["USE + LR", "towers late fusion"]
 
 
@@ -363,7 +436,7 @@ def test_tower_baselines_run_in_the_comparison():
 def test_joint_label_needs_both_modalities():
     """On make_shapes(label="joint") one modality alone is at chance."""
     X = make_shapes(300, image_size=16, label="joint", random_state=0)
-    contenders = [c for c in make_contenders("shapes", quick=True,
+    contenders = [c for c in make_contenders("shapes", config="quick",
                                              names=["TF-IDF + LinearSVC", "pixel PCA"])]
     result = run_comparison(X, {"joint": X["label"].to_numpy()}, contenders, cv=3)
     f1 = result.classification.set_index("model")["accuracy_mean"]
@@ -418,3 +491,47 @@ def test_verdict_without_embedders_or_baselines_says_so():
     assert verdict(result) == ["Verdict on 'pair': no multimodal embedder in this comparison."]
     result.classification = only_baselines.assign(baseline=False)
     assert verdict(result) == ["Verdict on 'pair': no baseline in this comparison."]
+
+
+def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys):
+    """``python -m skmm demo``: the "demo" data and contenders, progress lines with the time
+    left, the table and the verdict; ``--verbose 0`` leaves the progress out."""
+    pytest.importorskip("matplotlib")
+    import skmm.__main__ as cli
+    import skmm.comparison as comparison
+
+    X = make_shapes(60, image_size=16, label="color", random_state=0)
+    asked = []
+
+    def load(dataset, **kwargs):
+        asked.append(("data", dataset, kwargs["config"]))
+        return X, {"group": X["label"].to_numpy()}
+
+    every = comparison.make_contenders
+
+    def contenders(dataset, **kwargs):
+        asked.append(("contenders", dataset, kwargs["config"]))
+        # two cheap stand-ins for the demo's contenders
+        return [c for c in every("shapes", config="quick",
+                                 names=["majority class", "mean word vectors"])]
+
+    monkeypatch.setattr(comparison, "load_benchmark_data", load)
+    monkeypatch.setattr(comparison, "make_contenders", contenders)
+    committed = tmp_path / "results"
+    committed.mkdir()
+    monkeypatch.setattr(cli, "REPO_RESULTS", committed)
+    assert main(["demo", "--cv", "2", "--output", str(tmp_path / "out"),
+                 "--update-results"]) == 0
+    assert asked == [("data", "emoji", "demo"), ("contenders", "emoji", "demo")]
+    out = capsys.readouterr().out
+    assert "emoji (demo): 60 rows, loaded in" in out and "2-fold CV of 2 contenders" in out
+    assert "[1/4] majority class, fold 1/2, about " in out
+    assert "[4/4] mean word vectors, fold 2/2, about " in out
+    assert "Verdict on 'group'" in out
+    assert (tmp_path / "out" / "results.md").exists()
+    md = (committed / "comparison_emoji_demo.md").read_text()
+    assert "# skmm comparison: emoji (demo)" in md and "--update-results" in md
+    assert (committed / "comparison_emoji_demo.csv").exists()
+    assert main(["demo", "--cv", "2", "--output", str(tmp_path / "quiet"), "--verbose", "0"]) == 0
+    quiet = capsys.readouterr().out
+    assert "[1/4]" not in quiet and "loading" not in quiet and "Verdict on 'group'" in quiet
