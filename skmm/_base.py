@@ -32,7 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch.callbacks import EarlyStopping, ProgressBar
 
-from skmm._params import auto_epochs
+from skmm._params import auto_epochs, auto_stopping
 from skmm.exceptions import InputError, format_rows
 from skmm.inputs import ImageColumn, check_images, load_images
 from skmm.inputs.checks import FrameMixin, raise_problems, set_input_features
@@ -50,6 +50,7 @@ from skmm.training import (
     torch_seed,
     torch_threads,
 )
+from skmm.training.callbacks import PlateauStopping
 from skmm.training.checkpoint import EpochCheckpoint, describe_params, read_checkpoint
 
 
@@ -232,11 +233,16 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     def _train_net(self, module, data: dict, seeds: dict, *, train_split=None, callbacks=()):
         """Build the net of ``module`` (:meth:`_make_net`) and train it on ``data``, seeded.
 
-        An :class:`~skmm.training.checkpoint.EpochCheckpoint` among ``callbacks``
+        With ``max_epochs="auto"`` a :class:`~skmm.training.callbacks.PlateauStopping`
+        (:meth:`_stopping`) ends training when the monitored loss stops
+        improving; it comes last among the callbacks, so that the epoch where
+        it stops is checkpointed. An
+        :class:`~skmm.training.checkpoint.EpochCheckpoint` among ``callbacks``
         (:class:`CheckpointMixin`) first restores its checkpoint into the
         initialised net, which then trains only the epochs left.
         """
         n_train = len(TensorDict(data)) * (1 - (self.validation_fraction or 0))
+        callbacks = [*callbacks, *self._stopping(n_train, validated=train_split is not None)]
         net = self._make_net(module, seeds["shuffle"], lazy=TensorDict(data).lazy,
                              train_split=train_split, callbacks=callbacks,
                              max_epochs=self._epochs(n_train))
@@ -251,6 +257,20 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
                 net.partial_fit(TensorDict(data), epochs=epochs)
         return net
 
+    def _stopping(self, n_train: float, *, validated: bool) -> list:
+        """The plateau rule of ``max_epochs="auto"`` (none for an int ``max_epochs``).
+
+        It watches ``valid_loss`` when the net holds rows out (``validated``)
+        and restores the best epoch's weights; otherwise ``train_loss``, and
+        the last weights are kept (see :func:`skmm._params.auto_stopping`).
+        """
+        if self.max_epochs != "auto":
+            return []
+        rule = auto_stopping(n_train, self.batch_size)
+        monitor = "valid_loss" if validated else "train_loss"
+        return [("stopping", PlateauStopping(monitor=monitor, load_best=validated, sink=print,
+                                             **rule))]
+
     def _learning_rate(self) -> float:
         """The Adam learning rate of the net (``lr``, with any ``"auto"`` resolved)."""
         return self.lr
@@ -260,7 +280,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         return {"device": resolve_device(self.device)}
 
     def _epochs(self, n_train: float) -> int:
-        """``max_epochs``; ``"auto"``: the epochs of :func:`auto_epochs` for ``n_train`` rows."""
+        """``max_epochs``; ``"auto"``: the cap of :func:`auto_epochs` for ``n_train`` rows."""
         if self.max_epochs == "auto":
             return auto_epochs(n_train, self.batch_size)
         return self.max_epochs
@@ -296,6 +316,23 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         """The skorch History of the last fit: one dict per epoch with each loss term."""
         check_is_fitted(self, "net_")
         return self.net_.history
+
+    @property
+    def max_epochs_(self) -> int:
+        """The epochs the last fit could train: ``max_epochs``, or the cap of ``"auto"``."""
+        check_is_fitted(self, "net_")
+        return int(self.net_.max_epochs)
+
+    @property
+    def n_epochs_(self) -> int:
+        """The epochs the last fit trained (a resumed fit counts the restored ones)."""
+        check_is_fitted(self, "net_")
+        return len(self.net_.history)
+
+    @property
+    def stopped_early_(self) -> bool:
+        """Whether the last fit stopped before ``max_epochs_`` (its loss had stopped improving)."""
+        return self.n_epochs_ < self.max_epochs_
 
 
 class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEstimator):

@@ -28,19 +28,48 @@ DEFAULT_MEMORY_BUDGET = 4 * 2**30
 
 _POSITIVE = Interval(Integral, 1, None, closed="left")
 
-#: ``max_epochs="auto"``: the optimiser steps aimed at, and the bounds on the epochs.
+#: ``max_epochs="auto"``: the cap, in optimiser steps, and the bounds on its epochs.
 AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 1000, 10, 1000
+#: ``max_epochs="auto"``: the plateau rule. Training stops when the monitored
+#: loss has not fallen below ``(1 - PLATEAU_THRESHOLD)`` x its best for a
+#: patience of at least ``PLATEAU_PATIENCE`` epochs and ``PLATEAU_PATIENCE_STEPS``
+#: optimiser steps, and not before ``PLATEAU_MIN_STEPS`` steps.
+PLATEAU_THRESHOLD = 0.01
+PLATEAU_PATIENCE, PLATEAU_PATIENCE_STEPS = 5, 100
+PLATEAU_MIN_STEPS = 200
+
+
+def _batches(n_train: float, batch_size: int) -> int:
+    return max(math.ceil(n_train / batch_size), 1)
 
 
 def auto_epochs(n_train: float, batch_size: int) -> int:
-    """The epochs of ``max_epochs="auto"``: about :data:`AUTO_STEPS` optimiser steps.
+    """The cap of ``max_epochs="auto"``: about :data:`AUTO_STEPS` optimiser steps.
 
     ``ceil(AUTO_STEPS / batches per epoch)``, within
     [:data:`AUTO_MIN_EPOCHS`, :data:`AUTO_MAX_EPOCHS`]: a 90-row table gets
     500 epochs of 2 batches, 800 rows 77 epochs of 13, 100,000 rows 10.
     """
-    batches = max(math.ceil(n_train / batch_size), 1)
+    batches = _batches(n_train, batch_size)
     return int(min(max(math.ceil(AUTO_STEPS / batches), AUTO_MIN_EPOCHS), AUTO_MAX_EPOCHS))
+
+
+def auto_stopping(n_train: float, batch_size: int) -> dict:
+    """The plateau rule of ``max_epochs="auto"`` for ``n_train`` rows, in epochs.
+
+    Returns the arguments ``patience``, ``threshold``, ``threshold_mode``
+    and ``min_epochs`` of :class:`skmm.training.callbacks.PlateauStopping`:
+    a relative threshold of :data:`PLATEAU_THRESHOLD`; a patience of
+    :data:`PLATEAU_PATIENCE` epochs, more when an epoch has few batches
+    (:data:`PLATEAU_PATIENCE_STEPS` steps at least: the mean loss of an
+    epoch of 2 batches is noisy); at least :data:`PLATEAU_MIN_STEPS` steps
+    (within the cap of :func:`auto_epochs`).
+    """
+    batches = _batches(n_train, batch_size)
+    cap = auto_epochs(n_train, batch_size)
+    return {"patience": max(PLATEAU_PATIENCE, math.ceil(PLATEAU_PATIENCE_STEPS / batches)),
+            "threshold": PLATEAU_THRESHOLD, "threshold_mode": "rel",
+            "min_epochs": min(math.ceil(PLATEAU_MIN_STEPS / batches), cap)}
 
 
 class _TorchDevice(HasMethods):
@@ -235,11 +264,31 @@ max_epochs : int, default=%(default)s
     Passes over the training rows.""",
     "max_epochs_auto": """\
 max_epochs : int or "auto", default="auto"
-    Passes over the training rows. ``"auto"`` scales them with the data so
-    that a fit takes about 1,000 optimiser steps (at least 10 epochs, at
-    most 1,000): a 90-row table gets 500 epochs of 2 batches, 800 rows 77,
-    20,000 rows 10. A fixed small number of epochs starves a small table
-    (about 40 steps for 90 rows at 20 epochs), whose latent then collapses.""",
+    ``"auto"``: train until the loss stops improving, under a cap. The cap
+    (``max_epochs_``) scales with the data so that a fit takes at most
+    about 1,000 optimiser steps (at least 10 epochs, at most 1,000): a
+    90-row table gets 500 epochs of 2 batches, 800 rows 77, 20,000 rows
+    10. Training stops earlier when the monitored loss (``valid_loss``
+    with ``validation_fraction``, else ``train_loss``) has not fallen
+    by 1% of its best for a patience of 5 epochs and at least 100
+    optimiser steps, and not before 200 steps; with a validation split the
+    weights of the epoch with the lowest ``valid_loss`` are restored, on
+    the training loss the last weights are kept. ``n_epochs_`` and
+    ``stopped_early_`` say what happened. An int is a fixed budget:
+    exactly that many epochs, never stopped early (to reproduce a
+    schedule, or to compare models at equal training). A fixed small
+    number of epochs starves a small table (about 40 steps for 90 rows at
+    20 epochs), whose latent then collapses; the user guide gives the
+    time and quality at both.""",
+    "stopping_attributes": """\
+max_epochs_ : int
+    The most epochs the last fit could train: ``max_epochs``, or the cap
+    of ``"auto"``.
+n_epochs_ : int
+    The epochs it trained (those restored from a checkpoint included).
+stopped_early_ : bool
+    Whether it stopped before ``max_epochs_`` because the monitored loss
+    had stopped improving (``max_epochs="auto"``).""",
     "batch_size": """\
 batch_size : int, default=64
     Rows per optimiser step.""",
@@ -248,7 +297,9 @@ lr : float, default=%(default)s
     Adam learning rate.""",
     "validation_fraction": """\
 validation_fraction : float or None, default=None
-    Hold out this fraction of the rows to record ``valid_*`` loss terms.""",
+    Hold out this fraction of the rows to record ``valid_*`` loss terms;
+    with ``max_epochs="auto"`` training then stops on a plateau of
+    ``valid_loss`` and keeps the weights of its lowest epoch.""",
     "device": """\
 device : str, default="auto"
     ``"auto"`` trains on CUDA when present, else on the CPU.""",

@@ -273,6 +273,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (``train_bow`` and ``train_mean_vector`` when those terms are on;
         ``valid_*`` with ``validation_fraction``), ``dur``.
+    %(stopping_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 

@@ -170,6 +170,7 @@ list of str, default="auto"
     history_ : skorch.history.History
         Per epoch ``train_loss``, ``train_image``, ``train_factorization``
         and, for variant II, ``train_text``, ``train_columns``.
+    %(stopping_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 

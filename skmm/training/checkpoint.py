@@ -9,6 +9,8 @@ one file ``checkpoint.pt`` in its folder holding
   generator (the model's sampling, dropout ...), the CUDA generators when
   CUDA is in use, and every ``torch.Generator`` among the net's parameters
   (the shuffling generator ``iterator_train__generator``),
+* the best epoch's module weights when a :class:`~skmm.training.callbacks.PlateauStopping`
+  restores them at the end (``load_best``) and they are not the module's own,
 * the epoch, and the *fingerprint* of the fit: the estimator's class, its
   parameters (but for those that do not change what is learned), the seeds,
   a hash of every training tensor and a hash of the initial module.
@@ -19,7 +21,11 @@ checkpoint, refuses it with :class:`CheckpointMismatchError` when its
 fingerprint differs from this fit's, and otherwise loads every state above
 into the net and returns the number of epochs left: training then goes on
 exactly as the interrupted fit would have (bit for bit on the CPU at the
-same number of threads).
+same number of threads). A :class:`~skmm.training.callbacks.PlateauStopping`
+among the net's callbacks replays the restored history, so the resumed fit
+stops at the epoch the uninterrupted one stops at; a checkpoint written at
+the epoch where training stopped is complete (nothing left to train, the
+best weights restored where the rule restores them).
 
 Nothing else draws random numbers in training: splits are seeded
 generators of their own (:class:`~skmm.training.RandomSplit`), the streaming
@@ -34,6 +40,7 @@ with ``torch.load(weights_only=True)``: reading it never runs pickled code.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import numbers
@@ -47,6 +54,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 from skmm.exceptions import CheckpointMismatchError
+from skmm.training.callbacks import PlateauStopping
 from skmm.training.runtime import unwrap
 
 __all__ = ["CHECKPOINT_FILE", "EpochCheckpoint",
@@ -312,7 +320,8 @@ class EpochCheckpoint(Callback):
         -------
         int or None
             The epochs left to train: None when there is no checkpoint (train
-            ``max_epochs``), 0 when the checkpoint is already complete.
+            ``max_epochs``), 0 when the checkpoint is already complete (at
+            ``max_epochs``, or where a ``PlateauStopping`` stopped).
 
         Raises
         ------
@@ -346,10 +355,11 @@ class EpochCheckpoint(Callback):
                              f"beyond max_epochs={net.max_epochs}; raise max_epochs, or choose "
                              "another checkpoint_dir")
         self._restore(net, saved)
+        stopped = _restore_stopping(net, saved.get("best_module"))
         if self.verbose:
             print(f"Resuming from epoch {epoch} of {max(net.max_epochs, epoch)} "
-                  f"({self.path})")
-        return net.max_epochs - epoch
+                  f"({self.path})" + (": training had stopped there" if stopped else ""))
+        return 0 if stopped else net.max_epochs - epoch
 
     @staticmethod
     def _restore(net, saved: dict) -> None:
@@ -377,6 +387,7 @@ class EpochCheckpoint(Callback):
             "module": unwrap(net.module_).state_dict(),
             "optimizer": net.optimizer_.state_dict(),
             "history": json.dumps(list(net.history), default=_json_default),
+            "best_module": _best_weights(net),
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if _uses_cuda(net) else None,
                     "generators": {k: g.get_state() for k, g in _generators(net).items()}},
@@ -388,6 +399,51 @@ class EpochCheckpoint(Callback):
         if not hasattr(self, "fingerprint_"):
             raise RuntimeError("EpochCheckpoint.resume must run before training")
         _atomic_save(self.state(net), self.path)
+
+
+def _stopper(net) -> PlateauStopping | None:
+    return next((cb for _, cb in net.callbacks_ if isinstance(cb, PlateauStopping)), None)
+
+
+def _best_weights(net) -> dict | None:
+    """The best epoch's weights a ``load_best`` stopper keeps, unless they are the module's.
+
+    Called when an epoch ends, before the stopper has counted that epoch
+    (it comes after the checkpoint among the callbacks, so that the epoch
+    where it stops is saved): when the epoch just ended is the best, the
+    module saved is the best; otherwise the stopper's copy is.
+    """
+    stopper = _stopper(net)
+    if stopper is None or not stopper.load_best:
+        return None
+    probe = copy.copy(stopper)  # replayed apart: the stopper's own count goes on
+    probe.replay(net.history)
+    if probe.lowest_epoch_ == net.history[-1, "epoch"]:
+        return None
+    return stopper.best_model_weights_
+
+
+def _restore_stopping(net, best_module) -> bool:
+    """Replay the restored history in the net's stopper; whether training had stopped.
+
+    Its best weights (``load_best``) are handed back for the epochs to come;
+    when nothing is left to train (stopped, or at ``max_epochs``), they are
+    loaded into the module, as the uninterrupted fit ends.
+    """
+    stopper = _stopper(net)
+    if stopper is None:
+        return False
+    probe = copy.copy(stopper)
+    stopped = probe.replay(net.history_)
+    if not stopper.load_best:
+        return stopped
+    if best_module is None:  # the last epoch saved was the best
+        best_module = copy.deepcopy(net.module_.state_dict())
+    stopper.restore_best(best_module)
+    if (stopped or len(net.history_) >= net.max_epochs) \
+            and probe.lowest_epoch_ != net.history_[-1, "epoch"]:
+        net.module_.load_state_dict(best_module)
+    return stopped
 
 
 def _restore_best_scores(net) -> None:

@@ -314,3 +314,65 @@ def test_describe_and_hash_data_are_stable():
     data = {"x": torch.arange(6).reshape(2, 3), "y": torch.zeros(2)}
     assert hash_data(data) == hash_data({k: v.clone() for k, v in data.items()})
     assert hash_data(data)["x"] != hash_data({**data, "x": data["x"].T.contiguous()})["x"]
+
+
+# ---- with max_epochs="auto": the plateau rule ------------------------------------
+
+
+@pytest.fixture
+def quick_plateau(monkeypatch):
+    """A plateau rule that a tiny fit meets in a few epochs (under a cap of 200)."""
+    import skmm._params
+
+    monkeypatch.setattr(skmm._params, "AUTO_STEPS", 400)
+    monkeypatch.setattr(skmm._params, "PLATEAU_THRESHOLD", 0.0)
+    monkeypatch.setattr(skmm._params, "PLATEAU_PATIENCE", 3)
+    monkeypatch.setattr(skmm._params, "PLATEAU_PATIENCE_STEPS", 0)
+    monkeypatch.setattr(skmm._params, "PLATEAU_MIN_STEPS", 8)
+
+
+STOPPING = {
+    "train_loss": (CRVAEEmbedder, {**CRVAE, "max_epochs": "auto", "lr": 1e-2}),
+    "valid_loss": (MMEDAEmbedder, {**MMEDA, "max_epochs": "auto", "lr": 1e-2, "batch_size": 8,
+                                   "validation_fraction": 0.25}),
+}
+
+
+@pytest.mark.parametrize("monitor", list(STOPPING))
+def test_a_resumed_fit_stops_at_the_epoch_of_the_uninterrupted_one(monitor, X, tmp_path,
+                                                                     interrupt, quick_plateau):
+    cls, params = STOPPING[monitor]
+    plain = fit(cls, params, X)
+    stop = dict(plain.net_.callbacks_)["stopping"]
+    assert plain.stopped_early_ and stop.monitor == monitor
+    # interrupted within the patience, after the best epoch: the misses must be replayed
+    k = plain.n_epochs_ - 1
+    assert stop.lowest_epoch_ < k
+    interrupt(k)
+    with pytest.raises(Interrupted):
+        fit(cls, params, X, checkpoint_dir=tmp_path)
+    resumed = fit(cls, params, X, checkpoint_dir=tmp_path)
+    assert resumed.n_epochs_ == plain.n_epochs_ and resumed.stopped_early_
+    assert_same_fit(resumed, plain, X)  # valid_loss: the best epoch's weights, restored
+    assert saved_epoch(tmp_path) == plain.n_epochs_
+    # the checkpoint of the epoch where it stopped is complete: restored, not trained
+    again = fit(cls, params, X, checkpoint_dir=tmp_path)
+    assert list(again.history_[:, "dur"]) == list(resumed.history_[:, "dur"])
+    assert again.stopped_early_
+    np.testing.assert_array_equal(again.transform(X), plain.transform(X))
+
+
+def test_the_checkpoint_keeps_the_best_weights_only_when_they_are_not_the_modules(
+        X, tmp_path, quick_plateau):
+    cls, params = STOPPING["valid_loss"]
+    emb = fit(cls, params, X, checkpoint_dir=tmp_path)
+    stop = dict(emb.net_.callbacks_)["stopping"]
+    saved = read_checkpoint(tmp_path)
+    assert stop.lowest_epoch_ < saved["epoch"]
+    best = saved["best_module"]
+    assert set(best) == set(emb.net_.module_.state_dict())
+    for name, value in emb.net_.module_.state_dict().items():  # restored at the end
+        torch.testing.assert_close(value, best[name], rtol=0, atol=0)
+    cls, params = STOPPING["train_loss"]
+    fit(cls, params, X, checkpoint_dir=tmp_path / "train")
+    assert read_checkpoint(tmp_path / "train")["best_module"] is None  # last weights kept
