@@ -1,8 +1,10 @@
 """Emoji groups with wordllama's pretrained token vectors: the embedders against the baselines.
 
-    python benchmarks/pretrained_encoders.py [--only NAME,...]
+    python benchmarks/pretrained_encoders.py [--only NAME,...] [--exact NAME;...]
 
-(``--only``: the named rows are measured and replaced in the results file.)
+(``--only``: the rows whose names start with one of the comma-separated
+prefixes are measured and replaced in the results file; ``--exact``: the
+rows named exactly, separated by semicolons, for names that hold commas.)
 
 The protocol of the "pretrained encoders" issue: ``load_emoji(image_size=32)``
 (1,914 rows), the 9 ``group`` labels, 3-fold stratified cross-validation
@@ -10,7 +12,10 @@ The protocol of the "pretrained encoders" issue: ``load_emoji(image_size=32)``
 embedding (the embedders at their defaults, ``image_size=32``,
 ``word_vectors="wordllama"``, one torch thread; a row that changes a
 parameter names it). The supervised common space learns from the training
-folds' groups. The PCA rows are the unsupervised linear reference: the same
+folds' groups. The last column is the time of the whole cross-validation
+and, for an embedder, the epochs each fold trained of the most allowed
+(``n_epochs_/max_epochs_``: fewer when ``max_epochs="auto"`` stopped on a
+plateau of the loss). The PCA rows are the unsupervised linear reference: the same
 two inputs (50 pixel principal components next to the mean wordllama
 vector, standardised) reduced by PCA to the embedders' widths. Writes
 ``benchmarks/results/pretrained_encoders.md`` with the machine line.
@@ -28,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _common import machine, refresh_rows  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold, cross_validate  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
@@ -81,9 +86,18 @@ def contenders():
     ]
 
 
+def epochs(fitted) -> str:
+    """`` (epochs a/b, ...)``: per fold, the embedder's ``n_epochs_/max_epochs_``, if any."""
+    embedders = [est.steps[0][1] if hasattr(est, "steps") else est for est in fitted]
+    if not all(hasattr(e, "n_epochs_") for e in embedders):
+        return ""
+    return " (epochs " + ", ".join(f"{e.n_epochs_}/{e.max_epochs_}" for e in embedders) + ")"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=None, help="comma-separated names (prefixes)")
+    parser.add_argument("--exact", default=None, help="semicolon-separated whole names")
     args = parser.parse_args(argv)
     X = load_emoji(image_size=32)
     # row by row, so computed once for all folds: wordllama's mean over each name's pieces
@@ -95,18 +109,21 @@ def main(argv=None):
     for name, est, target in contenders():
         if args.only and not any(name.startswith(p) for p in args.only.split(",")):
             continue
+        if args.exact and name not in args.exact.split(";"):
+            continue
         start = time.perf_counter()
-        scores = cross_val_score(est, X, y, cv=cv, scoring="f1_macro")
+        result = cross_validate(est, X, y, cv=cv, scoring="f1_macro", return_estimator=True)
         seconds = time.perf_counter() - start
+        scores = result["test_score"]
         rows.append(f"| {name} | {np.mean(scores):.3f} ± {np.std(scores):.3f} | {target} | "
-                    f"{seconds:.0f} s |")
+                    f"{seconds:.0f} s{epochs(result['estimator'])} |")
         print(rows[-1], flush=True)
     text = "\n".join(["# Emoji groups with pretrained token vectors (wordllama)", "",
                       f"`python benchmarks/pretrained_encoders.py` on {machine()}.", "",
                       __doc__.split("\n\n")[3].replace("\n", " "), "", *rows, ""])
     print(text)
     path = RESULTS / "pretrained_encoders.md"
-    if args.only:  # refresh the rows run, keep the others
+    if args.only or args.exact:  # refresh the rows run, keep the others
         text = refresh_rows(path, text, rows[2:], [c[0] for c in contenders()])
     path.write_text(text)
 
