@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(PY) -m skmm demo --output $(OUTPUT)
 
 test: $(STAMP)
-	$(PY) -m ruff check skmm tests benchmarks
+	$(PY) -m ruff check skmm tests benchmarks examples
 	$(PY) -m pytest
 
 benchmark: $(STAMP)
@@ -33,7 +33,7 @@ docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 lint: $(STAMP)
-	$(PY) -m ruff check skmm tests benchmarks
+	$(PY) -m ruff check skmm tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) $(OUTPUT) .pytest_cache .benchmarks docs/_build docs/generated

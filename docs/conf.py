@@ -9,6 +9,12 @@ it the same way. Two markers in the sources are expanded here:
   measured numbers are never copied by hand;
 * ``<!-- skmm-preset-table: module.Class PRESET -->`` becomes a table of a
   published preset (e.g. ``PAPER_PRESET``) next to the estimator's defaults.
+
+The examples gallery (``examples/plot_*.py``) is executed by sphinx-gallery
+in this process and written to ``auto_examples/``. Its threads: OpenMP
+(torch's intra-op pool, scikit-learn's t-SNE) runs ``SKMM_DOCS_THREADS``
+threads, 1 by default, so that the examples' small models do not spin
+threads against each other or against other processes on a loaded machine.
 """
 
 from __future__ import annotations
@@ -17,11 +23,16 @@ import fnmatch
 import os
 from pathlib import Path
 
-import skmm
+# before torch or scikit-learn start their thread pools
+os.environ["OMP_NUM_THREADS"] = os.environ.get("SKMM_DOCS_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import skmm  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 RESULTS = ROOT / "benchmarks" / "results"
+EXAMPLES = ROOT / "examples"
 
 project = "skmm"
 author = "skmm developers"
@@ -34,12 +45,30 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
+                    "auto_examples/*.py", "auto_examples/*.zip"]
+
+# sphinx-gallery: every examples/plot_*.py is run and its figures shown; the
+# other scripts there are shown without running. Each example should take
+# well under a minute on 2 CPU cores (auto_examples/sg_execution_times.rst).
+sphinx_gallery_conf = {
+    "examples_dirs": os.path.relpath(EXAMPLES, DOCS),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py|ruff\.toml",
+    "within_subsection_order": "FileNameSortKey",  # plot_1_..., plot_2_...
+    "download_all_examples": False,
+    "image_scrapers": ("matplotlib",),
+    "doc_module": ("skmm",),
+    "reference_url": {"skmm": None},
+    "show_memory": False,
+}
 
 # autodoc / autosummary / numpydoc: one page per object, no class-member tables
 # from numpydoc (the class template lists the methods), no network.

@@ -14,19 +14,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 RESULTS = ROOT / "benchmarks" / "results"
+EXAMPLES = ROOT / "examples"
 
-for _name in ("sphinx", "numpydoc", "myst_parser", "pydata_sphinx_theme"):
+for _name in ("sphinx", "numpydoc", "myst_parser", "pydata_sphinx_theme", "sphinx_gallery"):
     pytest.importorskip(_name, reason="the docs extra is not installed")
 
 
 @pytest.fixture(scope="module")
 def built_docs(tmp_path_factory):
-    """Build a copy of docs/ (with the README and the results it includes).
+    """Build a copy of docs/ (with the README, the results it includes, the examples).
 
-    A copy, so that the autosummary stubs are not written into the checkout.
+    A copy, so that the autosummary stubs and the gallery (whose examples run
+    here) are not written into the checkout.
     """
     tmp = tmp_path_factory.mktemp("docs")
-    shutil.copytree(DOCS, tmp / "docs", ignore=shutil.ignore_patterns("_build", "generated"))
+    shutil.copytree(DOCS, tmp / "docs", ignore=shutil.ignore_patterns(
+        "_build", "generated", "auto_examples", "sg_execution_times.rst"))
+    shutil.copytree(EXAMPLES, tmp / "examples", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp / "README.md")
     if RESULTS.is_dir():
         shutil.copytree(RESULTS, tmp / "benchmarks" / "results")
@@ -55,8 +59,32 @@ def test_docs_build_without_warnings(built_docs):
                  "datasets.html", "benchmarks.html", "user_guide/crvae.html",
                  "user_guide/mmeda.html", "user_guide/common_space.html",
                  "generated/skmm.CRVAEEmbedder.html",
-                 "generated/skmm.inputs.validate_frame.html"):
+                 "generated/skmm.inputs.validate_frame.html", "auto_examples/index.html"):
         assert (out / page).is_file(), page
+
+
+@pytest.mark.slow
+def test_every_example_runs_and_shows_its_figure(built_docs):
+    proc, out, log = built_docs
+    assert proc.returncode == 0, log
+    gallery = (out / "auto_examples" / "index.html").read_text(encoding="utf-8")
+    examples = sorted(p.stem for p in EXAMPLES.glob("plot_*.py"))
+    assert examples
+    for name in examples:
+        page = out / "auto_examples" / f"{name}.html"
+        assert page.is_file(), name
+        assert f"{name}.html" in gallery, name  # listed in the gallery
+        text = page.read_text(encoding="utf-8")
+        # sphinx-gallery shows a failed example's traceback instead of its figures
+        assert "Traceback (most recent call last)" not in text, name
+        figures = re.findall(rf'src="\.\./_images/(sphx_glr_{re.escape(name)}_\d+\.png)"', text)
+        assert figures, f"{name}: no figure on its page"
+        for figure in figures:
+            assert (out / "_images" / figure).stat().st_size > 1000, figure
+    # the timing table of the gallery lists every example
+    times = (out / "auto_examples" / "sg_execution_times.html").read_text(encoding="utf-8")
+    for name in examples:
+        assert f"{name}.py" in times, name
 
 
 @pytest.mark.slow
