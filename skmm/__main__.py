@@ -21,9 +21,16 @@ folder); nothing else is written outside ``--output``. The committed tables
 are written whole, so ``--update-results`` refuses ``--only`` (a subset of the
 contenders).
 
-``demo`` (the README's main command) is the quick version of the emoji
-comparison: the same table and figures (about 25 minutes on 2 busy CPU cores;
-the embedders train about 1,000 steps, the neural baselines until they converge).
+``demo`` (the README's main command) tells the same story in a few minutes:
+the three embedders on the pretrained towers (CRVAE, MMEDA-II and the
+supervised common space with EfficientNet-Lite0 and the Universal Sentence
+Encoder) against what a user builds from the same towers without skmm, TF-IDF
+and the majority class, on the emoji groups in 3 folds
+(:data:`skmm.comparison.DEMO_CONTENDERS`), with the same tables, verdict and
+figures. ``benchmark --quick`` runs every contender but the slowest
+(:data:`skmm.comparison.QUICK_LEAVES_OUT`) on 32-pixel images in 3 folds.
+Both print a line as each contender and fold starts, with an estimate of the
+time left (``--verbose 0``: only the table and the verdict).
 """
 
 from __future__ import annotations
@@ -62,8 +69,9 @@ def _compare(dataset: str, *, config: str, cv: int | None, output: Path, seed: i
 
     t0 = time.perf_counter()
     cv = cv or CONFIGS[config]["cv"]
-    say(f"loading {dataset} ({CONFIGS[config]['image_size']} px; the emoji are drawn once, "
-        "then read from the cache under $SKMM_DATA)")
+    size = CONFIGS[config]["image_size"]
+    say(f"loading the emoji ({size} px; drawn once, then read from the cache under $SKMM_DATA)"
+        if dataset == "emoji" else f"drawing the shapes ({size} px)")
     X, targets = load_benchmark_data(dataset, config=config, random_state=seed,
                                      verbose=max(verbose - 1, 0))
     skipped: dict = {}

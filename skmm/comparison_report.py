@@ -1,6 +1,7 @@
-"""The report of a comparison: its verdict, its tables and figures.
+"""The report of a comparison: its progress, its verdict, its tables and figures.
 
-:func:`verdict` says, for each multimodal embedder of a
+``_Progress`` prints, as each contender and fold starts, about how long is
+left; :func:`verdict` says, for each multimodal embedder of a
 :class:`~skmm.comparison.ComparisonResult`, which baselines it beats, ties and
 is beaten by; :func:`write_report` writes the Markdown, CSV tables and figures.
 Both are re-exported by :mod:`skmm.comparison`, where they are documented.
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 import platform
 import re
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["verdict", "write_report"]
@@ -82,6 +86,69 @@ def verdict(result, target: str | None = None) -> list[str]:
     return lines
 
 
+def _duration(seconds: float) -> str:
+    """``"40 s"`` under 90 seconds, else ``"3 min"`` (rounded)."""
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+class _Progress:
+    """Progress lines of :func:`~skmm.comparison.run_comparison`, one per contender and fold.
+
+    Before each step it prints ``[7/24] CRVAE (towers), fold 2/3, about 3 min
+    left``; after a contender's last fold, the time its folds took. The
+    estimate of what is left, this step included, takes for a contender
+    already seen the mean of its folds so far, and for one not yet seen its
+    :attr:`~skmm.comparison.Contender.cost_s` times the pace of the run so far (measured
+    seconds over guessed seconds of the steps done, pulled towards 1 by
+    ``prior_s`` seconds so that a few cheap steps do not swing it).
+    """
+
+    def __init__(self, contenders: Sequence, cv: int, verbose: int,
+                 prior_s: float = 30.0):
+        self.contenders, self.cv, self.verbose, self.prior_s = contenders, cv, verbose, prior_s
+        self.total = len(contenders) * cv
+        self.step = 0
+        self.folds: dict[str, list[float]] = {}
+        self.spent = self.guessed = 0.0
+        self.t0 = time.perf_counter()
+
+    def _left_s(self, contender_index: int, fold: int) -> float:
+        guessed = self.guessed + self.prior_s
+        pace = (self.spent + self.prior_s) / guessed if guessed > 0 else 1.0
+        left = 0.0
+        for i in range(contender_index, len(self.contenders)):
+            c = self.contenders[i]
+            folds = self.cv - fold if i == contender_index else self.cv
+            seen = self.folds.get(c.name)
+            left += folds * (float(np.mean(seen)) if seen else c.cost_s * pace)
+        return left
+
+    def start(self, contender_index: int, fold: int) -> None:
+        """Say which step starts, and about how long is left."""
+        self.step += 1
+        if self.verbose:
+            name = self.contenders[contender_index].name
+            left = _duration(self._left_s(contender_index, fold))
+            print(f"[{self.step}/{self.total}] {name}, fold {fold + 1}/{self.cv}, "
+                  f"about {left} left", flush=True)
+
+    def done(self, contender_index: int, fold: int, seconds: float) -> None:
+        """Record a finished step; after a contender's last fold, say its time."""
+        c = self.contenders[contender_index]
+        self.folds.setdefault(c.name, []).append(seconds)
+        self.spent += seconds
+        self.guessed += c.cost_s
+        if self.verbose and fold == self.cv - 1:
+            print(f"    {c.name}: {self.cv} folds in {sum(self.folds[c.name]):.1f} s",
+                  flush=True)
+
+    def finish(self) -> None:
+        """Say the total."""
+        if self.verbose:
+            print(f"{self.total} folds of {len(self.contenders)} contenders in "
+                  f"{_duration(time.perf_counter() - self.t0)}", flush=True)
 
 
 def _machine() -> str:

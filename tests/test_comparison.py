@@ -92,7 +92,7 @@ def test_progress_says_contender_fold_and_time_left(X, capsys):
 
 
 def test_progress_estimate_uses_the_pace_and_each_contender_s_own_folds():
-    from skmm.comparison import _duration, _Progress
+    from skmm.comparison_report import _duration, _Progress
 
     slow = Contender("slow", "-", DummyClassifier(), cost_s=100.0)
     fast = Contender("fast", "-", DummyClassifier(), cost_s=10.0)
