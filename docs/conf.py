@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from pathlib import Path
 
 # before torch or scikit-learn start their thread pools
@@ -54,13 +55,17 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip"]
 
-# sphinx-gallery: every examples/plot_*.py is run and its figures shown; the
-# other scripts there are shown without running. Each example should take
-# well under a minute on 2 CPU cores (auto_examples/sg_execution_times.rst).
+# sphinx-gallery: every examples/plot_*.py is run and its figures shown, but
+# those named here, which are shown without running (their API is not on main
+# yet): remove a name to run it (tests/test_docs.py then checks its figure).
+# Each example should take well under a minute on 2 CPU cores
+# (auto_examples/sg_execution_times.rst).
+EXAMPLES_NOT_RUN = ("plot_3_unlabelled_pairs.py",)
+_not_run = "|".join(re.escape(name) for name in EXAMPLES_NOT_RUN) or "$^"
 sphinx_gallery_conf = {
     "examples_dirs": os.path.relpath(EXAMPLES, DOCS),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    "filename_pattern": rf"/(?!(?:{_not_run})$)plot_",
     "ignore_pattern": r"__init__\.py|ruff\.toml",
     "within_subsection_order": "FileNameSortKey",  # plot_1_..., plot_2_...
     "download_all_examples": False,
