@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.skmm-installed
 OUTPUT ?= skmm_output
 
-.PHONY: demo test install lint benchmark docs clean
+.PHONY: demo test test-min install lint benchmark docs clean FORCE
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,33 @@ test: $(STAMP)
 	$(PY) -m ruff check skmm tests benchmarks examples
 	$(PY) -m pytest
 
+# The declared floors hold: .venv-min gets the same pinned torch, then skmm with every
+# other dependency at exactly its floor (requirements-min.txt, generated from
+# pyproject.toml: each '>=X' becomes '==X'), and runs the linter and the tests there.
+# PYTEST_MIN_ARGS narrows the run (e.g. PYTEST_MIN_ARGS='-m "not slow"').
+VENV_MIN := .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+STAMP_MIN := $(VENV_MIN)/.skmm-installed
+MIN_REQS := requirements-min.txt
+PYTEST_MIN_ARGS ?=
+
+# Rewritten only when its text changes, so that the stamp below stays valid.
+$(MIN_REQS): pyproject.toml .ci/min_requirements.py FORCE
+	$(PYTHON) .ci/min_requirements.py > $@.tmp
+	if cmp -s $@.tmp $@; then rm $@.tmp; else mv $@.tmp $@; fi
+
+$(STAMP_MIN): $(MIN_REQS)
+	$(PYTHON) -m venv $(VENV_MIN)
+	$(PY_MIN) -m pip install --quiet "$(TORCH)"
+	$(PY_MIN) -m pip install --quiet -c $(MIN_REQS) -e ".[datasets,plot,dev]" "$(TORCH)"
+	touch $(STAMP_MIN)
+
+test-min: $(STAMP_MIN)
+	$(PY_MIN) -m ruff check skmm tests benchmarks examples
+	$(PY_MIN) -m pytest $(PYTEST_MIN_ARGS)
+
+FORCE:
+
 benchmark: $(STAMP)
 	$(PY) -m pytest benchmarks --benchmark-only -p no:randomly
 
@@ -36,4 +63,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check skmm tests benchmarks examples
 
 clean:
-	rm -rf $(VENV) $(OUTPUT) .pytest_cache .benchmarks docs/_build docs/generated
+	rm -rf $(VENV) $(VENV_MIN) $(OUTPUT) .pytest_cache .benchmarks docs/_build docs/generated
