@@ -69,6 +69,7 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"__init__\.py|ruff\.toml",
     "within_subsection_order": "FileNameSortKey",  # plot_1_..., plot_2_...
     "download_all_examples": False,
+    "remove_config_comments": True,  # e.g. "# sphinx_gallery_thumbnail_number = 2"
     "image_scrapers": ("matplotlib",),
     "doc_module": ("skmm",),
     "reference_url": {"skmm": None},

@@ -8,6 +8,8 @@ for the pictures, the multilingual Universal Sentence Encoder for the
 names), and draw the embedding with :func:`skmm.plotting.plot_embedding_map`.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # The data
 # --------

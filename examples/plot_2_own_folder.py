@@ -35,7 +35,8 @@ for i, (pixels, caption) in enumerate(zip(shapes["image"], shapes["text"])):
 # a row whose file never made it to the folder, as happens in real tables
 rows.append({"file": "pictures/lost.png", "caption": "a picture that is not there"})
 pd.DataFrame(rows).to_csv(folder / "captions.csv", index=False)
-print(sorted(p.name for p in folder.iterdir()), len(list((folder / "pictures").iterdir())))
+print(f"{folder}: captions.csv ({len(rows)} rows) and "
+      f"{len(list((folder / 'pictures').iterdir()))} PNG files in pictures/")
 
 # %%
 # Read it into a DataFrame
@@ -56,7 +57,7 @@ X.head()
 from skmm.inputs import validate_frame
 
 bad = validate_frame(X, image_cols=["file"], text_cols=["caption"])
-print(bad)
+print(bad.to_string(index=False))
 X = X.drop(index=bad["row"].dropna().unique())
 
 # %%

@@ -22,6 +22,8 @@ among the K nearest items) and the median rank of the partner.
    figures) in the documentation build.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # Pairs, and nothing else
 # -----------------------

@@ -15,6 +15,8 @@ score cross-modal retrieval on held-out emoji, and query pictures with
 Chinese names.
 """
 
+# sphinx_gallery_thumbnail_number = 2
+
 # %%
 # The data, and what jieba does to it
 # -----------------------------------

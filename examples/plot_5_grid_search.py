@@ -48,6 +48,7 @@ for dropout, rows in results.groupby("param_dropout"):
                 yerr=rows["std_test_score"], marker="o", capsize=3,
                 label=f"dropout={dropout}")
 ax.set_xscale("log", base=2)
+ax.set_xticks(grid["n_components"], [str(n) for n in grid["n_components"]])
 ax.set_xlabel("n_components")
 ax.set_ylabel("mAP@50 (mean ± std over 3 folds)")
 ax.set_title("GridSearchCV of CommonSpaceEmbedder")

@@ -49,7 +49,7 @@ def f1_bars(table, ax, title):
     ax.set_xlabel("macro-F1 (mean ± std over folds)")
     ax.set_title(title)
     ax.legend(handles=[Patch(color=c, label=m) for m, c in COLORS.items() if m != "-"],
-              loc="lower right", fontsize="small")
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     ax.grid(axis="x", alpha=0.3)
 
 
