@@ -146,13 +146,15 @@ class Spec:
     supervised: bool = False  # fit(X, y)
     classifier: bool = False  # predict instead of transform
     neural: bool = False  # trained with torch
+    y_optional: bool = False  # supervised with y, and fits without it too
 
 
 SPECS = {
     "CRVAEEmbedder": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE), ("image", "text"), neural=True),
     "MMEDAEmbedder": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA), ("image", "text"), neural=True),
     "CommonSpaceEmbedder": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE),
-                                ("image", "text"), supervised=True, neural=True),
+                                ("image", "text"), supervised=True, neural=True,
+                                y_optional=True),
     "TextSVMClassifier": Spec(lambda: skmm.baselines.TextSVMClassifier(random_state=0), ("text",),
                               supervised=True, classifier=True),
     "ImageCNNClassifier": Spec(lambda: skmm.baselines.ImageCNNClassifier(**CNN), ("image",),
@@ -183,7 +185,14 @@ SPECS = {
                                   ("image", "text"), neural=True),
     "CommonSpaceEmbedder[towers]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
                                                                          **TOWERS),
-                                        ("image", "text"), supervised=True, neural=True),
+                                        ("image", "text"), supervised=True, neural=True,
+                                        y_optional=True),
+    # the common space learned from the pairing of the rows alone (fit(X), no y)
+    "CommonSpaceEmbedder[pairs]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
+                                                                        **TOWERS),
+                                       ("image", "text"), neural=True),
+    "TowerCCA": Spec(lambda: skmm.baselines.TowerCCA(n_components=2, pca_components=4),
+                     ("image", "text")),
     "ImageTower": Spec(lambda: skmm.towers.ImageTower("image", image_size=32), ("image",)),
     "TextTower": Spec(lambda: skmm.towers.TextTower("text"), ("text",)),
 }
@@ -201,7 +210,7 @@ NEURAL_EMBEDDERS = [n for n in TRANSFORMERS if SPECS[n].neural]
 OUTPUT_DTYPE = {"ImageLoader": np.uint8}
 #: output columns named <lowercase class name><i>, like scikit-learn's PCA
 CLASS_PREFIX_NAMES = NEURAL_EMBEDDERS + ["CollectiveMF", "MeanWordVectors", "ImageTower",
-                                         "TextTower"]
+                                         "TextTower", "TowerCCA"]
 COLUMN_CASES = [(n, c) for n in NAMES for c in SPECS[n].columns]
 
 
@@ -573,7 +582,7 @@ def test_tags_string(name):
 def test_tags_kind_and_target(name):
     tags = make(name).__sklearn_tags__()
     spec = SPECS[name]
-    assert tags.target_tags.required is spec.supervised
+    assert tags.target_tags.required is (spec.supervised and not spec.y_optional)
     if spec.classifier:
         assert tags.estimator_type == "classifier" and tags.classifier_tags is not None
     else:

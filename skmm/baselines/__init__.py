@@ -10,6 +10,8 @@
   multilingual sentence vectors, + LinearSVC) and the early-fusion
   one-liner :func:`make_tfidf_pca_fusion` (TF-IDF + pixel PCA, one
   LinearSVC).
+* :mod:`skmm.baselines.cca`: :class:`TowerCCA`, CCA of the frozen towers'
+  features of an image and a text column, the paired-retrieval baseline.
 * :mod:`skmm.baselines.neural`: the neural classifiers, an image CNN and
   LSTM + CNN late fusion, whose branches may be frozen pretrained towers
   (EfficientNet-Lite0, the Universal Sentence Encoder).
@@ -24,6 +26,7 @@ _LOCATIONS = {
     "ImageFeatures": "features",
     "EarlyFusion": "factorization",
     "TextSVMClassifier": "classifiers",
+    "TowerCCA": "cca",
     "ImageCNNClassifier": "neural",
     "LateFusionClassifier": "neural",
     "make_tfidf_pca_fusion": "classifiers",

@@ -63,8 +63,10 @@ class StagesMixin:
         ----------
         X : pandas.DataFrame
             Holds the columns of all modalities (cells may be missing).
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or None
+            Class labels; None for an embedder fitted without labels
+            (``objective_="contrastive"``), whose new modalities learn to
+            meet the frozen earlier ones on the pairing of the rows.
 
         Returns
         -------
@@ -94,7 +96,13 @@ class StagesMixin:
         if new and self.strategy == "cvs":
             raise ValueError(f"strategy='cvs' trains all modalities together: fit again with "
                              f"{list(specs_now)}, or use strategy='mcvs' or 'rvs' to add {new}")
-        y = check_labels(X, y, estimator=self, min_classes=1)
+        contrastive = self.objective_ == "contrastive"
+        if contrastive and y is not None:
+            raise ValueError("this embedder was fitted without labels (objective_="
+                             "'contrastive'): partial_fit learns from the pairing of the rows "
+                             "too; call it without y, or fit a new one on labels")
+        if not contrastive:
+            y = check_labels(X, y, estimator=self, min_classes=1)
         specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
         seeds = self._stage_seeds(len(self.stages_))
         encoders = dict(self.text_encoders_)
@@ -109,17 +117,21 @@ class StagesMixin:
         data = self._prepare_modalities(X, specs, stage, encoders=encoders,
                                         fit_names=tuple(fit_names), vector_sizes=vector_sizes,
                                         size=size)
-        known = set(self.classes_.tolist())
-        added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
-        classes = np.concatenate([self.classes_, np.asarray(added_classes, dtype=object)]) \
-            if added_classes else self.classes_
-        lookup = {c: i for i, c in enumerate(classes.tolist())}
-        data["y"] = torch.tensor([lookup[v] for v in y.tolist()], dtype=torch.int64)
+        classes, added_classes = getattr(self, "classes_", np.array([])), []
+        if not contrastive:
+            known = set(classes.tolist())
+            added_classes = sorted({v for v in y.tolist() if v not in known}, key=str)
+            if added_classes:
+                classes = np.concatenate([classes, np.asarray(added_classes, dtype=object)])
+            lookup = {c: i for i, c in enumerate(classes.tolist())}
+            data["y"] = torch.tensor([lookup[v] for v in y.tolist()], dtype=torch.int64)
         self._check_present(data, specs, new)
+        if contrastive:
+            self._check_pairs(data, specs)
         module = copy.deepcopy(unwrap(self.net_.module_))
         with torch_seed(seeds["torch"]):
             module.grow_classifier(len(classes))
-            device = module.classifier.weight.device
+            device = module._device()
             if new:
                 for m in new:
                     module.add_branch(m, self._branch(m, specs[m], encoders, vector_sizes,
@@ -134,7 +146,8 @@ class StagesMixin:
         self._cache_frozen_features(module, data)
         net = self._train_net(module, data, seeds)
         self.modalities_ = specs
-        self.classes_ = classes
+        if not contrastive:
+            self.classes_ = classes
         self.text_encoders_ = encoders
         self.vector_sizes_ = vector_sizes
         self.tower_scalers_ = stage["tower_scalers_"]

@@ -1,7 +1,9 @@
-"""CommonSpaceEmbedder: a supervised common vector space for any number of modalities."""
+"""CommonSpaceEmbedder: a common vector space for any number of modalities, learned
+from class labels or, without them, from the pairing of the rows."""
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +27,7 @@ from skmm.embedders._stages import StagesMixin
 from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
 from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
 from skmm.inputs.tokenizers import shared_tokens
-from skmm.metrics import cross_modal_map, top_k
+from skmm.metrics import cross_modal_map, paired_retrieval_table, top_k
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
     ClassBalancedLoader,
@@ -60,11 +62,16 @@ PAPER_PRESET = {
 @fill_doc
 class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, ScalingMixin,
                           BaseEmbedder):
-    """Supervised common vector space of any number of modalities (CVS, M-CVS, RVS).
+    """Common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
     modality, so that an image retrieves the texts of its class and the
-    other way round. Each modality has a branch: its encoder (a three-block
+    other way round. Without labels (``fit(X)``), the pairing of the rows is
+    the supervision: a row's modalities are drawn together and the other
+    rows of the batch pushed away (the symmetric InfoNCE of CLIP, learned
+    temperature), so that a picture retrieves its own caption; see Notes.
+
+    Each modality has a branch: its encoder (a three-block
     CNN for images, pooled or recurrent word vectors for texts, none for
     vectors) and two fully connected layers into the common space; aligned
     attention blocks refine the branch output, which is L2-normalised. The
@@ -109,12 +116,11 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         Width of the first fully connected layer of every branch.
     dropout : float in [0, 1), default=0.3
         Dropout between the two fully connected layers of every branch, in
-        training. With a few thousand rows the branches fit the training
-        classes perfectly within a few epochs; dropout keeps them from
-        doing it by memorising (emoji groups, wordllama, 3 folds: macro-F1
-        0.704 without, 0.711 at 0.3, 0.715 at 0.5). It also slows training:
-        within the 40 epochs, 0.5 lowers the pair label of
-        ``benchmarks/fusion.py`` from 0.93 to 0.88, 0.3 keeps 0.92.
+        training; without labels, also of a frozen tower's features at the
+        branch's input. With a few thousand rows the branches fit the
+        training classes (or pairs) within a few epochs; dropout keeps them
+        from doing it by memorising, and also slows training. The trade-off,
+        measured: the user guide's "Common space" and "Unlabelled pairs".
     attention : bool, default=True
         Use the aligned attention blocks (False for the ablation).
     partner_dropout : float in [0, 1], default=0.5
@@ -158,7 +164,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     margin_intra, margin_inter : float, default=1.0, 1.0
         Triplet margins (embeddings are L2-normalised: distances lie in [0, 2]).
     items_per_class : int, default=4
-        Training batches are built of groups of this many rows of one class
+        With labels, training batches are built of groups of this many rows of one class
         (:class:`~skmm.training.ClassBalancedLoader`; with streamed images
         :class:`~skmm.training.ClassBalancedWorkerLoader`), so that the miner
         finds positives.
@@ -176,12 +182,13 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     batch_size : int, default=128
         Rows per optimiser step.
     lr : float or "auto", default="auto"
-        Adam learning rate. ``"auto"``: 3e-4 with a frozen pretrained tower
-        (``image_encoder="efficientnet_lite0"`` or ``text_encoder="use"``),
-        whose standardised features the branches fit fast enough to lose,
-        at 1e-3, the labels that need both modalities; 1e-3 otherwise. The
-        value used is ``lr_`` (measurements: the user guide's "Pretrained
-        towers").
+        Adam learning rate. ``"auto"``: with labels and a frozen pretrained
+        tower (``image_encoder="efficientnet_lite0"`` or
+        ``text_encoder="use"``) 3e-4, as the branches fit the tower's
+        standardised features fast enough to lose, at 1e-3, the labels that
+        need both modalities; 1e-3 otherwise, and without labels (where 3e-4
+        retrieves worse). The value used is ``lr_`` (measurements: the user
+        guide's "Pretrained towers" and "Unlabelled pairs").
     %(validation_fraction)s
     %(device)s
     %(precision:"auto")s
@@ -205,8 +212,11 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         (fitted on the training rows). Empty without a frozen tower.
     reference_ : str or None
         The reference modality (``"rvs"``).
+    objective_ : {"supervised", "contrastive"}
+        What :meth:`fit` learned from: the labels ``y``, or (``y=None``) the
+        pairing of the rows.
     classes_ : ndarray
-        The class labels seen so far.
+        The class labels seen so far (with labels only).
     text_encoders_ : dict of str to skmm.inputs.TextEncoder
         Tokenizer, vocabulary and word vectors of each text modality.
     vector_sizes_ : dict of str to int
@@ -220,7 +230,9 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     history_ : skorch.history.History
         Of the last stage: ``train_loss``, ``train_ce``, ``train_fused`` (the
         cross-entropy of the rows' mean embedding, what :meth:`transform`
-        returns), ``train_intra``, ``train_inter``, ``dur`` per epoch.
+        returns), ``train_intra``, ``train_inter``, ``dur`` per epoch;
+        without labels ``train_loss``, ``train_contrastive`` and
+        ``train_temperature``.
     lr_ : float
         The learning rate used (``lr`` with ``"auto"`` resolved).
     %(stopping_attributes)s
@@ -242,6 +254,18 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     Training replaces a row's real partner by the stand-in with probability
     ``partner_dropout``, so both forms are trained. The RVS reference's own
     block always uses its stand-in.
+
+    **Without labels.** ``fit(X)`` trains every modality pair of a row as a
+    positive pair and the other rows of the batch as negatives, in both
+    directions (the symmetric InfoNCE of CLIP, learned temperature starting
+    at 0.07, over cosine similarities); with frozen pretrained towers this
+    is LiT's "locked-image tuning". A row contributes the pairs of the
+    modalities it has. There is no classifier, no triplet term and no
+    attention block (a block reads a row's partner: the pairing that is to
+    be learned), and batches are plain shuffled slices. ``alpha``, ``beta``,
+    the ``gamma``s, margins and ``items_per_class`` then play no part.
+    :meth:`score` without ``y`` measures retrieval of each row's own
+    partner. The figures: the user guide's "Unlabelled pairs".
 
     **Stages.** :meth:`partial_fit` with new modalities (``"mcvs"`` or
     ``"rvs"``) trains their branches and blocks only; text vocabularies of
@@ -360,12 +384,27 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
+        tags.target_tags.required = False  # without y: the pairing of the rows
         tags.input_tags.allow_nan = True  # a row may miss any modality but not all
         return tags
 
-    _supervised = True
     _min_classes = 1
+
+    @property
+    def _supervised(self) -> bool:
+        """Whether the fit in progress (or else the last one) learns from labels."""
+        objective = getattr(self, "_objective", None) or getattr(self, "objective_", None)
+        return objective != "contrastive"
+
+    @contextlib.contextmanager
+    def _fitting(self, objective: str):
+        """The objective of the fit in progress, forgotten when it ends (a fitted
+        estimator says ``objective_``)."""
+        self._objective = objective
+        try:
+            yield
+        finally:
+            del self._objective
 
     def _columns(self):
         if hasattr(self, "modalities_"):
@@ -375,15 +414,17 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     # ---- data ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Train the common space on the rows of ``X`` and their classes ``y``.
+        """Train the common space on the rows of ``X`` and their classes ``y``, or their pairing.
 
         Parameters
         ----------
         X : pandas.DataFrame
             One row per item with the columns of ``modalities``; a row may
             miss any modality but not all (None or NaN cells).
-        y : array-like of shape (n_samples,)
-            Class labels (any hashable values).
+        y : array-like of shape (n_samples,) or None
+            Class labels (any hashable values). None: learn from the pairing
+            of the rows alone (contrastive; at least two modalities, and
+            rows that carry two of them).
 
         Returns
         -------
@@ -401,8 +442,24 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         skmm.exceptions.NonFiniteLossError
             The loss became NaN or infinite (a previous fit is kept).
         """
-        self._fit(X, y)
+        with self._fitting("supervised" if y is not None else "contrastive"):
+            self._fit(X, y)
         return self
+
+    def fit_transform(self, X, y=None):
+        """Fit (on ``y``, or without it on the pairing of the rows), then embed the rows.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : array-like of shape (n_samples,) or None
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+        """
+        with self._fitting("supervised" if y is not None else "contrastive"):
+            return super().fit_transform(X, y)
 
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """The tensors of every modality of ``X`` (fitting: of a new embedder)."""
@@ -423,17 +480,33 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                                         fit_names=tuple(encoders),
                                         vector_sizes=vector_sizes, size=size)
         self._check_present(data, specs, specs)
+        objective = "supervised" if self._supervised else "contrastive"
+        if objective == "contrastive":
+            self._check_pairs(data, specs)
         state.update(modalities_=specs, reference_=reference, image_size_=size,
                      text_encoders_=encoders, vector_sizes_=vector_sizes,
-                     lr_=self._learning_rate())
+                     lr_=self._learning_rate(), objective_=objective)
         return data
 
+    @staticmethod
+    def _check_pairs(data: dict, specs: dict) -> None:
+        """Without labels the pairs are the supervision: some row must carry two modalities."""
+        if len(specs) < 2:
+            raise ValueError(f"fit without y learns from the pairing of a row's modalities and "
+                             f"needs at least 2 of them; modalities has {list(specs)} (pass y "
+                             "to train a single modality on labels)")
+        masks = torch.stack([data[f"{m}__mask"] for m in specs])
+        if int((masks.sum(0) >= 2).sum()) < 2:
+            raise ValueError("fit without y learns from rows that carry at least 2 modalities; "
+                             f"fewer than 2 rows do (columns "
+                             f"{[s['column'] for s in specs.values()]})")
+
     def _learning_rate(self) -> float:
-        """``lr``; ``"auto"``: 3e-4 with a frozen tower, 1e-3 otherwise."""
+        """``lr``; ``"auto"``: 3e-4 with labels and a frozen tower, 1e-3 otherwise."""
         if self.lr != "auto":
             return self.lr
         towered = self._image_tower() is not None or self.text_encoder == "use"
-        return 3e-4 if towered else 1e-3
+        return 3e-4 if towered and self._supervised else 1e-3
 
     def _with_towers(self, specs: dict) -> dict:
         """The modalities, those read through a frozen tower marked as ``"vector"`` ones.
@@ -490,8 +563,10 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
             text_encoder=self.text_encoder, hidden_size=self.rnn_hidden_size,
             n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors,
             image_encoder=image_encoder)
+        # without labels, a frozen tower's features are also dropped out at the input
+        input_dropout = self.dropout if spec.get("tower") and not self._supervised else 0.0
         return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components,
-                              dropout=self.dropout)
+                              dropout=self.dropout, input_dropout=input_dropout)
 
     # ---- fit -------------------------------------------------------------
     def _targets(self, y, state: dict) -> dict:
@@ -501,14 +576,16 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
 
     def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
         specs, reference = state["modalities_"], state["reference_"]
+        contrastive = state["objective_"] == "contrastive"
         branches = {m: self._branch(m, s, state["text_encoders_"], state["vector_sizes_"],
                                     state["image_size_"], data)
                     for m, s in specs.items()}
         module = CommonSpaceNet(
-            branches, self.n_components, len(state["classes_"]), alpha=self.alpha,
+            branches, self.n_components, len(state.get("classes_", ())), alpha=self.alpha,
             beta=self.beta, gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             margin_intra=self.margin_intra, margin_inter=self.margin_inter,
-            attention=self.attention, partner_dropout=self.partner_dropout)
+            attention=self.attention and not contrastive, partner_dropout=self.partner_dropout,
+            objective=state["objective_"])
         new = list(specs)
         if self.strategy == "rvs":  # the reference first
             new = [reference, *(m for m in new if m != reference)]
@@ -518,12 +595,12 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
 
     def _after_training(self, net, state: dict) -> None:
         state["stages_"] = [self._stage_record(list(state["modalities_"]), net,
-                                               len(state["classes_"]))]
+                                               len(state.get("classes_", ())))]
 
     def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
         # class-balanced training batches, so that the triplet miner finds positives
         kwargs = super()._loader_kwargs(prefix, lazy)
-        if prefix == "iterator_train":
+        if prefix == "iterator_train" and self._supervised:
             kwargs[prefix] = ClassBalancedWorkerLoader if lazy else ClassBalancedLoader
             kwargs[f"{prefix}__items_per_class"] = self.items_per_class
         return kwargs
@@ -658,16 +735,23 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         return top_k(q, g, min(int(k), len(g)))
 
     def score(self, X, y=None):
-        """Mean mAP@``map_k`` of cross-modal retrieval over ordered modality pairs.
+        """Cross-modal retrieval on ``X``: of its classes with ``y``, of its own pairs without.
 
-        Every modality of ``X`` queries every other one (rows missing a
-        modality are left out of its queries and gallery); with a single
-        trained modality, intra-modal retrieval without the query itself.
+        Each modality is embedded on its own, as a retrieval query or
+        gallery is. With ``y``: the mean mAP@``map_k`` over ordered modality
+        pairs, every modality of ``X`` querying every other one (rows
+        missing a modality are left out of its queries and gallery; with a
+        single trained modality, intra-modal retrieval without the query
+        itself). Without ``y``: the mean reciprocal rank of each row's own
+        partner (:func:`skmm.metrics.paired_retrieval_table`'s ``MRR``),
+        averaged over ordered modality pairs, each on the rows that carry
+        both; it needs no labels, so GridSearchCV can tune a space learned
+        from pairs, and it falls as ``X`` grows (more rows to confuse).
 
         Parameters
         ----------
         X : pandas.DataFrame
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or None
             Class labels; an item is relevant to a query of the same class.
 
         Returns
@@ -678,6 +762,15 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         return super().score(X, y)
 
     def _score(self, X, data: dict, y) -> float:
-        y = check_labels(X, y, estimator=self, min_classes=1)
         per = self._embed_all(data, list(self.modalities_), alone=True)
-        return cross_modal_map(per, y, k=self.map_k)
+        if y is not None:
+            y = check_labels(X, y, estimator=self, min_classes=1)
+            return cross_modal_map(per, y, k=self.map_k)
+        if len(per) < 2:
+            raise ValueError("score without y ranks each row's own partner across modalities; "
+                             f"the embedder has one modality {list(per)}: pass y")
+        table = paired_retrieval_table(per, ks=(1,))
+        if table["MRR"].isna().all():
+            raise ValueError("score without y needs rows that carry at least 2 modalities; "
+                             "fewer than 2 rows of X do")
+        return float(table["MRR"].mean())

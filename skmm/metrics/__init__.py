@@ -9,6 +9,10 @@ The functions here take plain arrays (the output of an embedder's
   (NMI, ARI);
 * retrieval (:mod:`skmm.metrics.retrieval`): :func:`mean_average_precision`
   (mAP@K), :func:`retrieval_table`, :func:`cross_modal_map`, :func:`top_k`;
+* paired retrieval (:mod:`skmm.metrics.pairs`), where the pairing of the rows
+  is the truth: :func:`paired_ranks`, :func:`recall_at_k`,
+  :func:`median_rank`, :func:`mean_reciprocal_rank`,
+  :func:`paired_retrieval_table`;
 * latent diagnostics (:mod:`skmm.metrics.latent`): :func:`kl_per_dimension`
   and :func:`active_units` of a VAE's posterior, and :func:`modality_probe`
   (with :func:`modality_references`): how much of each modality an embedding
@@ -22,6 +26,13 @@ from skmm.metrics.latent import (
     kl_per_dimension,
     modality_probe,
     modality_references,
+)
+from skmm.metrics.pairs import (
+    mean_reciprocal_rank,
+    median_rank,
+    paired_ranks,
+    paired_retrieval_table,
+    recall_at_k,
 )
 from skmm.metrics.retrieval import (
     cross_modal_map,
@@ -39,8 +50,13 @@ __all__ = [
     "cross_modal_map",
     "kl_per_dimension",
     "mean_average_precision",
+    "mean_reciprocal_rank",
+    "median_rank",
     "modality_probe",
     "modality_references",
+    "paired_ranks",
+    "paired_retrieval_table",
+    "recall_at_k",
     "retrieval_table",
     "top_k",
 ]

@@ -12,6 +12,9 @@ and a classifier on the common space, and computes the loss
 
 with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_triplet_loss`,
 the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised).
+Without labels (``objective="contrastive"``) the loss is the symmetric InfoNCE
+of CLIP over the pairs of the batch, with a learned temperature
+(:meth:`CommonSpaceNet.contrastive_loss`).
 
 Batches are dicts of tensors keyed ``"<modality>__<input>"`` (``image``,
 ``tokens``, ``lengths``, ``vector``, or ``features``: the cached output of a
@@ -20,6 +23,8 @@ row carries this modality) and, for training, ``"y"`` (class ids).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -101,16 +106,19 @@ class ModalityBranch(nn.Module):
         Of the running mean.
     dropout : float, default=0.0
         Dropout between the two fully connected layers, in training.
+    input_dropout : float, default=0.0
+        Dropout of the encoder's output (the first layer's input), in training.
     """
 
     def __init__(self, kind: str, encoder: nn.Module, hidden_size: int, n_components: int,
-                 momentum: float = 0.1, dropout: float = 0.0):
+                 momentum: float = 0.1, dropout: float = 0.0, input_dropout: float = 0.0):
         super().__init__()
         self.kind = kind
         self.encoder = encoder
         self.fc = nn.Sequential(nn.Linear(encoder.out_features, hidden_size), nn.ReLU(),
                                 nn.Linear(hidden_size, n_components))
         self.dropout = dropout
+        self.input_dropout = input_dropout
         self.momentum = momentum
         self.register_buffer("running_mean", torch.zeros(n_components))
 
@@ -125,6 +133,7 @@ class ModalityBranch(nn.Module):
         else:
             features = self.encoder(vector)
         first, relu, last = self.fc
+        features = F.dropout(features, getattr(self, "input_dropout", 0.0), self.training)
         hidden = F.dropout(relu(first(features)), getattr(self, "dropout", 0.0), self.training)
         return last(hidden)
 
@@ -177,7 +186,7 @@ class CommonSpaceNet(nn.Module):
     n_components : int
         Dimension of the common space.
     n_classes : int
-        Outputs of the classifier.
+        Outputs of the classifier (0 with ``objective="contrastive"``: none).
     alpha, beta, gamma1, gamma2, gamma3 : float
         Loss weights (see the module docstring).
     margin_intra, margin_inter : float
@@ -189,6 +198,17 @@ class CommonSpaceNet(nn.Module):
         In training, the probability that a row's real partner features are
         replaced by the stand-in (so that both the paired and the standalone
         embeddings are trained).
+    objective : {"supervised", "contrastive"}, default="supervised"
+        ``"supervised"``: the class losses above (batches carry ``"y"``).
+        ``"contrastive"``: the pairing of the rows is the supervision
+        (:meth:`contrastive_loss`); no classifier, and the attention blocks
+        always read their stand-ins, never a row's real partner (which would
+        let a row's modalities see each other, the very pairing to be
+        learned).
+    temperature : float, default=0.07
+        The initial temperature of the contrastive loss (learned, as
+        ``logit_scale = log(1 / temperature)``, capped at a scale of 100 as
+        in CLIP).
 
     Notes
     -----
@@ -210,12 +230,20 @@ class CommonSpaceNet(nn.Module):
 
     def __init__(self, branches: dict, n_components: int, n_classes: int, *, alpha=1.0,
                  beta=1.0, gamma1=0.25, gamma2=0.25, gamma3=0.5, margin_intra=1.0,
-                 margin_inter=1.0, attention=True, partner_dropout=0.5):
+                 margin_inter=1.0, attention=True, partner_dropout=0.5,
+                 objective="supervised", temperature=0.07):
         super().__init__()
+        if objective not in ("supervised", "contrastive"):
+            raise ValueError(f"objective must be 'supervised' or 'contrastive', got {objective!r}")
+        self.objective = objective
         self.branches = nn.ModuleDict(branches)
         self.blocks = nn.ModuleDict()
         self.block_targets: dict[str, tuple[str, ...]] = {}
-        self.classifier = nn.Linear(n_components, n_classes)
+        if objective == "contrastive":
+            self.classifier = None
+            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
+        else:
+            self.classifier = nn.Linear(n_components, n_classes)
         self.n_components = n_components
         self.alpha, self.beta = alpha, beta
         self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
@@ -243,8 +271,7 @@ class CommonSpaceNet(nn.Module):
         if not self.attention:
             return
         key = block_key(a, b)
-        self.blocks[key] = AlignedAttention(self.n_components).to(
-            self.classifier.weight.device)
+        self.blocks[key] = AlignedAttention(self.n_components).to(self._device())
         self.block_targets[key] = tuple(targets)
 
     def connect(self, new, earlier=(), *, strategy: str, reference: str | None = None) -> None:
@@ -275,10 +302,14 @@ class CommonSpaceNet(nn.Module):
         self.inter_pairs = pairs
         self.trainable = tuple(new)
 
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def freeze(self, *, classifier: bool, word_vectors: bool) -> None:
         """Train only the branches of ``trainable`` and the blocks that refine them.
 
-        ``classifier``: also train the classifier; ``word_vectors``: also the
+        ``classifier``: also train the classifier (contrastive: the
+        temperature); ``word_vectors``: also the
         word-vector tables of the trainable branches. A user's image module
         trains only where it is fine-tuned (:class:`ImageFeatureEncoder`).
         """
@@ -295,12 +326,15 @@ class CommonSpaceNet(nn.Module):
         for key, block in self.blocks.items():
             if set(self.block_targets[key]) & set(self.trainable):
                 block.requires_grad_(True)
-        self.classifier.requires_grad_(classifier)
+        if self.classifier is not None:
+            self.classifier.requires_grad_(classifier)
+        else:
+            self.logit_scale.requires_grad_(classifier)
 
     def grow_classifier(self, n_classes: int) -> None:
         """Add outputs for new classes, keeping the weights of the known ones."""
         old = self.classifier
-        if n_classes == old.out_features:
+        if old is None or n_classes == old.out_features:
             return
         new = nn.Linear(old.in_features, n_classes).to(old.weight.device)
         with torch.no_grad():
@@ -333,7 +367,7 @@ class CommonSpaceNet(nn.Module):
         full = stand_in[None, :].expand(n_rows, -1).clone()
         full[p_index] = g_p.to(like.dtype)
         has = torch.zeros(n_rows, dtype=torch.bool, device=like.device)
-        has[p_index] = True
+        has[p_index] = self.objective != "contrastive"
         if self.training and self.partner_dropout > 0:
             has &= torch.rand(n_rows, device=like.device) >= self.partner_dropout
         full = torch.where(has[:, None], full, stand_in[None, :])
@@ -401,6 +435,8 @@ class CommonSpaceNet(nn.Module):
         positives and negatives from the other (any rows of the same class,
         paired or not).
         """
+        if self.objective == "contrastive":
+            return self.contrastive_terms(out)
         y = batch["y"]
         device = y.device
         zero = torch.zeros((), device=device, requires_grad=torch.is_grad_enabled())
@@ -434,6 +470,44 @@ class CommonSpaceNet(nn.Module):
         return {"loss": loss, "ce": ce_t.detach(), "fused": fused_t.detach(),
                 "intra": intra_t.detach(), "inter": inter_t.detach()}
 
+    @property
+    def temperature(self) -> float:
+        """The contrastive loss's current temperature (``1 / scale``)."""
+        return float(1 / self.logit_scale.detach().clamp(max=math.log(100)).exp())
+
+    def contrastive_loss(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+        """Symmetric InfoNCE of paired rows: row i of ``za`` and of ``zb`` are a pair.
+
+        Each row's partner is its positive and every other row of the batch
+        a negative, in both directions (a -> b and b -> a), on cosine
+        similarities scaled by the learned ``exp(logit_scale)`` (at most
+        100), as in CLIP.
+        """
+        scale = self.logit_scale.clamp(max=math.log(100)).exp()
+        logits = scale * za.float() @ zb.float().T
+        target = torch.arange(len(za), device=za.device)
+        return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+    def contrastive_terms(self, out) -> dict:
+        """``loss``: the mean symmetric InfoNCE over the modality pairs of ``inter_pairs``.
+
+        Each pair is scored on the rows of the batch that carry both
+        modalities (a pair with fewer than two such rows adds nothing).
+        Also ``contrastive`` (the same, detached) and ``temperature``.
+        """
+        terms = []
+        for a, b in self.inter_pairs:
+            if a in out and b in out:
+                (ia, za), (ib, zb) = out[a], out[b]
+                common, pa, pb = _common_rows(ia, ib)
+                if len(common) >= 2:
+                    terms.append(self.contrastive_loss(za[pa], zb[pb]))
+        scale = self.logit_scale
+        zero = scale.sum() * 0  # keeps the graph when the batch holds no pair
+        loss = torch.stack(terms).mean() if terms else zero
+        return {"loss": loss, "contrastive": loss.detach(),
+                "temperature": torch.tensor(self.temperature)}
+
     def _fused_cross_entropy(self, out, y) -> torch.Tensor:
         """Cross-entropy of the rows' fused embeddings: the L2-normalised mean of the
         embeddings of the modalities each row has (what the estimator's ``transform``
@@ -455,6 +529,12 @@ class CommonSpaceNet(nn.Module):
         rows = count > 0
         fused = F.normalize(total[rows] / count[rows, None], dim=-1)
         return F.cross_entropy(self.logits(fused), y[rows])
+
+
+def _common_rows(ia: torch.Tensor, ib: torch.Tensor):
+    """The batch rows in both sorted index vectors, and their positions in each."""
+    common = ia[torch.isin(ia, ib)]
+    return common, torch.searchsorted(ia, common), torch.searchsorted(ib, common)
 
 
 def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,

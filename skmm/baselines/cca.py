@@ -1,0 +1,231 @@
+"""Canonical correlation analysis of two towers' features: the classic paired-retrieval baseline.
+
+:class:`TowerCCA` is what a statistician builds from paired images and
+captions without labels: the frozen towers' features of each side,
+standardised, reduced by PCA, then scikit-learn's
+:class:`~sklearn.cross_decomposition.CCA`, whose paired directions are the
+common space. It has the retrieval surface of
+:class:`~skmm.CommonSpaceEmbedder` (``embed``, ``retrieve``, ``transform``,
+``score``), so the two are compared on the same rows (the comparison's
+paired-retrieval section, ``benchmarks/paired_retrieval.py``).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.cross_decomposition import CCA
+from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from skmm.inputs.checks import FrameMixin, set_input_features
+from skmm.metrics import paired_retrieval_table, top_k
+
+__all__ = ["TowerCCA"]
+
+
+class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """CCA between an image column and a text column, on the frozen towers' features.
+
+    Each side: the tower's features (:class:`skmm.towers.ImageTower`,
+    :class:`skmm.towers.TextTower`: EfficientNet-Lite0 and the multilingual
+    Universal Sentence Encoder, computed once per cell per process),
+    standardised, PCA to ``pca_components``; then CCA to ``n_components``
+    paired directions, fitted on the rows that carry both. Nothing is
+    trained by gradient and nothing needs labels.
+
+    Parameters
+    ----------
+    image_col, text_col : str, default="image", "text"
+        The paired columns.
+    n_components : int, default=64
+        Dimensions of the common space (CCA directions).
+    pca_components : int, default=128
+        Dimensions of each side before CCA (CCA on the raw 1,280 and 512
+        features of a few thousand rows finds spurious correlations).
+    image_encoder : {"efficientnet_lite0"}, default="efficientnet_lite0"
+    text_encoder : {"use"}, default="use"
+    max_iter : int, default=1000
+        Of scikit-learn's CCA.
+
+    Attributes
+    ----------
+    image_tower_, text_tower_ : ImageTower, TextTower
+        The towers.
+    reducers_ : dict of str to sklearn.pipeline.Pipeline
+        ``"image"`` and ``"text"``: StandardScaler + PCA of each side.
+    cca_ : sklearn.cross_decomposition.CCA
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> from skmm.baselines import TowerCCA
+    >>> from skmm.datasets import load_emoji
+    >>> X = load_emoji(image_size=32).head(60)
+    >>> cca = TowerCCA(n_components=4, pca_components=8).fit(X)
+    >>> cca.embed(X, "image").shape
+    (60, 4)
+    """
+
+    _parameter_constraints = {
+        "image_col": [str],
+        "text_col": [str],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "pca_components": [Interval(Integral, 1, None, closed="left")],
+        "image_encoder": [StrOptions({"efficientnet_lite0"})],
+        "text_encoder": [StrOptions({"use"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, image_col="image", text_col="text", *, n_components=64,
+                 pca_components=128, image_encoder="efficientnet_lite0", text_encoder="use",
+                 max_iter=1000):
+        self.image_col = image_col
+        self.text_col = text_col
+        self.n_components = n_components
+        self.pca_components = pca_components
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.max_iter = max_iter
+
+    def _columns(self):
+        return [self.image_col, self.text_col]
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output dimensions: ``towercca0``, ``towercca1``, ...
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before :meth:`fit`.
+        """
+        check_is_fitted(self, "cca_")
+        return super().get_feature_names_out(input_features)
+
+    def _features(self, X, modality: str) -> np.ndarray:
+        column = self.image_col if modality == "image" else self.text_col
+        tower = self.image_tower_ if modality == "image" else self.text_tower_
+        return tower.transform(X[[column]])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the towers' reductions and the CCA on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Holds ``image_col`` and ``text_col``, a value in every row.
+        y : ignored
+
+        Returns
+        -------
+        self : TowerCCA
+
+        Raises
+        ------
+        ValueError
+            Fewer rows than ``pca_components`` or ``n_components``
+            (naming both), or the input errors of the towers.
+        """
+        from skmm.towers import ImageTower, TextTower
+
+        X = self._check_X(X)
+        width = min(self.pca_components, 512)
+        if len(X) <= max(width, self.n_components):
+            raise ValueError(f"TowerCCA needs more rows ({len(X)}) than pca_components "
+                             f"({self.pca_components}) and n_components ({self.n_components})")
+        if self.n_components > width:
+            raise ValueError(f"n_components={self.n_components} exceeds pca_components="
+                             f"{self.pca_components}")
+        self.image_tower_ = ImageTower(self.image_col, encoder=self.image_encoder).fit(X)
+        self.text_tower_ = TextTower(self.text_col, encoder=self.text_encoder).fit(X)
+        sides = {m: self._features(X, m) for m in ("image", "text")}
+        self.reducers_ = {m: make_pipeline(StandardScaler(), PCA(width, random_state=0)).fit(f)
+                          for m, f in sides.items()}
+        reduced = {m: self.reducers_[m].transform(f) for m, f in sides.items()}
+        self.cca_ = CCA(self.n_components, max_iter=self.max_iter).fit(reduced["image"],
+                                                                       reduced["text"])
+        set_input_features(self, X, self._columns())
+        return self
+
+    def embed(self, X, modality: str) -> np.ndarray:
+        """The common-space embedding of one side of every row, L2-normalised.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        modality : {"image", "text"}
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+        """
+        check_is_fitted(self, "cca_")
+        if modality not in ("image", "text"):
+            raise ValueError(f"unknown modality {modality!r}; TowerCCA has 'image' and 'text'")
+        X = self._check_X(X, fitted=True)
+        reduced = self.reducers_[modality].transform(self._features(X, modality))
+        if modality == "image":
+            z = self.cca_.transform(reduced)
+        else:
+            # CCA.transform scores the y side only together with an x side
+            z = self.cca_.transform(np.zeros((len(X), self.cca_.n_features_in_)), reduced)[1]
+        z = np.asarray(z, dtype=np.float32)
+        return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+    def transform(self, X):
+        """The mean of each row's two embeddings.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components), float32
+        """
+        check_is_fitted(self, "cca_")
+        return (self.embed(X, "image") + self.embed(X, "text")) / 2
+
+    def retrieve(self, query, query_modality: str, gallery, gallery_modality: str, k: int = 10):
+        """The ``k`` gallery rows closest to each query (as :meth:`CommonSpaceEmbedder.retrieve`).
+
+        Returns
+        -------
+        indices : ndarray of shape (n_queries, k), int64
+        similarities : ndarray of shape (n_queries, k), float32
+        """
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        q, g = self.embed(query, query_modality), self.embed(gallery, gallery_modality)
+        return top_k(q, g, min(int(k), len(g)))
+
+    def score(self, X, y=None):
+        """The mean reciprocal rank of each row's own partner, both directions (higher is better).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : ignored
+
+        Returns
+        -------
+        float
+        """
+        per = {m: self.embed(X, m) for m in ("image", "text")}
+        return float(paired_retrieval_table(per, ks=(1,))["MRR"].mean())
