@@ -68,10 +68,11 @@ def _examples_not_run() -> set[str]:
     """``EXAMPLES_NOT_RUN`` of docs/conf.py (read, not imported: it sets the threads)."""
     tree = ast.parse((DOCS / "conf.py").read_text(encoding="utf-8"))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-                getattr(t, "id", None) == "EXAMPLES_NOT_RUN" for t in node.targets):
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(getattr(t, "id", None) == "EXAMPLES_NOT_RUN" for t in targets):
             return {Path(name).stem for name in ast.literal_eval(node.value)}
-    return set()
+    raise AssertionError("docs/conf.py has no EXAMPLES_NOT_RUN")
 
 
 @pytest.mark.slow
