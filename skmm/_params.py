@@ -35,7 +35,7 @@ AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 1000, 10, 1000
 #: patience of at least ``PLATEAU_PATIENCE`` epochs and ``PLATEAU_PATIENCE_STEPS``
 #: optimiser steps, and not before ``PLATEAU_MIN_STEPS`` steps.
 PLATEAU_THRESHOLD = 0.01
-PLATEAU_PATIENCE, PLATEAU_PATIENCE_STEPS = 5, 100
+PLATEAU_PATIENCE, PLATEAU_PATIENCE_STEPS = 5, 200
 PLATEAU_MIN_STEPS = 200
 
 
@@ -270,7 +270,7 @@ max_epochs : int or "auto", default="auto"
     90-row table gets 500 epochs of 2 batches, 800 rows 77, 20,000 rows
     10. Training stops earlier when the monitored loss (``valid_loss``
     with ``validation_fraction``, else ``train_loss``) has not fallen
-    by 1% of its best for a patience of 5 epochs and at least 100
+    by 1% of its best for a patience of 5 epochs and at least 200
     optimiser steps, and not before 200 steps; with a validation split the
     weights of the epoch with the lowest ``valid_loss`` are restored, on
     the training loss the last weights are kept. ``n_epochs_`` and
