@@ -24,6 +24,7 @@ here too) and train through :class:`skmm.training.MultimodalNet` (skorch).
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral, Real
 
 import pandas as pd
@@ -40,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from skmm._base import check_labels
 from skmm.baselines.neural import ImageCNNClassifier, LateFusionClassifier
 from skmm.inputs import ImageLoader, check_frame, check_text
-from skmm.inputs.checks import FrameMixin, raise_problems, set_input_features
+from skmm.inputs.checks import FrameMixin, check_columns, raise_problems, set_input_features
 from skmm.towers.features import TEXT_TOWERS, text_tower_features
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier",
@@ -239,6 +240,12 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
 # ---------------------------------------------------------------------------
 
 
+def _named_column(X, *, column):
+    """The ColumnTransformer's selector of ``column``: a missing column is named."""
+    check_columns(X, [column], context="make_tfidf_pca_fusion")
+    return column
+
+
 def make_tfidf_pca_fusion(text_col="text", image_col="image", *, image_size=16, mode="L",
                           n_components=50, image_weight=1.0, C=1.0, stop_words="english",
                           ngram_range=(1, 2), max_iter=10000, random_state=None) -> Pipeline:
@@ -321,7 +328,10 @@ def make_tfidf_pca_fusion(text_col="text", image_col="image", *, image_size=16, 
         ("norm", Normalizer()),
     ])
     text = TfidfVectorizer(stop_words=stop_words, ngram_range=ngram_range, sublinear_tf=True)
-    features = ColumnTransformer([("text", text, text_col), ("image", image, [image_col])],
+    # the text column through a selector that names it when missing (scikit-learn < 1.9's
+    # ColumnTransformer says only "A given column is not a column of the dataframe")
+    features = ColumnTransformer([("text", text, partial(_named_column, column=text_col)),
+                                  ("image", image, [image_col])],
                                  transformer_weights={"text": 1.0, "image": image_weight})
     return Pipeline([("features", features),
                      ("svm", LinearSVC(C=C, max_iter=max_iter, random_state=random_state))])
