@@ -237,7 +237,9 @@ def write_report(result, output, *, title: str = "skmm comparison",
     lines += [f"Data: {info.get('dataset', '')} ({info['rows']} rows); targets "
               + ", ".join(f"{t} ({n} classes)" for t, n in info["targets"].items())
               + f"; {info['cv']}-fold stratified cross-validation (seed "
-              f"{info['random_state']}); total {info['seconds']:.0f} s.", "",
+              f"{info['random_state']}); total {info['seconds']:.0f} s"
+              + (f" (CPU time {info['cpu_seconds']:.0f} s)" if "cpu_seconds" in info else "")
+              + ".", "",
               "Every model is fitted on the training folds only (embedders with their "
               "classifier heads, the supervised common space with the training labels) and "
               "scored on the held-out fold. NMI/ARI: KMeans with as many clusters as classes "
