@@ -75,8 +75,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     CNN for images, pooled or recurrent word vectors for texts, none for
     vectors) and two fully connected layers into the common space; aligned
     attention blocks refine the branch output, which is L2-normalised. The
-    loss is ``alpha`` x the cross-entropy of a linear classifier on the
-    common space + ``beta`` x a triplet loss: ``gamma1`` x the intra-modal
+    loss is ``ce_weight`` x the cross-entropy of a linear classifier on the
+    common space + ``triplet_weight`` x a triplet loss: ``gamma1`` x the intra-modal
     term of the first modality, ``gamma2`` x the mean intra-modal term of the
     others, ``gamma3`` x the mean inter-modal term over modality pairs (both
     directions), over the semi-hard triplets of the batch (inter-modal:
@@ -156,7 +156,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         table leaves the text branch unable to tell them apart. False keeps
         the table frozen.
     %(min_count)s
-    alpha, beta : float, default=1.0, 1.0
+    ce_weight, triplet_weight : float, default=1.0, 1.0
         Weights of the cross-entropy and triplet terms.
     gamma1, gamma2, gamma3 : float, default=0.25, 0.25, 0.5
         Weights of the first modality's intra-modal term, the other
@@ -262,8 +262,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     is LiT's "locked-image tuning". A row contributes the pairs of the
     modalities it has. There is no classifier, no triplet term and no
     attention block (a block reads a row's partner: the pairing that is to
-    be learned), and batches are plain shuffled slices. ``alpha``, ``beta``,
-    the ``gamma``s, margins and ``items_per_class`` then play no part.
+    be learned), and batches are plain shuffled slices. ``ce_weight``,
+    ``triplet_weight``, the ``gamma``s, margins and ``items_per_class`` then play no part.
     :meth:`score` without ``y`` measures retrieval of each row's own
     partner. The figures: the user guide's "Unlabelled pairs".
 
@@ -304,8 +304,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         text_encoder=[StrOptions({"mean", "gru", "lstm", "use"})],
         rnn_hidden_size=[Interval(Integral, 1, None, closed="left")],
         fine_tune_word_vectors=["boolean"],
-        alpha=[Interval(Real, 0, None, closed="left")],
-        beta=[Interval(Real, 0, None, closed="left")],
+        ce_weight=[Interval(Real, 0, None, closed="left")],
+        triplet_weight=[Interval(Real, 0, None, closed="left")],
         gamma1=[Interval(Real, 0, None, closed="left")],
         gamma2=[Interval(Real, 0, None, closed="left")],
         gamma3=[Interval(Real, 0, None, closed="left")],
@@ -323,8 +323,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                  image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
                  conv_channels=16, text_encoder="mean", rnn_hidden_size=64, word_vectors="word2vec",
                  word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
-                 alpha=1.0,
-                 beta=1.0, gamma1=0.25, gamma2=0.25,
+                 ce_weight=1.0,
+                 triplet_weight=1.0, gamma1=0.25, gamma2=0.25,
                  gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
                  max_epochs=40, batch_size=128, lr="auto", validation_fraction=None,
                  device="auto", precision="auto", cache="auto",
@@ -351,8 +351,8 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         self.vector_size = vector_size
         self.fine_tune_word_vectors = fine_tune_word_vectors
         self.min_count = min_count
-        self.alpha = alpha
-        self.beta = beta
+        self.ce_weight = ce_weight
+        self.triplet_weight = triplet_weight
         self.gamma1 = gamma1
         self.gamma2 = gamma2
         self.gamma3 = gamma3
@@ -581,8 +581,9 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
                                     state["image_size_"], data)
                     for m, s in specs.items()}
         module = CommonSpaceNet(
-            branches, self.n_components, len(state.get("classes_", ())), alpha=self.alpha,
-            beta=self.beta, gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
+            branches, self.n_components, len(state.get("classes_", ())),
+            ce_weight=self.ce_weight, triplet_weight=self.triplet_weight,
+            gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             margin_intra=self.margin_intra, margin_inter=self.margin_inter,
             attention=self.attention and not contrastive, partner_dropout=self.partner_dropout,
             objective=state["objective_"])

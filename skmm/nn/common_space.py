@@ -7,7 +7,7 @@ attention blocks (:class:`AlignedAttention`) refine the branch outputs, which
 are then L2-normalised. :class:`CommonSpaceNet` holds the branches, the blocks
 and a classifier on the common space, and computes the loss
 
-``alpha * (cross-entropy + fused cross-entropy) + beta * (gamma1 * intra_first
+``ce_weight * (cross-entropy + fused cross-entropy) + triplet_weight * (gamma1 * intra_first
 + gamma2 * intra_others + gamma3 * inter)``
 
 with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_triplet_loss`,
@@ -187,7 +187,7 @@ class CommonSpaceNet(nn.Module):
         Dimension of the common space.
     n_classes : int
         Outputs of the classifier (0 with ``objective="contrastive"``: none).
-    alpha, beta, gamma1, gamma2, gamma3 : float
+    ce_weight, triplet_weight, gamma1, gamma2, gamma3 : float
         Loss weights (see the module docstring).
     margin_intra, margin_inter : float
         Triplet margins (on L2-normalised embeddings).
@@ -228,8 +228,8 @@ class CommonSpaceNet(nn.Module):
     ``inter_pairs`` the modality pairs of the inter-modal term.
     """
 
-    def __init__(self, branches: dict, n_components: int, n_classes: int, *, alpha=1.0,
-                 beta=1.0, gamma1=0.25, gamma2=0.25, gamma3=0.5, margin_intra=1.0,
+    def __init__(self, branches: dict, n_components: int, n_classes: int, *, ce_weight=1.0,
+                 triplet_weight=1.0, gamma1=0.25, gamma2=0.25, gamma3=0.5, margin_intra=1.0,
                  margin_inter=1.0, attention=True, partner_dropout=0.5,
                  objective="supervised", temperature=0.07):
         super().__init__()
@@ -245,7 +245,7 @@ class CommonSpaceNet(nn.Module):
         else:
             self.classifier = nn.Linear(n_components, n_classes)
         self.n_components = n_components
-        self.alpha, self.beta = alpha, beta
+        self.ce_weight, self.triplet_weight = ce_weight, triplet_weight
         self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
         self.margin_intra, self.margin_inter = margin_intra, margin_inter
         self.attention = attention
@@ -466,7 +466,7 @@ class CommonSpaceNet(nn.Module):
         intra_t = (first_t * self.gamma1 + other_t * self.gamma2)
         triplet = intra_t + self.gamma3 * inter_t
         fused_t = self._fused_cross_entropy(out, y) if len(out) > 1 else zero
-        loss = self.alpha * (ce_t + fused_t) + self.beta * triplet + zero
+        loss = self.ce_weight * (ce_t + fused_t) + self.triplet_weight * triplet + zero
         return {"loss": loss, "ce": ce_t.detach(), "fused": fused_t.detach(),
                 "intra": intra_t.detach(), "inter": inter_t.detach()}
 
