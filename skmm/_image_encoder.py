@@ -2,7 +2,7 @@
 
 :class:`ImageEncoderMixin` gives an embedder ``image_encoder`` (``"cnn"``, a
 ``torch.nn.Module``, the tower ``"efficientnet_lite0"``, and for the
-autoencoders ``"vectors"``), ``fine_tune_image_encoder`` and
+autoencoders ``"vector"``), ``fine_tune_image_encoder`` and
 ``image_encoder_lr``, and reads the columns of vectors that a frozen tower
 (image or text: :mod:`skmm.towers`) makes of a column, standardised on the
 training rows (:meth:`ImageEncoderMixin._vectors`). For a module:
@@ -116,7 +116,7 @@ class ImageEncoderMixin:
     """``image_encoder``, ``fine_tune_image_encoder`` and ``image_encoder_lr``."""
 
     def _image_input(self) -> str:
-        """``"cnn"``, ``"module"``, ``"vectors"`` or ``"tower"`` (a frozen pretrained
+        """``"cnn"``, ``"module"``, ``"vector"`` or ``"tower"`` (a frozen pretrained
         tower): what ``image_encoder`` asks for. A fine-tuned tower is a module."""
         if isinstance(self.image_encoder, torch.nn.Module):
             return "module"

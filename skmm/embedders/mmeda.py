@@ -71,7 +71,7 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder)s
         With a module, AE0's code is a linear map of its features (in place
         of the conv blocks) and AE0's decoder still rebuilds the pixels.
-        With ``"vectors"``, AE0 is linear: a linear map of the vectors to
+        With ``"vector"``, AE0 is linear: a linear map of the vectors to
         ``image_code`` and back, and the image term of the loss (and of
         :meth:`score`) is the MSE of the vectors, in their own units.
     %(fine_tune_image_encoder)s
@@ -160,7 +160,7 @@ list of str, default="auto"
         AE1's code width (``text_code`` with ``"auto"`` resolved).
     image_size_ : (int, int)
     image_vector_size_ : int or None
-        The length of the image vectors (``image_encoder="vectors"`` or a
+        The length of the image vectors (``image_encoder="vector"`` or a
         frozen tower), else None.
     %(tower_attributes)s
     reconstruction_scale_ : dict of str to float
@@ -292,7 +292,7 @@ list of str, default="auto"
             builder, size, n_vector = self.text_features_, self.image_size_, \
                 self.image_vector_size_
             image_tower, text_tower = self.image_tower_, self.text_tower_
-        vectors = (self._image_input() in ("vectors", "tower") if fitting
+        vectors = (self._image_input() in ("vector", "tower") if fitting
                    else n_vector is not None)
         out = {}
         frames = {"text": X}  # with text_encoder="use", the text column becomes its vectors

@@ -331,7 +331,7 @@ def test_transform_probes_the_fitted_module(name, X, frozen):
 
 
 @pytest.mark.parametrize("name, value", [("crvae", "resnet"), ("crvae", Backbone),
-                                         ("common_space", "vectors")])
+                                         ("common_space", "vector")])
 def test_invalid_image_encoder_is_refused(name, value, X):
     with pytest.raises(ValueError, match="image_encoder"):
         est = make(name, image_encoder=value)
@@ -351,7 +351,7 @@ def V(X):
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda"])
 def test_a_column_of_vectors_is_the_image(name, V):
-    est = make(name, image_encoder="vectors")
+    est = make(name, image_encoder="vector")
     Z = est.fit_transform(V)
     assert Z.shape == (len(V), 4) and Z.dtype == np.float32
     assert est.image_vector_size_ == 7
@@ -368,13 +368,13 @@ def test_a_column_of_vectors_is_the_image(name, V):
 
 def test_vectors_are_refused_where_images_are_expected_and_the_other_way(X, V):
     with pytest.raises(InvalidRowsError, match="image"):
-        make("crvae", image_encoder="vectors").fit(X)
+        make("crvae", image_encoder="vector").fit(X)
     with pytest.raises(InvalidRowsError, match="image"):
         make("mmeda").fit(V)
 
 
 def test_crvae_decodes_vectors_from_vectors(V):
-    est = make("crvae", image_encoder="vectors").fit(V)
+    est = make("crvae", image_encoder="vector").fit(V)
     decoded = est.inverse_transform(est.transform(V))
     assert decoded["image"].iloc[0].shape == (7,)
     assert decoded["image"].iloc[0].dtype == np.float32
