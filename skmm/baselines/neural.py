@@ -314,7 +314,7 @@ class LateFusionClassifier(NeuralClassifier):
     ----------
     net_ : skmm.training.MultimodalNet
     classes_ : ndarray of shape (n_classes,)
-    text_encoder_ : skmm.inputs.TextEncoder or None
+    tokenizer_ : skmm.inputs.TextEncoder or None
         The fitted tokenizer, vocabulary and word vectors of the LSTM; None
         with ``text_encoder="use"``.
     image_size_ : (int, int)
@@ -396,7 +396,7 @@ class LateFusionClassifier(NeuralClassifier):
                 word_vectors=self.word_vectors, word_vector_dims=self.word_vector_dims,
                 vector_size=self.vector_size, random_state=state["seeds"]["word"])
         else:
-            size, encoder = self.image_size_, self.text_encoder_
+            size, encoder = self.image_size_, self.tokenizer_
         column = X[self.text_col]
 
         def images():
@@ -426,7 +426,7 @@ class LateFusionClassifier(NeuralClassifier):
             out["tokens"], out["lengths"] = encoder.encode(column, column=self.text_col)
         if fitting:
             state["image_size_"] = size
-            state["text_encoder_"] = encoder
+            state["tokenizer_"] = encoder
         return PreparedData({k: torch.from_numpy(np.ascontiguousarray(v))
                              for k, v in out.items()}, unseen)
 
@@ -442,7 +442,7 @@ class LateFusionClassifier(NeuralClassifier):
         n_classes = state["n_classes"]
         if image_cnn and "tokens" in data:  # the LSTM and the CNN, both trained
             mean, std = _pixel_stats(data["image"])
-            return LateFusion(state["text_encoder_"].vectors_, self.hidden_size,
+            return LateFusion(state["tokenizer_"].vectors_, self.hidden_size,
                               (3, *state["image_size_"]), tuple(self.channels), self.dense_size,
                               self.dropout, n_classes, self.fusion_size,
                               pixel_mean=mean, pixel_std=std)
@@ -453,7 +453,7 @@ class LateFusionClassifier(NeuralClassifier):
         else:
             image = _feature_scaling(data["image_features"], "image_features")
         if "tokens" in data:
-            text = LSTMBranch(state["text_encoder_"].vectors_, self.hidden_size)
+            text = LSTMBranch(state["tokenizer_"].vectors_, self.hidden_size)
         else:
             text = _feature_scaling(data["text_features"], "text_features")
         return BranchFusion(image, text, self.dropout, n_classes, self.fusion_size)

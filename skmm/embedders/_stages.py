@@ -105,7 +105,7 @@ class StagesMixin:
             y = check_labels(X, y, estimator=self, min_classes=1)
         specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
         seeds = self._stage_seeds(len(self.stages_))
-        encoders = dict(self.text_encoders_)
+        encoders = dict(self.tokenizers_)
         fit_names = []
         for i, m in enumerate(new):
             if specs[m]["kind"] == "text":
@@ -148,7 +148,7 @@ class StagesMixin:
         self.modalities_ = specs
         if not contrastive:
             self.classes_ = classes
-        self.text_encoders_ = encoders
+        self.tokenizers_ = encoders
         self.vector_sizes_ = vector_sizes
         self.tower_scalers_ = stage["tower_scalers_"]
         self.net_ = net

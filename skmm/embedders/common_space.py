@@ -217,8 +217,10 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         pairing of the rows.
     classes_ : ndarray
         The class labels seen so far (with labels only).
-    text_encoders_ : dict of str to skmm.inputs.TextEncoder
-        Tokenizer, vocabulary and word vectors of each text modality.
+    tokenizers_ : dict of str to skmm.inputs.TextEncoder
+        The fitted tokenizer of each text modality: it splits a text and
+        maps its words to ids; its ``vocabulary_`` and ``vectors_`` are the
+        modality's words and their initial vectors.
     vector_sizes_ : dict of str to int
         Length of each vector modality.
     attention_blocks_ : list of tuple
@@ -484,7 +486,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         if objective == "contrastive":
             self._check_pairs(data, specs)
         state.update(modalities_=specs, reference_=reference, image_size_=size,
-                     text_encoders_=encoders, vector_sizes_=vector_sizes,
+                     tokenizers_=encoders, vector_sizes_=vector_sizes,
                      lr_=self._learning_rate(), objective_=objective)
         return data
 
@@ -577,7 +579,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
         specs, reference = state["modalities_"], state["reference_"]
         contrastive = state["objective_"] == "contrastive"
-        branches = {m: self._branch(m, s, state["text_encoders_"], state["vector_sizes_"],
+        branches = {m: self._branch(m, s, state["tokenizers_"], state["vector_sizes_"],
                                     state["image_size_"], data)
                     for m, s in specs.items()}
         module = CommonSpaceNet(
@@ -653,7 +655,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     def _prepare_fitted(self, X, names, require_all=False) -> PreparedData:
         """The tensors of new rows; their tokens unseen in fit keep their pretrained vectors."""
         unseen = {}
-        data = self._prepare_modalities(X, self.modalities_, encoders=self.text_encoders_,
+        data = self._prepare_modalities(X, self.modalities_, encoders=self.tokenizers_,
                                         vector_sizes=dict(self.vector_sizes_),
                                         size=self.image_size_, only=names,
                                         require_all=require_all, unseen=unseen)

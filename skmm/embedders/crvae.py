@@ -252,14 +252,17 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     ----------
     net_ : skmm.training.MultimodalNet
         The trained skorch net; ``net_.module_`` is the torch module.
-    text_encoder_ : skmm.inputs.TextEncoder or None
-        None with ``text_encoder="vectors"`` (as ``vocabulary_`` and
-        ``word_vectors_``).
+    tokenizer_ : skmm.inputs.TextEncoder or None
+        The fitted tokenizer: splits a text as ``tokenizer`` says and maps
+        its words to the ids of ``vocabulary_``, whose vectors are
+        ``word_vectors_``. None, as those two, when the text column is
+        read as vectors (``text_encoder="vectors"`` or ``"use"``).
     text_vector_size_ : int or None
-        The length of the text vectors (``text_encoder="vectors"``), else None.
-        Fitted tokenizer, vocabulary and word vectors.
-    vocabulary_ : skmm.inputs.Vocabulary
-    word_vectors_ : ndarray of shape (n_words, vector_size)
+        The length of the text vectors (``text_encoder="vectors"`` or
+        ``"use"``), else None.
+    vocabulary_ : skmm.inputs.Vocabulary or None
+        The words of the training texts (``vocabulary_.itos[i]``: word ``i``).
+    word_vectors_ : ndarray of shape (n_words, vector_size) or None
         Row ``i`` is the vector of ``vocabulary_.itos[i]``.
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
@@ -420,7 +423,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             image_tower = self._image_tower()
             text_tower = "use" if self.text_encoder == "use" else None
         else:
-            encoder, size, n_vector = self.text_encoder_, self.image_size_, self.image_vector_size_
+            encoder, size, n_vector = self.tokenizer_, self.image_size_, self.image_vector_size_
             n_text = self.text_vector_size_
             text_vectors = n_text is not None
             image_tower, text_tower = self.image_tower_, self.text_tower_
@@ -452,14 +455,14 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
         collect_problems(texts, images)
         if fitting and text_vectors:
-            state.update(text_encoder_=None, vocabulary_=None, word_vectors_=None,
+            state.update(tokenizer_=None, vocabulary_=None, word_vectors_=None,
                          text_vector_size_=out["text_features"].shape[1])
             text_scale = vector_variance(out["text_features"])
         elif fitting:  # every row is usable: now the costlier word vectors
             encoder.fit(X[self.text_col], column=self.text_col)
             out["tokens"], out["lengths"] = encoder.encode(X[self.text_col],
                                                            column=self.text_col)
-            state.update(text_encoder_=encoder, vocabulary_=encoder.vocabulary_,
+            state.update(tokenizer_=encoder, vocabulary_=encoder.vocabulary_,
                          word_vectors_=encoder.vectors_, text_vector_size_=None)
             text_scale = (word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
                           else word_vector_variance(out["tokens"], encoder.vectors_))
@@ -561,7 +564,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             norms = table.norm(dim=1)
             known = norms > 0
         images, texts = [], []
-        length = 0 if self.text_encoder_ is None else self.text_encoder_.max_length_
+        length = 0 if self.tokenizer_ is None else self.tokenizer_.max_length_
         with torch.inference_mode():
             for start in range(0, len(Z), 256):
                 z = torch.from_numpy(Z[start: start + 256]).to(device)
@@ -591,7 +594,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     def _words(self, ids) -> list[str]:
         """Texts of rows of token ids, each ending at its first ``<pad>`` (id 0)."""
-        itos, join = self.vocabulary_.itos, self.text_encoder_.detokenize
+        itos, join = self.vocabulary_.itos, self.tokenizer_.detokenize
         out = []
         for row in ids:
             words = []

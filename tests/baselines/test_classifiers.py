@@ -239,7 +239,7 @@ def test_fusion_predicts_and_uses_both_modalities(X, y, fusion):
     module = fusion.net_.module_
     assert isinstance(module.lstm, torch.nn.LSTM) and module.lstm.hidden_size == 8
     assert module.embedding.weight.requires_grad  # a trainable token embedding
-    assert len(fusion.text_encoder_.vocabulary_) > 10
+    assert len(fusion.tokenizer_.vocabulary_) > 10
     # changing either the text or the image changes the prediction scores
     texts = X.assign(text="something else entirely")
     images = X.assign(image=[np.full((16, 16, 3), 255, np.uint8)] * len(X))

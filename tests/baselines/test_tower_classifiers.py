@@ -95,7 +95,7 @@ def test_late_fusion_of_two_towers_learns_the_pair_label(pair):
     assert isinstance(module, BranchFusion)
     assert isinstance(module.image, FeatureScaling) and isinstance(module.text, FeatureScaling)
     assert module.out.in_features == 1280 + 512  # the classic late fusion: additive scores
-    assert clf.text_encoder_ is None
+    assert clf.tokenizer_ is None
     assert clf.score(test, test["label"]) > 0.6  # measured 0.93
     assert len(clf.history_) < clf.max_epochs  # early stopping, as the trained branches
     _round_trip(clf, test)
@@ -114,7 +114,7 @@ def test_late_fusion_mixes_a_tower_and_a_trained_branch(X, y, image_encoder, tex
     else:
         assert isinstance(module.text.lstm, torch.nn.LSTM)
         assert module.text.embedding.weight.requires_grad
-        assert len(clf.text_encoder_.vocabulary_) > 10
+        assert len(clf.tokenizer_.vocabulary_) > 10
         # texts with words fit never saw still predict (their vectors, or <unk>)
         assert clf.predict(X.assign(text="a completely unseen caption")).shape == (len(X),)
     proba = clf.predict_proba(X)

@@ -270,7 +270,7 @@ def test_long_captions_are_capped_by_default(X):
     long = X.copy()
     long["text"] = [" ".join([t] * 200) for t in X["text"]]  # 800+ words
     emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(long)
-    assert emb.max_length == 100 and emb.text_encoder_.max_length_ == 100
+    assert emb.max_length == 100 and emb.tokenizer_.max_length_ == 100
     data = emb._prepare(long, fitting=False)
     assert data["tokens"].shape[1] <= 101  # every word and the end marker, at most
 
@@ -313,7 +313,7 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 6)).astype(np.float32)))
     emb = CRVAEEmbedder(**TINY, text_encoder="vectors").fit(Xv)
-    assert emb.text_vector_size_ == 6 and emb.text_encoder_ is None
+    assert emb.text_vector_size_ == 6 and emb.tokenizer_ is None
     assert emb.net_.module_.text_encoder is None and emb.net_.module_.bow is None
     Z = emb.transform(Xv)
     assert Z.shape == (len(X), 4) and np.isfinite(emb.score(Xv))
@@ -334,7 +334,7 @@ def test_mean_vector_term_and_mean_pooling(X):
     module = emb.net_.module_
     assert module.text_encoder.mean_pooling and module.mean_vector is not None
     scale = emb.reconstruction_scale_
-    tokens, _ = emb.text_encoder_.encode(X["text"])
+    tokens, _ = emb.tokenizer_.encode(X["text"])
     assert scale["mean_vector"] == pytest.approx(mean_vector_variance(tokens,
                                                                       emb.word_vectors_))
     last = emb.history_[-1]

@@ -285,7 +285,7 @@ def test_crvae_fits_and_verbalizes_subwords(shapes):
     # a decoder output that is exactly the vectors of a text's pieces (then a zero
     # <pad>) is verbalised as that very text, pieces joined back into words
     caption = shapes["text"].iloc[0]
-    ids, lengths = emb.text_encoder_.encode(pd.Series([caption]))
+    ids, lengths = emb.tokenizer_.encode(pd.Series([caption]))
     table = emb.net_.module_.embedding.weight.detach()
     vectors = table[torch.from_numpy(ids)]  # (1, T, 64), padding rows are zero
     vectors = torch.cat([vectors, torch.zeros(1, 1, 64)], dim=1)
@@ -323,7 +323,7 @@ def test_estimators_take_wordllama(name, shapes):
         est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
                                                   dense_size=8, **tiny)
         est.fit(shapes, shapes["label"])
-        assert est.text_encoder_.vector_size_ == 64
+        assert est.tokenizer_.vector_size_ == 64
         assert est.predict_proba(shapes).shape[0] == 32
 
 
@@ -353,7 +353,7 @@ def test_models_read_unseen_words(name, shapes):
         est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
                                                   dense_size=8, **tiny)
         run = est.fit(shapes, shapes["label"]).predict_proba
-    encoder = est.text_encoders_["text"] if name == "CommonSpaceEmbedder" else est.text_encoder_
+    encoder = est.tokenizers_["text"] if name == "CommonSpaceEmbedder" else est.tokenizer_
     assert (encoder.encode(X["text"])[0] <= 1).all()  # every piece is <unk> to the vocabulary
     state = {k: v.clone() for k, v in est.net_.module_.state_dict().items()}
     size = len(pickle.dumps(est))
