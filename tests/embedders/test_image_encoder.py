@@ -9,6 +9,7 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -360,8 +361,9 @@ def test_a_column_of_vectors_is_the_image(name, V):
     assert np.isfinite(est.history_[-1, "train_image"])
     assert np.isfinite(est.score(V))
     np.testing.assert_allclose(est.transform(V), Z, rtol=1e-5, atol=1e-6)
-    short = V.copy()
-    short.loc[short.index[2], "image"] = np.zeros(3, dtype=np.float32)
+    cells = list(V["image"])  # (pandas < 2.3 reads an array set by .loc as several cells)
+    cells[2] = np.zeros(3, dtype=np.float32)
+    short = V.assign(image=pd.Series(cells, index=V.index, dtype=object))
     with pytest.raises(InvalidRowsError, match="image"):
         est.transform(short)
 
