@@ -52,6 +52,7 @@ from skmm.training import (
 )
 from skmm.training.callbacks import PlateauStopping
 from skmm.training.checkpoint import EpochCheckpoint, describe_params, read_checkpoint
+from skmm.training.net import cpu_bf16_support
 
 
 def check_labels(X: pd.DataFrame, y, *, estimator, min_classes: int = 2) -> np.ndarray:
@@ -102,6 +103,24 @@ def holdout(n: int, fraction: float, seed: int):
     return train_idx, FixedSplit(train_idx, valid_idx)
 
 
+def resolve_precision(precision: str, device) -> str:
+    """What ``precision`` trains at on ``device``: ``"bf16"`` or ``"float32"``.
+
+    ``"bf16"`` on CUDA, or on a CPU with bfloat16 instructions
+    (:func:`skmm.training.net.cpu_bf16_support`); ``"auto"`` on CUDA also
+    needs a GPU that supports bfloat16. Anything else trains in float32 (an
+    explicit ``"bf16"`` on a CPU without those instructions warns, in the net).
+    """
+    kind = str(device).split(":")[0]
+    if precision not in ("bf16", "auto"):
+        return "float32"
+    if kind == "cuda":
+        return "bf16" if precision == "bf16" or torch.cuda.is_bf16_supported() else "float32"
+    if kind == "cpu":
+        return "bf16" if cpu_bf16_support() is not None else "float32"
+    return "float32"
+
+
 def as_tensors(data: dict) -> dict:
     """Numpy arrays of ``data`` as (contiguous) tensors; lazy columns as they are."""
     return {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
@@ -124,6 +143,12 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     5. ``_train_split(n, state)`` and ``_build_module(data, state)``
        (seeded);
     6. build the skorch net (:meth:`_make_net`) and train it, seeded;
+    Every ``"auto"`` parameter is resolved once, into ``state`` under its
+    name with a trailing ``_`` (``device_``, ...): :meth:`_resolve_auto`
+    before step 3, :meth:`_resolve_data_auto` after it (what depends on the
+    data, such as ``cache_``); the fit reads the resolved values from
+    ``state``.
+
     7. ``_after_training(net, state)``, then commit: the ``*_`` entries of
        ``state``, ``net_`` and the input features become attributes. Only
        now is a previously fitted state replaced, so a failed fit keeps it.
@@ -185,6 +210,15 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     def _after_training(self, net, state: dict) -> None:
         """Add what is read from the trained net to ``state`` (before commit)."""
 
+    def _resolve_auto(self) -> dict:
+        """The ``"auto"`` parameters resolved before the data is prepared, as
+        ``{"<name>_": value}`` (fitted attributes once the fit succeeds)."""
+        return {"device_": resolve_device(self.device)}
+
+    def _resolve_data_auto(self, data: dict) -> dict:
+        """The ``"auto"`` parameters that depend on the prepared ``data``."""
+        return {}
+
     # ---- the sequence ------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -205,14 +239,15 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
             return self._fit_sequence(X, y)
 
     def _fit_sequence(self, X, y) -> dict:
-        resolve_device(self.device)  # an unusable device is refused before any work
+        resolved = self._resolve_auto()  # an unusable device is refused before any work
         X = self._check_X(X)
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
         if self._supervised:
             y = check_labels(X, y, estimator=self, min_classes=self._min_classes)
-        state = {"seeds": self._seeds()}
+        state = {"seeds": self._seeds(), **resolved}
         data = self._prepare(X, fitting=True, state=state)
+        state.update(self._resolve_data_auto(data))
         if self._supervised:
             data.update(self._targets(y, state))
         split = self._train_split(len(X), state)
@@ -364,9 +399,16 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
         check_is_fitted(self, "net_")
         return super().get_feature_names_out(input_features)
 
+    def _resolve_auto(self) -> dict:
+        resolved = super()._resolve_auto()
+        return {**resolved, "precision_": resolve_precision(self.precision,
+                                                            resolved["device_"])}
+
     def _net_options(self, lazy: bool) -> dict:
-        return {**super()._net_options(lazy),
-                "autocast": self.precision if self.precision in ("bf16", "auto") else None}
+        options = super()._net_options(lazy)
+        bf16 = self.precision == "bf16" or resolve_precision(self.precision,
+                                                             options["device"]) == "bf16"
+        return {**options, "autocast": "bf16" if bf16 else None}
 
     # ---- images ------------------------------------------------------------
     def _streams(self, n_bytes: int) -> bool:
@@ -529,6 +571,19 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
 class ScalingMixin:
     """The scaling parameters of the three embedders (``cache``, ``memory_budget``,
     ``num_workers``, ``accelerator``, ``channels_last``, ``compile``)."""
+
+    def _resolve_auto(self) -> dict:
+        resolved = super()._resolve_auto()
+        if self.accelerator is not None:  # device and mixed precision are the accelerator's
+            precision = str(self.accelerator.mixed_precision)
+            resolved.update(device_=str(self.accelerator.device),
+                            precision_="float32" if precision == "no" else precision)
+        return resolved
+
+    def _resolve_data_auto(self, data: dict) -> dict:
+        """``cache_``: ``"none"`` when the images of the fit were streamed, else ``"memory"``."""
+        return {**super()._resolve_data_auto(data),
+                "cache_": "none" if TensorDict(data).lazy else "memory"}
 
     def _streams(self, n_bytes: int) -> bool:
         if self.cache == "none":

@@ -290,6 +290,16 @@ n_epochs_ : int
 stopped_early_ : bool
     Whether it stopped before ``max_epochs_`` because the monitored loss
     had stopped improving (``max_epochs="auto"``).""",
+    "runtime_attributes": """\
+device_ : str
+    The device the last fit trained on (``device`` with ``"auto"``
+    resolved; the accelerator's with ``accelerator``).
+precision_ : {"float32", "bf16", "fp16"}
+    The precision of its forward pass (``precision`` with ``"auto"``
+    resolved; the accelerator's mixed precision with ``accelerator``).
+cache_ : {"memory", "none"}
+    ``"none"`` when its images were streamed (``cache="none"``, or
+    ``"auto"`` over ``memory_budget``), else ``"memory"``.""",
     "batch_size": """\
 batch_size : int, default=64
     Rows per optimiser step.""",

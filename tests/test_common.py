@@ -393,6 +393,20 @@ def test_fitted_attributes_end_with_underscore(name, fits):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_auto_parameters_are_resolved_into_fitted_attributes(name, fits):
+    """Each parameter whose value is "auto" is resolved once, in fit, into ``<name>_``,
+    which says what was chosen (scikit-learn's ``n_components_`` pattern)."""
+    est = fits[name].estimator
+    autos = [k for k, v in est.get_params(deep=False).items()
+             if isinstance(v, str) and v == "auto"]
+    missing = [k for k in autos if not hasattr(est, f"{k}_")]
+    assert not missing, f"no fitted attribute says what 'auto' chose for {missing}"
+    unresolved = [k for k in autos if isinstance(getattr(est, f"{k}_"), str)
+                  and getattr(est, f"{k}_") == "auto"]
+    assert not unresolved, f"{unresolved} are still 'auto' after fit"
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_check_is_fitted(name, fits):
     with pytest.raises(NotFittedError):
         check_is_fitted(make(name))

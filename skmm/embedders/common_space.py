@@ -238,6 +238,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     lr_ : float
         The learning rate used (``lr`` with ``"auto"`` resolved).
     %(stopping_attributes)s
+    %(runtime_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 

@@ -277,6 +277,12 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         (``train_bow`` and ``train_mean_vector`` when those terms are on;
         ``valid_*`` with ``validation_fraction``), ``dur``.
     %(stopping_attributes)s
+    beta_, mean_vector_weight_ : float
+        ``beta`` and ``mean_vector_weight`` with ``"auto"`` resolved.
+    text_encoder_ : str
+        ``text_encoder`` with ``"auto"`` resolved (``"recurrent+mean"`` or
+        ``"recurrent"``).
+    %(runtime_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -398,13 +404,17 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     def _columns(self):
         return [self.image_col, self.text_col]
 
-    def _resolved(self, name: str):
-        """Parameter ``name`` with ``"auto"`` resolved by :data:`PRETRAINED_AUTO`."""
-        value = getattr(self, name)
-        if isinstance(value, str) and value == "auto":
-            with_pretrained, with_word2vec = PRETRAINED_AUTO[name]
-            return with_pretrained if is_pretrained(self.word_vectors) else with_word2vec
-        return value
+    def _resolve_auto(self) -> dict:
+        """``beta_``, ``mean_vector_weight_`` and ``text_encoder_``: ``"auto"``
+        resolved by :data:`PRETRAINED_AUTO`, with the shared ones."""
+        resolved = super()._resolve_auto()
+        pretrained = is_pretrained(self.word_vectors)
+        for name, (with_pretrained, with_word2vec) in PRETRAINED_AUTO.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and value == "auto":
+                value = with_pretrained if pretrained else with_word2vec
+            resolved[f"{name}_"] = value
+        return resolved
 
     # ---- data ------------------------------------------------------------
     @shared_tokens()  # the check, the vocabulary and the encoding split each text once
@@ -419,9 +429,9 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
             n_vector = n_text = None
-            text_vectors = self.text_encoder in ("vectors", "use")
+            text_vectors = state["text_encoder_"] in ("vectors", "use")
             image_tower = self._image_tower()
-            text_tower = "use" if self.text_encoder == "use" else None
+            text_tower = "use" if state["text_encoder_"] == "use" else None
         else:
             encoder, size, n_vector = self.tokenizer_, self.image_size_, self.image_vector_size_
             n_text = self.text_vector_size_
@@ -473,7 +483,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
                 "text": text_scale}
-            if self._resolved("mean_vector_weight") > 0 and not text_vectors:
+            if state["mean_vector_weight_"] > 0 and not text_vectors:
                 state["reconstruction_scale_"]["mean_vector"] = mean_vector_variance(
                     out["tokens"], encoder.vectors_)
         return self._labelled(PreparedData(as_tensors(out), unseen), X, fitting=fitting)
@@ -496,11 +506,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
                      fusion_size=self.fusion_size, n_components=self.n_components,
                      teacher_forcing=self.teacher_forcing, text_weight=self.text_weight,
-                     beta=self._resolved("beta"), text_loss=self.text_loss,
+                     beta=state["beta_"], text_loss=self.text_loss,
                      word_dropout=self.word_dropout,
                      free_bits=self.free_bits, bow_weight=self.bow_weight,
-                     mean_vector_weight=self._resolved("mean_vector_weight"),
-                     mean_pooling=self._resolved("text_encoder") == "recurrent+mean",
+                     mean_vector_weight=state["mean_vector_weight_"],
+                     mean_pooling=state["text_encoder_"] == "recurrent+mean",
                      scales=state["reconstruction_scale_"] if self.normalize_terms else None)
 
     def _callbacks(self, state: dict) -> list:

@@ -171,6 +171,10 @@ list of str, default="auto"
         Per epoch ``train_loss``, ``train_image``, ``train_factorization``
         and, for variant II, ``train_text``, ``train_columns``.
     %(stopping_attributes)s
+    text_encoder_ : str or list of str
+        ``text_encoder`` with ``"auto"`` resolved (``"tfidf"`` or
+        ``"tfidf+word2vec"``).
+    %(runtime_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 
@@ -260,16 +264,19 @@ list of str, default="auto"
         """The published model (:data:`PAPER_PRESET`), updated by ``overrides``."""
         return cls(**{**PAPER_PRESET, **overrides})
 
-    def _text_kind(self):
-        """``text_encoder`` with ``"auto"`` resolved, and ``"use"`` read as its vectors."""
-        if isinstance(self.text_encoder, str) and self.text_encoder == "auto":
-            return "tfidf+word2vec" if is_pretrained(self.word_vectors) else "tfidf"
-        if isinstance(self.text_encoder, str) and self.text_encoder == "use":
-            return "vectors"
-        return self.text_encoder
+    def _resolve_auto(self) -> dict:
+        """``text_encoder_``: ``"auto"`` is ``"tfidf+word2vec"`` with pretrained
+        ``word_vectors``, ``"tfidf"`` with Word2Vec trained in fit."""
+        resolved = super()._resolve_auto()
+        text_encoder = self.text_encoder
+        if isinstance(text_encoder, str) and text_encoder == "auto":
+            text_encoder = "tfidf+word2vec" if is_pretrained(self.word_vectors) else "tfidf"
+        return {**resolved, "text_encoder_": text_encoder}
 
-    def _text_builder(self, seed=None) -> TextFeatures:
-        kind = self._text_kind()
+    def _text_builder(self, text_encoder, seed=None) -> TextFeatures:
+        """The text matrix builder of a resolved ``text_encoder`` (``"use"``: its vectors)."""
+        kind = "vectors" if isinstance(text_encoder, str) and text_encoder == "use" \
+            else text_encoder
         return TextFeatures(self.text_col, list(kind) if not isinstance(kind, str) else kind,
                             tokenizer=self.tokenizer, vector_size=self.vector_size,
                             word_vectors=self.word_vectors,
@@ -277,17 +284,17 @@ list of str, default="auto"
                             max_text_features=self.max_text_features, random_state=seed)
 
     def _columns(self):
-        return [self.image_col, *self._text_builder().columns()]
+        return [self.image_col, *self._text_builder(self.text_encoder).columns()]
 
     # ---- data ------------------------------------------------------------
     @shared_tokens()  # the check, the vocabulary and the encoding split each text once
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode the images and build the text matrix into tensors."""
         if fitting:
-            builder, size = self._text_builder(state["seeds"]["word"]), as_size(self.image_size)
-            n_vector = None
+            builder = self._text_builder(state["text_encoder_"], state["seeds"]["word"])
+            size, n_vector = as_size(self.image_size), None
             image_tower = self._image_tower()
-            text_tower = "use" if self.text_encoder == "use" else None
+            text_tower = "use" if state["text_encoder_"] == "use" else None
         else:
             builder, size, n_vector = self.text_features_, self.image_size_, \
                 self.image_vector_size_

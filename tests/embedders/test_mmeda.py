@@ -287,11 +287,12 @@ def test_auto_text_features_follow_the_word_vectors():
     """TF-IDF with Word2Vec trained in fit; TF-IDF + the mean of pretrained vectors."""
     from gensim.models import KeyedVectors
 
-    assert MMEDAEmbedder()._text_builder().text_features == "tfidf"
-    kv = KeyedVectors(4)
-    assert MMEDAEmbedder(word_vectors=kv)._text_builder().text_features == "tfidf+word2vec"
-    assert MMEDAEmbedder(word_vectors="wordllama",
-                         text_encoder="word2vec")._text_builder().text_features == "word2vec"
+    def resolved(**params):  # what fit resolves into text_encoder_
+        return MMEDAEmbedder(**params)._resolve_auto()["text_encoder_"]
+
+    assert resolved() == "tfidf"
+    assert resolved(word_vectors=KeyedVectors(4)) == "tfidf+word2vec"
+    assert resolved(word_vectors="wordllama", text_encoder="word2vec") == "word2vec"
 
 
 def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
