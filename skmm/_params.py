@@ -313,7 +313,8 @@ validation_fraction : float or None, default=None
     ``valid_loss`` and keeps the weights of its lowest epoch.""",
     "device": """\
 device : str, default="auto"
-    ``"auto"`` trains on CUDA when present, else on the CPU.""",
+    ``"auto"`` trains on CUDA when present, else on the CPU (the device
+    used is ``device_``).""",
     "precision": """\
 precision : {"auto", "float32", "bf16"}, default=%(default)s
     ``"bf16"`` runs the forward pass under bfloat16 autocast on CUDA, and
@@ -322,11 +323,10 @@ precision : {"auto", "float32", "bf16"}, default=%(default)s
     fast (a GPU that supports it, a CPU with those instructions) and
     float32 elsewhere, without a warning. The weights and the optimiser
     stay float32; convolutions and dense layers run in bf16 (the packed
-    recurrent layers stay float32). On this project's 2-core CPU, bf16 with
-    ``channels_last`` trained the default CRVAE 1.70x and the paper-sized
-    one 1.44x faster than float32, with the same loss
-    (``benchmarks/results/cpu_precision.md``). Results are repeatable bit
-    for bit at a given precision, not across precisions.""",
+    recurrent layers stay float32). Results are repeatable bit for bit at a
+    given precision, not across precisions. The value used is
+    ``precision_``; speed and loss at each precision: "bf16 on the CPU" in
+    :doc:`/scaling`.""",
     "cache": """\
 cache : {"auto", "memory", "none"}, default="auto"
     ``"memory"`` decodes all images once into one uint8 array (the fast
@@ -334,8 +334,8 @@ cache : {"auto", "memory", "none"}, default="auto"
     cells (usually file paths) by ``num_workers`` DataLoader worker
     processes, so memory is bounded by the batch size and the workers,
     not by the data set. ``"auto"`` streams when the decoded images
-    would take more than ``memory_budget`` bytes. Same seed, same result
-    either way.""",
+    would take more than ``memory_budget`` bytes (what was chosen is
+    ``cache_``). Same seed, same result either way.""",
     "memory_budget": """\
 memory_budget : int or None, default=4 GiB
     Bytes of decoded images above which ``cache="auto"`` streams.""",
@@ -353,7 +353,7 @@ accelerator : accelerate.Accelerator or None, default=None
 channels_last : bool, default=True
     Keep convolution weights and image batches in the channels-last
     memory format: faster convolutions on tensor-core GPUs and on the CPU
-    (1.2x to 1.4x in float32 here, ``benchmarks/results/cpu_precision.md``).""",
+    (measured in :doc:`/scaling`).""",
     "compile": """\
 compile : bool or dict, default=False
     Compile the module with ``torch.compile`` (skorch's ``compile``); a

@@ -152,23 +152,19 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     text_weight : float, default=3.0
         Weight of the text reconstruction term.
     beta : float or "auto", default="auto"
-        Weight of the KL term (per latent dimension, averaged). ``"auto"``:
-        1.0 with pretrained vectors (as ``mean_vector_weight``), 0.05 with
-        Word2Vec trained in fit. With Word2Vec, 0.05 clustered the emoji
-        groups better than 1.0 (NMI 0.26 vs 0.16). With wordllama, 1.0 raised
-        the emoji groups (3 folds, LinearSVC) from 0.580 to 0.643
-        (``benchmarks/pretrained_encoders.py``; 0.607 to 0.626 on another
-        split of the folds), although the latent then keeps less of every
-        term (KL 0.58 against 3.5 nats per dimension; each reconstruction
-        error higher): what it drops is detail of single items that a linear
-        read-out of groups does not need. It costs on templated captions (the
-        shapes pair label: 0.49 to 0.42), where that detail is the mood word.
+        Weight of the KL term (per latent dimension, averaged). Higher pulls
+        the latent towards the prior: it keeps less detail of single items,
+        which a read-out of broad groups does not need. ``"auto"``
+        (``beta_``): 1.0 with pretrained vectors (as ``mean_vector_weight``),
+        0.05 with Word2Vec trained in fit. Lower it (e.g. 0.05) when one word
+        of templated captions is what matters; see "With pretrained word
+        vectors" in :doc:`/user_guide/crvae` for the measurements.
     text_loss : {"cross_entropy", "mse"}, default="cross_entropy"
         The text term. ``"mse"`` (the paper) is the MSE of the predicted word
         vectors; it cannot tell apart words whose vectors are close, and
         Word2Vec trained on a small corpus gives words that share their
-        contexts (colours, moods) almost the same vector (cosine 0.996 on
-        ``make_shapes``). ``"cross_entropy"`` scores every word of the
+        contexts (colours, moods) almost the same vector.
+        ``"cross_entropy"`` scores every word of the
         vocabulary at each step; :meth:`inverse_transform` then reads the
         best-scored words.
     bow_weight : float, default=1.0
@@ -184,13 +180,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         variance in the training texts). The word terms treat every word as
         its own class; this one asks the latent where the text lies in the
         vectors' space, in which pretrained neighbours share a meaning.
-        ``"auto"``: 3.0 with pretrained vectors (``word_vectors="wordllama"``,
-        a file or KeyedVectors), 0 (off) with Word2Vec trained in fit, whose
-        vectors of a small corpus barely differ between words. Emoji groups,
-        wordllama, 3 folds, LinearSVC, ``beta=0.05``: 0.506 without it and the
-        mean pooling below, 0.580 with both (``benchmarks/pretrained_encoders.py``); on
-        another split, with trained Word2Vec, both lowered it from 0.52 to
-        0.46.
+        ``"auto"`` (``mean_vector_weight_``): 3.0 with pretrained vectors
+        (``word_vectors="wordllama"``, a file or KeyedVectors), 0 (off) with
+        Word2Vec trained in fit, whose vectors of a small corpus barely
+        differ between words. Measured with and without in "With pretrained
+        word vectors", :doc:`/user_guide/crvae`.
     normalize_terms : bool, default=True
         Divide each reconstruction term of the loss by its scale in the
         training data (``reconstruction_scale_``: the pixel variance, the
@@ -213,8 +207,8 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         ``"recurrent+mean"``: the mean of the text's word vectors joins the
         recurrent net's final state before the batch normalisation, a linear
         path that keeps where the text lies in the vectors' space.
-        ``"auto"``: ``"recurrent+mean"`` with pretrained vectors,
-        ``"recurrent"`` with Word2Vec trained in fit (as
+        ``"auto"`` (``text_encoder_``): ``"recurrent+mean"`` with pretrained
+        vectors, ``"recurrent"`` with Word2Vec trained in fit (as
         ``mean_vector_weight``).
         ``"vectors"``: ``text_col`` holds one precomputed vector per row
         (a sentence embedding, SkipThoughts features ...: 1-D arrays or
@@ -233,9 +227,9 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Truncate texts to this many words. The recurrent encoder and the
         teacher-forced decoder run over every position up to the longest
         training text, so without a cap one long transcript makes every
-        batch as long (64 captions of 800 words took 17 to 270 times as long
-        as of 50 words); with the default 100 an 800-word caption costs
-        about twice a 50-word one. None keeps every word.
+        batch as long (the cost is measured in "Speed and memory",
+        :doc:`/user_guide/crvae`). None keeps every word: raise it when
+        the words past the cap matter.
     %(max_epochs_auto)s
     %(batch_size)s
     %(lr:3e-3)s

@@ -87,15 +87,14 @@ list of str, default="auto"
         vectors; TF-IDF scaled by ``sqrt(n_words)``; both side by side;
         ``"vectors"``: a column of precomputed text vectors, e.g. sentence
         embeddings, standardised; or the named numeric columns,
-        standardised, in which case ``text_col`` is not read). ``"auto"``:
-        ``"tfidf"`` with Word2Vec trained in fit (``word_vectors="word2vec"``),
-        ``"tfidf+word2vec"`` with pretrained vectors (``"wordllama"``, a file
-        or KeyedVectors). The paper averaged Word2Vec; TF-IDF keeps the
-        words that a mean of Word2Vec vectors trained on a small corpus
-        blurs (``benchmarks/fusion.py``: pair label 0.77 against 0.72; emoji
-        groups 0.52 against 0.46, LinearSVC, 3 folds), and pretrained
-        vectors add what they know of words (emoji groups, wordllama: see
-        ``benchmarks/pretrained_encoders.py``).
+        standardised, in which case ``text_col`` is not read). ``"auto"``
+        (``text_encoder_``): ``"tfidf"`` with Word2Vec trained in fit
+        (``word_vectors="word2vec"``), ``"tfidf+word2vec"`` with pretrained
+        vectors (``"wordllama"``, a file or KeyedVectors). The paper
+        averaged Word2Vec; TF-IDF keeps the words that a mean of Word2Vec
+        vectors trained on a small corpus blurs, and pretrained vectors add
+        what they know of words (measured in "The text matrix and its
+        code", :doc:`/user_guide/mmeda`).
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
@@ -107,13 +106,11 @@ list of str, default="auto"
     image_code : int, default=64
         Code width of AE0.
     text_code : int or "auto", default="auto"
-        Code width of AE1. ``"auto"``: an eighth of the width of X1, between
-        32 and 128 (``text_code_``): 32 for the few words of templated
-        captions, where a wider code lowered the pair label of
-        ``benchmarks/fusion.py`` (0.77 to 0.75 at 128), and 128 for 1,000
-        TF-IDF words next to 256 wordllama dimensions, where 32 squeezed
-        out what the emoji groups need (0.627 to 0.640,
-        ``benchmarks/pretrained_encoders.py``).
+        Code width of AE1. ``"auto"`` (``text_code_``): an eighth of the
+        width of X1, between 32 and 128: 32 for the few words of templated
+        captions, 128 for a wide matrix such as 1,000 TF-IDF words next to
+        256 wordllama dimensions, which a narrow code squeezes (measured in
+        "The text matrix and its code", :doc:`/user_guide/mmeda`).
     hidden_size : int, default=128
         Hidden width of AE1 and AE2.
     fusion_size : int, default=128
