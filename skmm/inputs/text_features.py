@@ -218,7 +218,6 @@ default="word2vec"
         parts = []
         if self.tfidf_ is not None:
             parts.append(self._tfidf(X))
-        if self.scaler_ is not None:  # no vector_weight_ in pickles from before it
-            parts.append(self.scaler_.transform(self._raw(X))
-                         * getattr(self, "vector_weight_", 1.0))
+        if self.scaler_ is not None:
+            parts.append(self.scaler_.transform(self._raw(X)) * self.vector_weight_)
         return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from skmm.nn.embeddings import WordVectors, mean_word_vectors, word_vector_table
+from skmm.nn.embeddings import mean_word_vectors, word_vector_table
 from skmm.nn.encoders import ConvEncoder, ImageFeatureEncoder, RecurrentTextEncoder
 from skmm.nn.losses import semihard_triplet_loss
 
@@ -40,7 +40,6 @@ __all__ = [
     "ModalityBranch",
     "PooledTextEncoder",
     "VectorEncoder",
-    "WordVectors",  # moved to skmm.nn.embeddings; still importable here for old pickles
     "block_key",
     "make_encoder",
 ]
@@ -133,8 +132,8 @@ class ModalityBranch(nn.Module):
         else:
             features = self.encoder(vector)
         first, relu, last = self.fc
-        features = F.dropout(features, getattr(self, "input_dropout", 0.0), self.training)
-        hidden = F.dropout(relu(first(features)), getattr(self, "dropout", 0.0), self.training)
+        features = F.dropout(features, self.input_dropout, self.training)
+        hidden = F.dropout(relu(first(features)), self.dropout, self.training)
         return last(hidden)
 
     @torch.no_grad()

@@ -216,9 +216,8 @@ class CRVAE(nn.Module):
                "text_pred": text_pred, "text_target": targets}
         if self.bow is not None:
             out["bow_logits"] = self.bow(z)
-        head = getattr(self, "mean_vector", None)  # absent from modules pickled before it
-        if head is not None:
-            out["mean_vector"] = head(z)
+        if self.mean_vector is not None:
+            out["mean_vector"] = self.mean_vector(z)
         return out
 
     def _text_error(self, out, batch) -> torch.Tensor:

@@ -160,6 +160,6 @@ class RecurrentTextEncoder(nn.Module):
             h = h[0]
         # h: (num_layers * directions, n, hidden): keep the last layer's directions
         state = list(h[-self.n_directions:])
-        if getattr(self, "mean_pooling", False):  # absent from modules pickled before it
+        if self.mean_pooling:
             state.append(mean_word_vectors(vectors, lengths).to(state[0].dtype))
         return torch.cat(state, dim=1)
