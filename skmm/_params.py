@@ -20,7 +20,8 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
-__all__ = ["CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "constraints", "fill_doc"]
+__all__ = ["AUTO_CONSTRAINTS", "CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "INFRASTRUCTURE",
+           "constraints", "fill_doc"]
 
 #: Default ``memory_budget``: decoded images above this many bytes are streamed
 #: (with ``cache="auto"``).
@@ -118,7 +119,7 @@ CONSTRAINTS = {
     "conv_channels": [_POSITIVE],
     "hidden_size": [_POSITIVE],
     "fusion_size": [_POSITIVE],
-    "column_batch_size": [_POSITIVE],
+    "column_batch_size": [_POSITIVE, None],
     # text
     "tokenizer": [StrOptions({"english", "jieba"}), callable],
     "word_vectors": [str, os.PathLike, HasMethods(["get_vector"])],
@@ -160,6 +161,14 @@ CONSTRAINTS = {
 TRAINING = ("max_epochs", "batch_size", "lr", "validation_fraction", "device")
 #: The scaling parameters of the three embedders.
 SCALING = ("cache", "memory_budget", "num_workers", "accelerator", "channels_last", "compile")
+#: The infrastructure parameters of the three embedders (the same defaults in
+#: each): constrained by :data:`CONSTRAINTS` and documented by the
+#: ``%(infrastructure)s`` fragment, in this order.
+INFRASTRUCTURE = ("device", "precision", *SCALING, "checkpoint_dir", "n_threads",
+                  "random_state", "verbose")
+#: The constraints of the embedders' training parameters that also take
+#: ``"auto"`` (the baselines' do not).
+AUTO_CONSTRAINTS = {"max_epochs": [_POSITIVE, StrOptions({"auto"})]}
 
 
 def constraints(*names: str, **own) -> dict:
@@ -396,6 +405,11 @@ verbose : int, default=0
 
 #: ``%(scaling)s`` in a docstring: every scaling parameter, in order.
 DOCS["scaling"] = "\n".join(DOCS[name] for name in SCALING)
+#: ``%(infrastructure)s``: every parameter of :data:`INFRASTRUCTURE`, in order.
+DOCS["infrastructure"] = "\n".join(
+    '%(precision:"auto")s' if name == "precision" else f"%({name})s"
+    for name in ("device", "precision", "scaling", "checkpoint_dir", "n_threads",
+                 "random_state", "verbose"))
 
 _PLACEHOLDER = re.compile(r"^(?P<indent>[ ]*)%\((?P<name>\w+)(?::(?P<default>[^)]*))?\)s$",
                           re.MULTILINE)

@@ -406,6 +406,22 @@ def test_auto_parameters_are_resolved_into_fitted_attributes(name, fits):
     assert not unresolved, f"{unresolved} are still 'auto' after fit"
 
 
+@pytest.mark.parametrize("cls", [skmm.CRVAEEmbedder, skmm.MMEDAEmbedder,
+                                 skmm.CommonSpaceEmbedder], ids=lambda c: c.__name__)
+def test_infrastructure_parameters_are_declared_once(cls):
+    """The embedders' infrastructure parameters: one shared constraint and one shared
+    docstring entry each, the same default in every embedder."""
+    from skmm._params import CONSTRAINTS, DOCS, INFRASTRUCTURE
+
+    defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    reference = inspect.signature(skmm.CRVAEEmbedder).parameters
+    for name in INFRASTRUCTURE:
+        assert cls._parameter_constraints[name] is CONSTRAINTS[name], name
+        entry = DOCS[name].splitlines()[0].replace("%(default)s", '"auto"')
+        assert cls.__doc__.count(entry) == 1, name
+        assert defaults[name] == reference[name].default, name
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_check_is_fitted(name, fits):
     with pytest.raises(NotFittedError):

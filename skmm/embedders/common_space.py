@@ -16,9 +16,10 @@ from sklearn.utils.validation import check_is_fitted
 from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors, check_labels
 from skmm._image_encoder import ImageEncoderMixin
 from skmm._params import (
+    AUTO_CONSTRAINTS,
     CONSTRAINTS,
     DEFAULT_MEMORY_BUDGET,
-    SCALING,
+    INFRASTRUCTURE,
     TRAINING,
     constraints,
     fill_doc,
@@ -190,13 +191,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         retrieves worse). The value used is ``lr_`` (measurements: the user
         guide's "Pretrained towers" and "Unlabelled pairs").
     %(validation_fraction)s
-    %(device)s
-    %(precision:"auto")s
-    %(scaling)s
-    %(checkpoint_dir)s
-    %(n_threads)s
-    %(random_state)s
-    %(verbose)s
+    %(infrastructure)s
 
     Attributes
     ----------
@@ -292,10 +287,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
     _parameter_constraints = constraints(
         "n_components", "hidden_size", "image_size", "fine_tune_image_encoder",
         "image_encoder_lr", "conv_channels", "word_vectors",
-        "word_vector_dims", "vector_size", "min_count", *TRAINING, "precision", *SCALING,
-        "checkpoint_dir",
-        "n_threads", "random_state",
-        "verbose",
+        "word_vector_dims", "vector_size", "min_count", "dropout", *TRAINING, *INFRASTRUCTURE,
         image_encoder=[StrOptions({"cnn", "efficientnet_lite0"}),
                        CONSTRAINTS["image_encoder"][1]],
         modalities=[dict, list, tuple, None],
@@ -303,7 +295,6 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         reference=[str, None],
         attention=["boolean"],
         partner_dropout=[Interval(Real, 0, 1, closed="both")],
-        dropout=[Interval(Real, 0, 1, closed="left")],
         text_encoder=[StrOptions({"mean", "gru", "lstm", "use"})],
         rnn_hidden_size=[Interval(Integral, 1, None, closed="left")],
         fine_tune_word_vectors=["boolean"],
@@ -317,7 +308,7 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         items_per_class=[Interval(Integral, 1, None, closed="left")],
         map_k=[Interval(Integral, 1, None, closed="left")],
         lr=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        **AUTO_CONSTRAINTS,
     )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,

@@ -20,7 +20,14 @@ from skmm._base import (
     sample_rows,
 )
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
-from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
+from skmm._params import (
+    AUTO_CONSTRAINTS,
+    DEFAULT_MEMORY_BUDGET,
+    INFRASTRUCTURE,
+    TRAINING,
+    constraints,
+    fill_doc,
+)
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts
@@ -234,13 +241,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(batch_size)s
     %(lr:3e-3)s
     %(validation_fraction)s
-    %(device)s
-    %(precision:"auto")s
-    %(scaling)s
-    %(checkpoint_dir)s
-    %(n_threads)s
-    %(random_state)s
-    %(verbose)s
+    %(infrastructure)s
 
     Attributes
     ----------
@@ -306,16 +307,14 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
         "image_encoder_lr", "n_components", "conv_channels", "hidden_size",
         "fusion_size", "tokenizer", "word_vectors", "word_vector_dims", "vector_size", "min_count",
-        "max_vocabulary", "max_length", *TRAINING, "precision", *SCALING, "checkpoint_dir",
-        "n_threads", "random_state",
-        "verbose",
+        "max_vocabulary", "max_length", *TRAINING, *INFRASTRUCTURE,
         rnn=[StrOptions({"rnn", "lstm", "gru"})],
         num_layers=[Interval(Integral, 1, None, closed="left")],
         bidirectional=["boolean"],
         teacher_forcing=["boolean"],
         text_weight=[Interval(Real, 0, None, closed="left")],
         beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
-        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        **AUTO_CONSTRAINTS,
         text_loss=[StrOptions({"mse", "cross_entropy"})],
         text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vectors", "use"})],
         word_dropout=[Interval(Real, 0, 1, closed="left")],

@@ -18,7 +18,14 @@ from skmm._base import (
     image_variance,
 )
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
-from skmm._params import DEFAULT_MEMORY_BUDGET, SCALING, TRAINING, constraints, fill_doc
+from skmm._params import (
+    AUTO_CONSTRAINTS,
+    DEFAULT_MEMORY_BUDGET,
+    INFRASTRUCTURE,
+    TRAINING,
+    constraints,
+    fill_doc,
+)
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems
 from skmm.inputs.tokenizers import shared_tokens
@@ -134,13 +141,7 @@ list of str, default="auto"
     validation_fraction : float or None, default=None
         Hold out this fraction of the rows (AE2 is then sized and fed with the
         remaining training rows only) to record ``valid_*`` terms.
-    %(device)s
-    %(precision:"auto")s
-    %(scaling)s
-    %(checkpoint_dir)s
-    %(n_threads)s
-    %(random_state)s
-    %(verbose)s
+    %(infrastructure)s
 
     Attributes
     ----------
@@ -190,16 +191,14 @@ list of str, default="auto"
         "image_encoder_lr", "n_components", "tokenizer",
         "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "conv_channels",
         "hidden_size",
-        "fusion_size", *TRAINING, "precision", *SCALING, "checkpoint_dir",
-        "n_threads", "random_state", "verbose",
+        "fusion_size", "column_batch_size", *TRAINING, *INFRASTRUCTURE,
         variant=[StrOptions({"I", "II"})],
         text_encoder=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "use",
                                   "vectors"}),
                        list, tuple],
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        column_batch_size=[Interval(Integral, 1, None, closed="left"), None],
-        max_epochs=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        **AUTO_CONSTRAINTS,
         fused_image=["boolean"],
         normalize_terms=["boolean"],
     )
