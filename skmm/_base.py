@@ -575,8 +575,9 @@ class ScalingMixin:
     def _resolve_auto(self) -> dict:
         resolved = super()._resolve_auto()
         if self.accelerator is not None:  # device and mixed precision are the accelerator's
-            precision = str(self.accelerator.mixed_precision)
-            resolved.update(device_=str(self.accelerator.device),
+            # (an accelerate.Accelerator has both; the constraint asks only for its methods)
+            precision = str(getattr(self.accelerator, "mixed_precision", "no"))
+            resolved.update(device_=str(getattr(self.accelerator, "device", resolved["device_"])),
                             precision_="float32" if precision == "no" else precision)
         return resolved
 
