@@ -27,7 +27,9 @@ supervised common space with EfficientNet-Lite0 and the Universal Sentence
 Encoder) against what a user builds from the same towers without skmm, TF-IDF
 and the majority class, on the emoji groups in 3 folds
 (:data:`skmm.comparison.DEMO_CONTENDERS`), with the same tables, verdict and
-figures. ``benchmark --quick`` runs every contender but the slowest
+figures; on the emoji both also score paired retrieval without labels (the
+common space fitted on the pairs against CCA of the towers,
+:mod:`skmm.comparison_pairs`). ``benchmark --quick`` runs every contender but the slowest
 (:data:`skmm.comparison.QUICK_LEAVES_OUT`) on 32-pixel images in 3 folds.
 Both print a line as each contender and fold starts, with an estimate of the
 time left (``--verbose 0``: only the table and the verdict).
@@ -85,12 +87,16 @@ def _compare(dataset: str, *, config: str, cv: int | None, output: Path, seed: i
         print(f"  skipped {name}: {why}")
     result = run_comparison(X, targets, contenders, cv=cv, random_state=seed, verbose=verbose)
     result.skipped = skipped
+    pairs = _paired_section(X, cv=cv, seed=seed, verbose=verbose) if dataset == "emoji" else ""
     result.info["dataset"] = dataset
     command = "python -m skmm " + " ".join(shlex.quote(a) for a in argv)
     title = f"skmm comparison: {dataset} ({config})"
     say("writing the tables, the bar chart and a t-SNE map per embedder")
     path = write_report(result, output, title=title, command=command.strip(),
                         random_state=seed)
+    if pairs:  # before the figures, so that the committed tables carry it too
+        head, _, figures = path.read_text().partition("## Figures")
+        path.write_text(head.rstrip() + "\n\n" + pairs + "\n\n## Figures" + figures)
     written = [path.parent.resolve()]
     if results_dir is not None:
         stem = f"comparison_{dataset}{'' if config == 'full' else '_' + config}"
@@ -114,6 +120,26 @@ def _compare(dataset: str, *, config: str, cv: int | None, output: Path, seed: i
     print()
     print("\n".join(verdict(result, first)))
     return 0
+
+
+def _paired_section(X, *, cv: int, seed: int, verbose: int) -> str:
+    """The markdown of the paired-retrieval section (:mod:`skmm.comparison_pairs`)."""
+    from skmm.comparison_pairs import (
+        paired_contenders,
+        paired_retrieval_markdown,
+        run_paired_retrieval,
+    )
+
+    if verbose:
+        print("paired retrieval without labels: the common space fitted on the pairs "
+              "against CCA of the towers", flush=True)
+    frame = run_paired_retrieval(X[["image", "text"]], paired_contenders(random_state=seed),
+                                 cv=cv, random_state=seed, verbose=verbose)
+    return ("## Paired retrieval without labels\n\n"
+            "No label is read: each method learns from the training folds' pairs of "
+            "glyph and name, then every held-out glyph ranks the held-out names (and the "
+            f"other way round); {cv}-fold KFold, fold means.\n\n"
+            + paired_retrieval_markdown(frame))
 
 
 def _results_dir(args, parser) -> Path | None:

@@ -524,6 +524,14 @@ def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys)
 
     monkeypatch.setattr(comparison, "load_benchmark_data", load)
     monkeypatch.setattr(comparison, "make_contenders", contenders)
+    import skmm.comparison_pairs as pairs
+    from skmm import CommonSpaceEmbedder
+
+    # a cheap stand-in for the paired-retrieval section's contenders
+    monkeypatch.setattr(pairs, "paired_contenders", lambda random_state: [
+        ("common space (pairs)", lambda: CommonSpaceEmbedder(
+            image_size=16, n_components=4, hidden_size=8, conv_channels=4, vector_size=8,
+            max_epochs=1, random_state=random_state))])
     committed = tmp_path / "results"
     committed.mkdir()
     monkeypatch.setattr(cli, "REPO_RESULTS", committed)
@@ -538,6 +546,9 @@ def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys)
     assert (tmp_path / "out" / "results.md").exists()
     md = (committed / "comparison_emoji_demo.md").read_text()
     assert "# skmm comparison: emoji (demo)" in md and "--update-results" in md
+    assert "## Paired retrieval without labels" in md
+    assert "| common space (pairs) | image → text |" in md
+    assert "[pairs 1/1] common space (pairs), fold 2/2" in out
     assert (committed / "comparison_emoji_demo.csv").exists()
     assert main(["demo", "--cv", "2", "--output", str(tmp_path / "quiet"), "--verbose", "0"]) == 0
     quiet = capsys.readouterr().out
