@@ -13,7 +13,7 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors, check_labels
+from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors
 from skmm._image_encoder import ImageEncoderMixin
 from skmm._params import (
     AUTO_CONSTRAINTS,
@@ -24,17 +24,16 @@ from skmm._params import (
     constraints,
     fill_doc,
 )
+from skmm.embedders._retrieval import RetrievalMixin
 from skmm.embedders._stages import StagesMixin
-from skmm.inputs import TextEncoder, as_size, check_columns, check_frame
+from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
 from skmm.inputs.tokenizers import shared_tokens
-from skmm.metrics import cross_modal_map, paired_retrieval_table, top_k
 from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
 from skmm.training import (
     ClassBalancedLoader,
     ClassBalancedWorkerLoader,
     PreparedData,
-    torch_threads,
 )
 
 __all__ = ["CommonSpaceEmbedder", "PAPER_PRESET"]
@@ -61,8 +60,8 @@ PAPER_PRESET = {
 
 
 @fill_doc
-class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, ScalingMixin,
-                          BaseEmbedder):
+class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, CheckpointMixin,
+                          ScalingMixin, BaseEmbedder):
     """Common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
@@ -608,42 +607,6 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
         return [(*key.split("|"), module.block_targets[key]) for key in module.blocks]
 
     # ---- inference -------------------------------------------------------
-    def _embed_all(self, data: dict, names, *, alone: bool = False) -> dict:
-        """Per modality: (n, n_components) float32 embeddings, NaN where missing.
-
-        With ``alone`` each modality is embedded on its own (partner stand-ins),
-        as a retrieval query or gallery is; otherwise the modalities of a row
-        attend to each other.
-        """
-        check_is_fitted(self, "net_")
-        if alone and len(names) > 1:
-            out = {}
-            for m in names:
-                out.update(self._embed_all(data, [m]))
-            return out
-        net = self.net_
-        module = net.module_.eval()
-        n = len(next(iter(data.values())))
-        out = {m: np.full((n, self.n_components), np.nan, dtype=np.float32) for m in names}
-        batch_keys = [k for k in data if k.split("__")[0] in names]
-        loader = self._batches({k: data[k] for k in batch_keys}, max(self.batch_size, 256))
-        start = 0
-        with torch_threads(self.n_threads), self._unseen_words(data), torch.inference_mode():
-            for batch, _ in loader:
-                size = len(next(iter(batch.values())))
-                result = module(**net.to_device(batch))
-                for m, (index, z) in result.items():
-                    out[m][start + index.cpu().numpy()] = z.float().cpu().numpy()
-                start += size
-        return out
-
-    def _mean_embedding(self, data: dict) -> np.ndarray:
-        per = self._embed_all(data, list(self.modalities_))
-        stacked = np.stack(list(per.values()))
-        present = ~np.isnan(stacked[..., 0])
-        total = np.where(present[..., None], stacked, 0).sum(0)
-        return (total / present.sum(0)[:, None]).astype(np.float32)
-
     def _prepare_fitted(self, X, names, require_all=False) -> PreparedData:
         """The tensors of new rows; their tokens unseen in fit keep their pretrained vectors."""
         unseen = {}
@@ -677,95 +640,3 @@ class CommonSpaceEmbedder(StagesMixin, ImageEncoderMixin, CheckpointMixin, Scali
 
     def _encode(self, data: dict) -> np.ndarray:
         return self._mean_embedding(data)
-
-    def embed(self, X, modality: str) -> np.ndarray:
-        """Embed one modality of every row of ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Holds that modality's column, with a value in every row.
-        modality : str
-            A trained modality.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components), float32
-            L2-normalised embeddings.
-        """
-        check_is_fitted(self, "net_")
-        if modality not in self.modalities_:
-            raise ValueError(f"unknown modality {modality!r}; trained: {list(self.modalities_)}")
-        X = check_frame(X)
-        if len(X) == 0:
-            raise ValueError("X has no rows")
-        check_columns(X, [self.modalities_[modality]["column"]],
-                      context=f"modality {modality!r}")
-        data = self._prepare_fitted(X, [modality], require_all=True)
-        return self._embed_all(data, [modality])[modality]
-
-    def retrieve(self, query, query_modality: str, gallery, gallery_modality: str, k: int = 10):
-        """Find the ``k`` gallery items closest to each query, across modalities.
-
-        Parameters
-        ----------
-        query, gallery : pandas.DataFrame
-            Rows holding ``query_modality`` and ``gallery_modality``.
-        query_modality, gallery_modality : str
-            Trained modalities (equal for intra-modal retrieval).
-        k : int, default=10
-            Results per query (at most the gallery size).
-
-        Returns
-        -------
-        indices : ndarray of shape (n_queries, k), int64
-            Positions in ``gallery``, best first.
-        similarities : ndarray of shape (n_queries, k), float32
-            Cosine similarities.
-        """
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = self.embed(query, query_modality)
-        g = self.embed(gallery, gallery_modality)
-        return top_k(q, g, min(int(k), len(g)))
-
-    def score(self, X, y=None):
-        """Cross-modal retrieval on ``X``: of its classes with ``y``, of its own pairs without.
-
-        Each modality is embedded on its own, as a retrieval query or
-        gallery is. With ``y``: the mean mAP@``map_k`` over ordered modality
-        pairs, every modality of ``X`` querying every other one (rows
-        missing a modality are left out of its queries and gallery; with a
-        single trained modality, intra-modal retrieval without the query
-        itself). Without ``y``: the mean reciprocal rank of each row's own
-        partner (:func:`skmm.metrics.paired_retrieval_table`'s ``MRR``),
-        averaged over ordered modality pairs, each on the rows that carry
-        both; it needs no labels, so GridSearchCV can tune a space learned
-        from pairs, and it falls as ``X`` grows (more rows to confuse).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        y : array-like of shape (n_samples,) or None
-            Class labels; an item is relevant to a query of the same class.
-
-        Returns
-        -------
-        float
-            In [0, 1], higher is better (for GridSearchCV).
-        """
-        return super().score(X, y)
-
-    def _score(self, X, data: dict, y) -> float:
-        per = self._embed_all(data, list(self.modalities_), alone=True)
-        if y is not None:
-            y = check_labels(X, y, estimator=self, min_classes=1)
-            return cross_modal_map(per, y, k=self.map_k)
-        if len(per) < 2:
-            raise ValueError("score without y ranks each row's own partner across modalities; "
-                             f"the embedder has one modality {list(per)}: pass y")
-        table = paired_retrieval_table(per, ks=(1,))
-        if table["MRR"].isna().all():
-            raise ValueError("score without y needs rows that carry at least 2 modalities; "
-                             "fewer than 2 rows of X do")
-        return float(table["MRR"].mean())
