@@ -40,5 +40,7 @@ def test_readme_use_example_runs_and_trains_each_model_once(monkeypatch):
     exec(compile(use_example(), str(README), "exec"), namespace)
     assert namespace["Z"].shape == (len(small), 16)
     assert len(namespace["clusters"]) == len(small)
-    # the embedding is clustered, not retrained: one CRVAE fit, one common-space fit
-    assert fits == ["CRVAEEmbedder", "CommonSpaceEmbedder"]
+    # the embedding is clustered, not retrained: one CRVAE fit, the supervised and the
+    # unlabelled common space
+    assert fits == ["CRVAEEmbedder", "CommonSpaceEmbedder", "CommonSpaceEmbedder"]
+    assert namespace["pairs"].objective_ == "contrastive"
