@@ -5,17 +5,19 @@ add what they share:
 
 - :class:`BaseEmbedder`: transformers (``transform``, ``fit_transform``,
   ``score``, feature names, batched gradient-free encoding);
-- :class:`ScalingMixin`: the scaling parameters of the three embedders
-  (streamed images, Accelerate, channels-last, ``torch.compile``);
 - :class:`NeuralClassifier`: classifiers (labels, early stopping,
   ``predict`` and ``predict_proba``).
+
+The three embedders add two estimator-level mixins:
+:class:`~skmm._scaling.ScalingMixin` (streamed images, Accelerate,
+channels-last, ``torch.compile``) and :class:`~skmm._checkpointing.CheckpointMixin`
+(``checkpoint_dir``: resumable training).
 """
 
 from __future__ import annotations
 
 import sys
 from contextlib import ExitStack
-from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -45,13 +47,12 @@ from skmm.training import (
     RandomSplit,
     SliceLoader,
     TensorDict,
-    WorkerLoader,
     resolve_device,
     torch_seed,
     torch_threads,
 )
 from skmm.training.callbacks import PlateauStopping
-from skmm.training.checkpoint import EpochCheckpoint, describe_params, read_checkpoint
+from skmm.training.checkpoint import EpochCheckpoint
 from skmm.training.net import cpu_bf16_support
 
 
@@ -273,7 +274,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         improving; it comes last among the callbacks, so that the epoch where
         it stops is checkpointed. An
         :class:`~skmm.training.checkpoint.EpochCheckpoint` among ``callbacks``
-        (:class:`CheckpointMixin`) first restores its checkpoint into the
+        (:class:`~skmm._checkpointing.CheckpointMixin`) first restores its checkpoint into the
         initialised net, which then trains only the epochs left.
         """
         n_train = len(TensorDict(data)) * (1 - (self.validation_fraction or 0))
@@ -566,101 +567,6 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
                 out[start: start + len(z)] = z.float().cpu().numpy()
                 start += len(z)
         return out
-
-
-class ScalingMixin:
-    """The scaling parameters of the three embedders (``cache``, ``memory_budget``,
-    ``num_workers``, ``accelerator``, ``channels_last``, ``compile``)."""
-
-    def _resolve_auto(self) -> dict:
-        resolved = super()._resolve_auto()
-        if self.accelerator is not None:  # device and mixed precision are the accelerator's
-            # (an accelerate.Accelerator has both; the constraint asks only for its methods)
-            precision = str(getattr(self.accelerator, "mixed_precision", "no"))
-            resolved.update(device_=str(getattr(self.accelerator, "device", resolved["device_"])),
-                            precision_="float32" if precision == "no" else precision)
-        return resolved
-
-    def _resolve_data_auto(self, data: dict) -> dict:
-        """``cache_``: ``"none"`` when the images of the fit were streamed, else ``"memory"``."""
-        return {**super()._resolve_data_auto(data),
-                "cache_": "none" if TensorDict(data).lazy else "memory"}
-
-    def _streams(self, n_bytes: int) -> bool:
-        if self.cache == "none":
-            return True
-        return (self.cache == "auto" and self.memory_budget is not None
-                and n_bytes > self.memory_budget)
-
-    def _loader_kwargs(self, prefix: str, lazy: bool) -> dict:
-        if not lazy:
-            return {prefix: SliceLoader}
-        return {prefix: WorkerLoader, f"{prefix}__num_workers": self.num_workers}
-
-    def _net_options(self, lazy: bool) -> dict:
-        options = super()._net_options(lazy)
-        if self.accelerator is not None:  # device and mixed precision are the accelerator's
-            options = {"accelerator": self.accelerator, "device": None}
-        options.update(self._loader_kwargs("iterator_train", lazy))
-        options.update(self._loader_kwargs("iterator_valid", lazy))
-        options["channels_last"] = self.channels_last
-        options["compile"] = self.compile is True or isinstance(self.compile, dict)
-        if isinstance(self.compile, dict):
-            options.update({f"compile__{k}": v for k, v in self.compile.items()})
-        return options
-
-    def _batches(self, data: dict, batch_size: int):
-        """An inference loader over prepared ``data``: worker processes if it streams."""
-        dataset = TensorDict(data)
-        if dataset.lazy:
-            return WorkerLoader(dataset, batch_size=batch_size, num_workers=self.num_workers)
-        return SliceLoader(dataset, batch_size=batch_size)
-
-
-class CheckpointMixin:
-    """``checkpoint_dir``: resumable training of the three embedders.
-
-    With ``checkpoint_dir`` set, the net that :meth:`fit` trains saves its
-    whole training state after every epoch and a fit that finds a checkpoint
-    of the same parameters and data resumes from it; a checkpoint of another
-    fit is refused before training (see :mod:`skmm.training.checkpoint`).
-    Only ``fit`` (and ``fit_transform``) checkpoint: the stages of
-    ``CommonSpaceEmbedder.partial_fit`` do not.
-
-    With ``random_state`` None (or a ``RandomState`` instance), a fit that
-    finds a checkpoint of the same estimator takes its seeds from it, so that
-    it can resume the fit that wrote it.
-    """
-
-    #: Parameters left out of a checkpoint's fingerprint: they change how,
-    #: not what, is computed (a switch between streamed and decoded images is
-    #: still refused, by the hash of the data). ``max_epochs`` is compared
-    #: with the checkpoint's epoch instead: raising it resumes a complete fit.
-    _checkpoint_ignores = ("checkpoint_dir", "verbose", "n_threads", "num_workers", "cache",
-                           "memory_budget", "device", "max_epochs")
-
-    def _seeds(self) -> dict:
-        seeds = super()._seeds()
-        if self.checkpoint_dir is None or isinstance(self.random_state, Integral):
-            return seeds
-        saved = read_checkpoint(self.checkpoint_dir)
-        if saved is not None and saved["fingerprint"]["estimator"] == type(self).__name__ \
-                and set(saved["fingerprint"]["seeds"]) == set(seeds):
-            return {k: int(v) for k, v in saved["fingerprint"]["seeds"].items()}
-        return seeds
-
-    def _callbacks(self, state: dict) -> list:
-        callbacks = super()._callbacks(state)
-        if self.checkpoint_dir is None:
-            return callbacks
-        if self.accelerator is not None:
-            raise ValueError("checkpoint_dir cannot be used with accelerator: each process "
-                             "would need its own checkpoint; use Accelerate's "
-                             "Accelerator.save_state / load_state instead")
-        params = describe_params(self.get_params(deep=False), self._checkpoint_ignores)
-        return [*callbacks, ("checkpoint", EpochCheckpoint(
-            self.checkpoint_dir, estimator=type(self).__name__, params=params,
-            seeds=state["seeds"], verbose=self.verbose))]
 
 
 class NeuralClassifier(ClassifierMixin, NeuralEstimator):

@@ -13,12 +13,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import (
     BaseEmbedder,
-    CheckpointMixin,
-    ScalingMixin,
     as_tensors,
     image_variance,
     sample_rows,
 )
+from skmm._checkpointing import CheckpointMixin
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import (
     AUTO_CONSTRAINTS,
@@ -28,6 +27,7 @@ from skmm._params import (
     constraints,
     fill_doc,
 )
+from skmm._scaling import ScalingMixin
 from skmm.inputs import TextEncoder, as_size
 from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts

@@ -11,12 +11,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from skmm._base import (
     BaseEmbedder,
-    CheckpointMixin,
-    ScalingMixin,
     as_tensors,
     holdout,
     image_variance,
 )
+from skmm._checkpointing import CheckpointMixin
 from skmm._image_encoder import ImageEncoderMixin, vector_variance
 from skmm._params import (
     AUTO_CONSTRAINTS,
@@ -26,6 +25,7 @@ from skmm._params import (
     constraints,
     fill_doc,
 )
+from skmm._scaling import ScalingMixin
 from skmm.inputs import TextFeatures, as_size
 from skmm.inputs.checks import collect_problems
 from skmm.inputs.tokenizers import shared_tokens
