@@ -13,7 +13,8 @@ from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._base import BaseEmbedder, CheckpointMixin, ScalingMixin, as_tensors
+from skmm._base import BaseEmbedder, as_tensors
+from skmm._checkpointing import CheckpointMixin
 from skmm._image_encoder import ImageEncoderMixin
 from skmm._params import (
     AUTO_CONSTRAINTS,
@@ -24,6 +25,7 @@ from skmm._params import (
     constraints,
     fill_doc,
 )
+from skmm._scaling import ScalingMixin
 from skmm.embedders._retrieval import RetrievalMixin
 from skmm.embedders._stages import StagesMixin
 from skmm.inputs import TextEncoder, as_size
