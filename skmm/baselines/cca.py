@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.inputs.checks import FrameMixin, set_input_features
-from skmm.metrics import paired_retrieval_table, top_k
+from skmm.metrics import cross_modal_mrr, top_k
 
 __all__ = ["TowerCCA"]
 
@@ -211,10 +211,8 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         indices : ndarray of shape (n_queries, k), int64
         similarities : ndarray of shape (n_queries, k), float32
         """
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        q, g = self.embed(query, query_modality), self.embed(gallery, gallery_modality)
-        return top_k(q, g, min(int(k), len(g)))
+        return top_k(self.embed(query, query_modality), self.embed(gallery, gallery_modality),
+                     k)
 
     def score(self, X, y=None):
         """The mean reciprocal rank of each row's own partner, both directions (higher is better).
@@ -228,5 +226,4 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         -------
         float
         """
-        per = {m: self.embed(X, m) for m in ("image", "text")}
-        return float(paired_retrieval_table(per, ks=(1,))["MRR"].mean())
+        return cross_modal_mrr({m: self.embed(X, m) for m in ("image", "text")})

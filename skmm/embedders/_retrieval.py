@@ -8,15 +8,13 @@ row's other modalities), retrieve across modalities, and score retrieval
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import check_labels
 from skmm.inputs import check_columns, check_frame
-from skmm.metrics import cross_modal_map, paired_retrieval_table, top_k
+from skmm.metrics import cross_modal_map, cross_modal_mrr, top_k
 from skmm.training import torch_threads
 
 __all__ = ["RetrievalMixin"]
@@ -107,11 +105,8 @@ class RetrievalMixin:
         similarities : ndarray of shape (n_queries, k), float32
             Cosine similarities.
         """
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
-        q = self.embed(query, query_modality)
-        g = self.embed(gallery, gallery_modality)
-        return top_k(q, g, min(int(k), len(g)))
+        return top_k(self.embed(query, query_modality), self.embed(gallery, gallery_modality),
+                     k)
 
     def score(self, X, y=None):
         """Cross-modal retrieval on ``X``: of its classes with ``y``, of its own pairs without.
@@ -148,8 +143,4 @@ class RetrievalMixin:
         if len(per) < 2:
             raise ValueError("score without y ranks each row's own partner across modalities; "
                              f"the embedder has one modality {list(per)}: pass y")
-        table = paired_retrieval_table(per, ks=(1,))
-        if table["MRR"].isna().all():
-            raise ValueError("score without y needs rows that carry at least 2 modalities; "
-                             "fewer than 2 rows of X do")
-        return float(table["MRR"].mean())
+        return cross_modal_mrr(per)

@@ -571,7 +571,6 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
 
     def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
         specs, reference = state["modalities_"], state["reference_"]
-        contrastive = state["objective_"] == "contrastive"
         branches = {m: self._branch(m, s, state["tokenizers_"], state["vector_sizes_"],
                                     state["image_size_"], data)
                     for m, s in specs.items()}
@@ -580,7 +579,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
             ce_weight=self.ce_weight, triplet_weight=self.triplet_weight,
             gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
             margin_intra=self.margin_intra, margin_inter=self.margin_inter,
-            attention=self.attention and not contrastive, partner_dropout=self.partner_dropout,
+            attention=self.attention, partner_dropout=self.partner_dropout,
             objective=state["objective_"])
         new = list(specs)
         if self.strategy == "rvs":  # the reference first

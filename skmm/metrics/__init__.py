@@ -12,7 +12,7 @@ The functions here take plain arrays (the output of an embedder's
 * paired retrieval (:mod:`skmm.metrics.pairs`), where the pairing of the rows
   is the truth: :func:`paired_ranks`, :func:`recall_at_k`,
   :func:`median_rank`, :func:`mean_reciprocal_rank`,
-  :func:`paired_retrieval_table`;
+  :func:`paired_retrieval_table`, :func:`cross_modal_mrr`;
 * latent diagnostics (:mod:`skmm.metrics.latent`): :func:`kl_per_dimension`
   and :func:`active_units` of a VAE's posterior, and :func:`modality_probe`
   (with :func:`modality_references`): how much of each modality an embedding
@@ -28,6 +28,7 @@ from skmm.metrics.latent import (
     modality_references,
 )
 from skmm.metrics.pairs import (
+    cross_modal_mrr,
     mean_reciprocal_rank,
     median_rank,
     paired_ranks,
@@ -48,6 +49,7 @@ __all__ = [
     "cluster_sweep",
     "clustering_scores",
     "cross_modal_map",
+    "cross_modal_mrr",
     "kl_per_dimension",
     "mean_average_precision",
     "mean_reciprocal_rank",

@@ -18,8 +18,8 @@ import pandas as pd
 
 from skmm.metrics._checks import _check_embedding, _check_int
 
-__all__ = ["mean_reciprocal_rank", "median_rank", "paired_ranks", "paired_retrieval_table",
-           "recall_at_k"]
+__all__ = ["cross_modal_mrr", "mean_reciprocal_rank", "median_rank", "paired_ranks",
+           "paired_retrieval_table", "recall_at_k"]
 
 
 def _unit(Z: np.ndarray) -> np.ndarray:
@@ -146,3 +146,32 @@ def paired_retrieval_table(embeddings, ks: Iterable[int] = (1, 5, 10)) -> pd.Dat
             rows.append(record)
     columns = [f"R@{k}" for k in ks] + ["median rank", "MRR", "pairs"]
     return pd.DataFrame(rows).set_index(["query", "gallery"]).reindex(columns=columns)
+
+
+def cross_modal_mrr(embeddings) -> float:
+    """The mean reciprocal rank of each row's own partner, averaged over ordered modality pairs.
+
+    The label-free counterpart of :func:`skmm.metrics.cross_modal_map`: the
+    ``MRR`` column of :func:`paired_retrieval_table`, averaged over the
+    pairs of modalities that share at least 2 rows.
+
+    Parameters
+    ----------
+    embeddings : mapping of str to array-like of shape (n_samples, n_features)
+        At least 2 modalities; rows where a modality is missing are NaN.
+
+    Returns
+    -------
+    float
+        In (0, 1], higher is better.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 modalities, or no pair of them shares 2 rows.
+    """
+    table = paired_retrieval_table(embeddings, ks=(1,))
+    if table["MRR"].isna().all():
+        raise ValueError("paired retrieval needs rows that carry at least 2 modalities; "
+                         "fewer than 2 rows do")
+    return float(table["MRR"].mean())

@@ -240,13 +240,14 @@ def top_k(queries, gallery, k: int):
     queries : ndarray of shape (n_queries, n_features)
     gallery : ndarray of shape (n_gallery, n_features)
     k : int
-        At most ``n_gallery``.
+        At least 1; more than ``n_gallery`` gives the whole gallery, ranked.
 
     Returns
     -------
     indices : ndarray of shape (n_queries, k), int64
     similarities : ndarray of shape (n_queries, k)
     """
+    k = min(_check_int(k, "k", low=1), len(gallery))
     sim = queries @ gallery.T
     top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
     part = np.take_along_axis(sim, top, axis=1)

@@ -200,10 +200,9 @@ class CommonSpaceNet(nn.Module):
     objective : {"supervised", "contrastive"}, default="supervised"
         ``"supervised"``: the class losses above (batches carry ``"y"``).
         ``"contrastive"``: the pairing of the rows is the supervision
-        (:meth:`contrastive_loss`); no classifier, and the attention blocks
-        always read their stand-ins, never a row's real partner (which would
-        let a row's modalities see each other, the very pairing to be
-        learned).
+        (:meth:`contrastive_loss`); no classifier and no attention block (a
+        block lets a row's modality read its partner: the very pairing to be
+        learned), whatever ``attention`` says.
     temperature : float, default=0.07
         The initial temperature of the contrastive loss (learned, as
         ``logit_scale = log(1 / temperature)``, capped at a scale of 100 as
@@ -247,7 +246,7 @@ class CommonSpaceNet(nn.Module):
         self.ce_weight, self.triplet_weight = ce_weight, triplet_weight
         self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
         self.margin_intra, self.margin_inter = margin_intra, margin_inter
-        self.attention = attention
+        self.attention = attention and objective != "contrastive"
         self.partner_dropout = partner_dropout
         self.trainable: tuple[str, ...] = tuple(branches)
         self.inter_pairs: list[tuple[str, str]] = []
@@ -366,7 +365,7 @@ class CommonSpaceNet(nn.Module):
         full = stand_in[None, :].expand(n_rows, -1).clone()
         full[p_index] = g_p.to(like.dtype)
         has = torch.zeros(n_rows, dtype=torch.bool, device=like.device)
-        has[p_index] = self.objective != "contrastive"
+        has[p_index] = True
         if self.training and self.partner_dropout > 0:
             has &= torch.rand(n_rows, device=like.device) >= self.partner_dropout
         full = torch.where(has[:, None], full, stand_in[None, :])
