@@ -10,6 +10,11 @@ predict, score, loss history) are saved to an ``.npz`` file.
 
 ``compare`` prints, per estimator and output, "identical" or the largest
 absolute difference, and exits non-zero when anything differs.
+
+The three embedders are pinned to the trained CNN and word-based text
+encoders (``image_encoder="cnn"`` and ``text_encoder="auto"``, or ``"mean"``
+for the common space), the defaults before the pretrained towers became
+them, so that files recorded before that change still compare.
 """
 
 from __future__ import annotations
@@ -36,31 +41,40 @@ from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 
 NET = dict(max_epochs=2, batch_size=16, random_state=0)
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+#: The encoders recorded: the trained CNN and the word-based text encoders
+#: (not the defaults, the frozen pretrained towers).
+CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
+CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")  # the common space
 
 
 def estimators():
     """(name, estimator, kind) of every public estimator, tiny and seeded."""
     return [
         ("CRVAEEmbedder", CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4,
-                                        hidden_size=8, fusion_size=16, vector_size=8, **NET),
+                                        hidden_size=8, fusion_size=16, vector_size=8, **CLASSIC,
+                                        **NET),
          "embedder"),
         ("CRVAEEmbedder-valid", CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4,
                                               hidden_size=8, fusion_size=16, vector_size=8,
-                                              validation_fraction=0.25, **NET), "embedder"),
+                                              validation_fraction=0.25, **CLASSIC, **NET),
+         "embedder"),
         ("MMEDAEmbedder-II", MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4,
                                            image_code=8, text_code=8, hidden_size=16,
-                                           fusion_size=16, vector_size=8, **NET), "embedder"),
+                                           fusion_size=16, vector_size=8, **CLASSIC, **NET),
+         "embedder"),
         ("MMEDAEmbedder-I-valid", MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4,
                                                 image_code=8, text_code=8, hidden_size=16,
                                                 fusion_size=16, vector_size=8, variant="I",
-                                                validation_fraction=0.25, **NET), "embedder"),
+                                                validation_fraction=0.25, **CLASSIC, **NET),
+         "embedder"),
         ("CommonSpaceEmbedder", CommonSpaceEmbedder(image_size=16, n_components=8,
                                                     hidden_size=16, conv_channels=4,
-                                                    vector_size=8, **{**NET, "batch_size": 32}),
+                                                    vector_size=8, **CLASSIC_SPACE,
+                                                    **{**NET, "batch_size": 32}),
          "supervised"),
         ("CommonSpaceEmbedder-mcvs", CommonSpaceEmbedder(
             image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-            strategy="mcvs", **{**NET, "batch_size": 32}), "supervised"),
+            strategy="mcvs", **CLASSIC_SPACE, **{**NET, "batch_size": 32}), "supervised"),
         ("TextSVMClassifier", TextSVMClassifier(), "classifier"),
         ("ImageCNNClassifier", ImageCNNClassifier(image_size=16, channels=(4, 8), hidden_size=16,
                                                   **NET), "classifier"),

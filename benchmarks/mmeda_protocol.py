@@ -18,7 +18,10 @@ cross-validation (mean ± standard deviation over the folds). Rows:
 majority class / mean predictor, a supervised MLP on the concatenated inputs
 (pixels + mean word vectors; the paper's baseline, its own classifier and
 regressor), each single modality, early fusion, collective MF, AE MF,
-ConvAE MF, MMEDA-I, MMEDA-II.
+ConvAE MF, MMEDA-I, MMEDA-II. The MMEDA rows train their own CNN over the
+pixels and read the word-based text matrix (``image_encoder="cnn",
+text_encoder="auto"``, pinned: the embedder's defaults are now the frozen
+pretrained towers, which the baselines here do not get).
 
 Writes ``benchmarks/results/mmeda_protocol.md`` and ``mmeda_protocol.png``
 (``mmeda_protocol_quick.*`` with ``--quick``).
@@ -69,7 +72,9 @@ def representations(size: int, epochs: int, conv_epochs: int) -> dict:
     """Name -> factory of an unfitted, seeded representation transformer."""
     n = 50  # the paper's representation width
     conv = dict(image_size=size, n_components=n, max_epochs=conv_epochs, random_state=SEED)
-    mmeda = dict(image_size=size, n_components=n, max_epochs=epochs, random_state=SEED)
+    # the CNN and word-based text path, not the defaults (the frozen pretrained towers)
+    mmeda = dict(image_encoder="cnn", text_encoder="auto", image_size=size, n_components=n,
+                 max_epochs=epochs, random_state=SEED)
     return {
         "text only: mean word vectors": lambda: TextFeatures(random_state=SEED),
         "image only: PCA of pixels": lambda: ImageFeatures(image_size=size, random_state=SEED),

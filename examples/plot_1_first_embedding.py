@@ -29,15 +29,13 @@ X[["text", "text_zh", "group", "subgroup"]].head()
 # ----------------
 # The common space is supervised: it learns from classes, here the emoji
 # groups, and places a picture and a name of the same group close to each
-# other. With ``image_encoder="efficientnet_lite0"`` and
-# ``text_encoder="use"`` both modalities enter as the frozen towers'
+# other. At its defaults (``image_encoder="efficientnet_lite0"``,
+# ``text_encoder="use"``) both modalities enter as the frozen towers'
 # features, computed once per cell (a second fit reads them from
 # :data:`skmm.towers.feature_cache`).
 from skmm import CommonSpaceEmbedder
 
 emb = CommonSpaceEmbedder(
-    image_encoder="efficientnet_lite0",
-    text_encoder="use",
     n_components=32,
     max_epochs=20,
     random_state=0,

@@ -64,16 +64,15 @@ X = X.drop(index=bad["row"].dropna().unique())
 # Embed the folder
 # ----------------
 # No labels are needed: the CRVAE learns one Gaussian latent per row from the
-# picture and the caption together. With the pretrained towers it reads the
-# picture through EfficientNet-Lite0 and the caption through the Universal
-# Sentence Encoder.
+# picture and the caption together. At its defaults it reads them through the
+# pretrained towers: the picture through EfficientNet-Lite0
+# (``image_encoder="efficientnet_lite0"``) and the caption through the
+# Universal Sentence Encoder (``text_encoder="use"``).
 from skmm import CRVAEEmbedder
 
 emb = CRVAEEmbedder(
     image_col="file",
     text_col="caption",
-    image_encoder="efficientnet_lite0",
-    text_encoder="use",
     n_components=16,
     max_epochs=100,
     random_state=0,

@@ -36,12 +36,12 @@ print(len(X_train), "training pairs,", len(X_test), "held-out pairs")
 # %%
 # Fit without ``y``
 # -----------------
+# The towers are the defaults (``image_encoder="efficientnet_lite0"``,
+# ``text_encoder="use"``).
 from skmm import CommonSpaceEmbedder
 
 emb = CommonSpaceEmbedder(
     modalities={"image": "image", "text": "text"},
-    image_encoder="efficientnet_lite0",
-    text_encoder="use",
     n_components=64,
     max_epochs=30,
     random_state=0,

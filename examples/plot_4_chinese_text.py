@@ -5,8 +5,8 @@ Chinese text: the multilingual sentence encoder or jieba
 :func:`~skmm.datasets.load_emoji` carries a Chinese name for every emoji
 (``text_zh``). A text column in Chinese can enter an embedder in two ways:
 
-* ``text_encoder="use"``: the multilingual Universal Sentence Encoder reads
-  Chinese (one of its 16 languages) with its own tokenizer;
+* ``text_encoder="use"`` (the default): the multilingual Universal Sentence
+  Encoder reads Chinese (one of its 16 languages) with its own tokenizer;
 * word vectors over ``tokenizer="jieba"`` segments: jieba cuts the text into
   words and Word2Vec learns their vectors from your texts.
 
@@ -36,7 +36,7 @@ for zh, en in X[["text_zh", "text"]].values[[0, 45, 120, 200]]:
 # ----------------------------------
 # The modalities are declared by name. ``("text_zh", "text", {"tokenizer":
 # "jieba"})`` reads the column ``text_zh`` as text, segmented by jieba; the
-# image goes through EfficientNet-Lite0 in both models.
+# image goes through EfficientNet-Lite0 (the default) in both models.
 from skmm import CommonSpaceEmbedder
 
 common = dict(image_encoder="efficientnet_lite0", n_components=32, max_epochs=20,

@@ -24,13 +24,14 @@ y = X["group"]
 # ------------
 # The width of the space and the dropout of its branches, three folds:
 # 4 candidates x 3 folds = 12 fits, plus the refit on all rows. The
-# towers' features are computed once per cell and shared by every fit.
+# embedder reads the emoji through its default pretrained towers
+# (``image_encoder="efficientnet_lite0"``, ``text_encoder="use"``), whose
+# features are computed once per cell and shared by every fit.
 from sklearn.model_selection import GridSearchCV
 
 from skmm import CommonSpaceEmbedder
 
-emb = CommonSpaceEmbedder(image_encoder="efficientnet_lite0", text_encoder="use",
-                          max_epochs=15, random_state=0)
+emb = CommonSpaceEmbedder(max_epochs=15, random_state=0)
 grid = {"n_components": [8, 64], "dropout": [0.0, 0.5]}
 search = GridSearchCV(emb, grid, cv=3).fit(X, y)
 print("best:", search.best_params_, f"mAP@50 = {search.best_score_:.3f}")
