@@ -302,7 +302,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         """
         if self.max_epochs != "auto":
             return []
-        rule = auto_stopping(n_train, self.batch_size)
+        rule = auto_stopping(n_train, self.batch_size, self._auto_steps())
         monitor = "valid_loss" if validated else "train_loss"
         return [("stopping", PlateauStopping(monitor=monitor, load_best=validated, sink=print,
                                              **rule))]
@@ -318,8 +318,13 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     def _epochs(self, n_train: float) -> int:
         """``max_epochs``; ``"auto"``: the cap of :func:`auto_epochs` for ``n_train`` rows."""
         if self.max_epochs == "auto":
-            return auto_epochs(n_train, self.batch_size)
+            return auto_epochs(n_train, self.batch_size, self._auto_steps())
         return self.max_epochs
+
+    def _auto_steps(self) -> int | None:
+        """The optimiser steps of the ``max_epochs="auto"`` cap (None: the
+        default, :data:`skmm._params.AUTO_STEPS`)."""
+        return None
 
     def _make_net(self, module, shuffle_seed: int, *, lazy: bool = False, train_split=None,
                   callbacks=(), max_epochs=None) -> MultimodalNet:

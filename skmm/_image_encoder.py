@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from sklearn.preprocessing import StandardScaler
 
+from skmm import _params
 from skmm._base import sample_rows
 from skmm.exceptions import MAX_TEXT_CHARS, EncoderError, format_rows, shorten
 from skmm.inputs.checks import is_missing, load_vectors
@@ -123,6 +124,16 @@ class ImageEncoderMixin:
         if self.image_encoder in IMAGE_TOWERS:
             return "module" if self.fine_tune_image_encoder else "tower"
         return self.image_encoder
+
+    def _auto_steps(self) -> int | None:
+        """The optimiser steps of the ``max_epochs="auto"`` cap:
+        :data:`~skmm._params.AUTO_VECTOR_STEPS` when images and texts both
+        enter as fixed vectors (frozen towers or precomputed), else None (the
+        default cap)."""
+        text = self.text_encoder
+        vectors = (self._image_input() in ("vector", "tower")
+                   and isinstance(text, str) and text in ("use", "vectors"))
+        return _params.AUTO_VECTOR_STEPS if vectors else None
 
     def _image_tower(self) -> str | None:
         """The name of the frozen image tower, or None."""

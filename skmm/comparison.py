@@ -145,6 +145,11 @@ QUICK_LEAVES_OUT = (
     "ConvAE MF",
 )
 
+#: The encoders of the CRVAE and MMEDA-II rows without a tower: the trained CNN and the
+#: word encoders (``"auto"``: recurrent, or TF-IDF; with wordllama, the mean vectors join).
+#: The rows named "(towers)" are the embedders' defaults.
+CNN_WORDS = {"image_encoder": "cnn", "text_encoder": "auto"}
+
 #: Settings of each configuration, by name: image side, training epochs of the
 #: CNN, the late fusion, CRVAE and MMEDA-II (``"auto"``: a cap of about 1,000
 #: optimiser steps and a plateau rule, see :func:`skmm._params.auto_epochs`;
@@ -166,17 +171,13 @@ CONFIGS = {
     "full": {"image_size": 64, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
              "ae_epochs": 30, "common_epochs": 40, "patience": 10, "cv": 5, "shape_rows": 1500,
              "n_components": 32, "all_targets": True, "contenders": None, "leave_out": ()},
-    # "epochs": "auto" is the plateau rule within about 1,000 optimiser steps.
-    # quick and demo: CRVAE and MMEDA-II on the towers train a fixed 20 epochs (3 folds of
-    # the emoji groups, LogisticRegression: CRVAE 0.785 +- 0.011 in 39 s against 0.790 +-
-    # 0.020 in 170 s with "auto", MMEDA-II 0.781 +- 0.014 in 23 s against 72 s)
+    # "epochs": "auto" is the plateau rule within about 1,000 optimiser steps (400 on the
+    # towers, the embedders' defaults: see skmm._params.AUTO_VECTOR_STEPS)
     "quick": {"image_size": 32, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
-              "tower_epochs": 20,
               "ae_epochs": 30, "common_epochs": 40, "patience": 8, "cv": 3, "shape_rows": 600,
               "n_components": 32, "all_targets": False, "contenders": None,
               "leave_out": QUICK_LEAVES_OUT},
     "demo": {"image_size": 128, "cnn_epochs": 100, "fusion_epochs": 100, "epochs": "auto",
-             "tower_epochs": 20,
              "ae_epochs": 30, "common_epochs": 40, "patience": 8, "cv": 3, "shape_rows": 600,
              "n_components": 32, "all_targets": False, "contenders": DEMO_CONTENDERS,
              "leave_out": ()},
@@ -352,10 +353,10 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         *tower_contenders(k, random_state=seed),
         Contender("CRVAE", both,
                   CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
-                                random_state=seed)),
+                                random_state=seed, **CNN_WORDS)),
         Contender("CRVAE (wordllama)", both,
                   CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
-                                word_vectors="wordllama", random_state=seed)),
+                                word_vectors="wordllama", random_state=seed, **CNN_WORDS)),
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
@@ -364,7 +365,8 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
                             ("MMEDA-II (wordllama)", {"word_vectors": "wordllama"})]:
             out.append(Contender(label, both,
                                  mmeda(variant="II", image_size=min(size, 32), n_components=k,
-                                       max_epochs=epochs, random_state=seed, **text)))
+                                       max_epochs=epochs, random_state=seed, **CNN_WORDS,
+                                       **text)))
     convae = _optional("skmm.baselines.autoencoders", "ConvAutoencoder", {}, "")
     ae_kwargs = {"n_components": k, "max_epochs": cfg["ae_epochs"]}
     if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long
@@ -390,22 +392,22 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
                                  common(modalities={"image": "image", "en": "text"},
                                         image_size=min(size, 32), n_components=k,
                                         max_epochs=cfg["common_epochs"], word_vectors=words,
-                                        random_state=seed),
+                                        random_state=seed, image_encoder="cnn",
+                                        text_encoder="mean"),
                                  supervised=True, cross_modal=("image", "en")))
-    towers = {"image_encoder": "efficientnet_lite0", "text_encoder": "use"}
-    tower_epochs = cfg.get("tower_epochs", epochs)
+    # the embedders' defaults: both pretrained towers (max_epochs="auto" caps CRVAE and
+    # MMEDA at 400 optimiser steps on them)
     out += [Contender("CRVAE (towers)", both,
-                      CRVAEEmbedder(n_components=k, max_epochs=tower_epochs, random_state=seed,
-                                    **towers))]
+                      CRVAEEmbedder(n_components=k, max_epochs=epochs, random_state=seed))]
     if mmeda is not None:
         out.append(Contender("MMEDA-II (towers)", both,
-                             mmeda(variant="II", n_components=k, max_epochs=tower_epochs,
-                                   random_state=seed, **towers)))
+                             mmeda(variant="II", n_components=k, max_epochs=epochs,
+                                   random_state=seed)))
     if common is not None:
         out.append(Contender("common space (towers)", both,
                              common(modalities={"image": "image", "en": "text"},
                                     n_components=k, max_epochs=cfg["common_epochs"],
-                                    random_state=seed, **towers),
+                                    random_state=seed),
                              supervised=True, cross_modal=("image", "en")))
     if dataset == "shapes":  # a non-linear head for the XOR target (see the module doc)
         out = [replace(c, heads=SHAPES_HEADS) if c.kind == "embedder" else c for c in out]

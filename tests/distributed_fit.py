@@ -30,14 +30,15 @@ import numpy as np
 N_ROWS = 96
 
 TINY = dict(image_size=16, conv_channels=4, vector_size=8, lr=3e-3, max_epochs=4,
-            batch_size=8, random_state=0, n_threads=1, verbose=0)
+            batch_size=8, random_state=0, n_threads=1, verbose=0,
+            image_encoder="cnn")
 
 #: Each embedder's parameters; ``batch_size`` is per process.
 PARAMS = {
-    "crvae": dict(TINY, n_components=8, hidden_size=16, fusion_size=16),
+    "crvae": dict(TINY, n_components=8, hidden_size=16, fusion_size=16, text_encoder="auto"),
     "mmeda": dict(TINY, n_components=8, image_code=8, text_code=8, hidden_size=16,
-                  fusion_size=16),
-    "common": dict(TINY, n_components=8, hidden_size=16),
+                  fusion_size=16, text_encoder="auto"),
+    "common": dict(TINY, n_components=8, hidden_size=16, text_encoder="mean"),
 }
 
 

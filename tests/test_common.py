@@ -126,7 +126,9 @@ FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vecto
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
-TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
+# the defaults read the pretrained towers; these select the trained CNN and word encoders
+CNN_WORDS = dict(image_encoder="cnn", text_encoder="auto")
+CNN_MEAN = dict(image_encoder="cnn", text_encoder="mean")
 
 
 def _image_features_class():
@@ -150,6 +152,7 @@ class Spec:
 
 
 SPECS = {
+    # the embedders at their defaults: both frozen pretrained towers (features cached per cell)
     "CRVAEEmbedder": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE), ("image", "text"), neural=True),
     "MMEDAEmbedder": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA), ("image", "text"), neural=True),
     "CommonSpaceEmbedder": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE),
@@ -177,19 +180,17 @@ SPECS = {
                          ("text",)),
     "MeanWordVectors": Spec(lambda: skmm.inputs.MeanWordVectors(vector_size=8, random_state=0),
                             ("text",)),
-    # frozen pretrained towers: nothing trained, so no random_state (not neural)
-    # the embedders reading both frozen pretrained towers (features cached per cell)
-    "CRVAEEmbedder[towers]": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE, **TOWERS),
-                                  ("image", "text"), neural=True),
-    "MMEDAEmbedder[towers]": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA, **TOWERS),
-                                  ("image", "text"), neural=True),
-    "CommonSpaceEmbedder[towers]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
-                                                                         **TOWERS),
-                                        ("image", "text"), supervised=True, neural=True,
-                                        y_optional=True),
+    # the published encoders: the trained CNN and the word vectors
+    "CRVAEEmbedder[cnn]": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE, **CNN_WORDS),
+                               ("image", "text"), neural=True),
+    "MMEDAEmbedder[cnn]": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA, **CNN_WORDS),
+                               ("image", "text"), neural=True),
+    "CommonSpaceEmbedder[cnn]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
+                                                                      **CNN_MEAN),
+                                     ("image", "text"), supervised=True, neural=True,
+                                     y_optional=True),
     # the common space learned from the pairing of the rows alone (fit(X), no y)
-    "CommonSpaceEmbedder[pairs]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
-                                                                        **TOWERS),
+    "CommonSpaceEmbedder[pairs]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE),
                                        ("image", "text"), neural=True),
     "TowerCCA": Spec(lambda: skmm.baselines.TowerCCA(n_components=2, pca_components=4),
                      ("image", "text")),

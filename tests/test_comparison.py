@@ -209,16 +209,17 @@ def test_quick_and_demo_configurations_choose_their_contenders(dataset):
     # a name outside the configuration is refused, and the message says which configuration
     with pytest.raises(ValueError, match="'demo' configuration"):
         make_contenders(dataset, config="demo", names=["CRVAE"])
-    # CRVAE and MMEDA-II stop on a plateau ("auto") in every configuration, but on the
-    # towers quick and demo train them a fixed, measured budget
+    # CRVAE and MMEDA-II stop on a plateau ("auto") in every configuration; the tower rows
+    # are the embedders' defaults, the others select the CNN and the word encoders
     for config in ("quick", "full", "demo"):
         by = {c.name: c.estimator for c in make_contenders(dataset, config=config)}
         for name in ("CRVAE", "MMEDA-II", "CRVAE (towers)", "MMEDA-II (towers)"):
             if name in by:
-                expected = CONFIGS[config].get("tower_epochs", "auto") if "towers" in name \
-                    else "auto"
-                assert by[name].max_epochs == expected, (config, name)
-    assert CONFIGS["demo"]["tower_epochs"] == CONFIGS["quick"]["tower_epochs"] == 20
+                params = by[name].get_params()
+                assert params["max_epochs"] == "auto", (config, name)
+                towers = "towers" in name
+                assert (params["image_encoder"] == "efficientnet_lite0") == towers
+                assert (params["text_encoder"] == "use") == towers
     # every contender has a rough cost for the progress estimate
     assert all(c.cost_s > 0 for c in make_contenders(dataset, config="full"))
     assert CONFIGS["demo"]["cv"] == CONFIGS["quick"]["cv"] == 3
@@ -535,7 +536,7 @@ def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys)
     monkeypatch.setattr(pairs, "paired_contenders", lambda random_state: [
         ("common space (pairs)", lambda: CommonSpaceEmbedder(
             image_size=16, n_components=4, hidden_size=8, conv_channels=4, vector_size=8,
-            max_epochs=1, random_state=random_state))])
+            max_epochs=1, random_state=random_state, image_encoder="cnn", text_encoder="mean"))])
     committed = tmp_path / "results"
     committed.mkdir()
     monkeypatch.setattr(cli, "REPO_RESULTS", committed)

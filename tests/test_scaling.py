@@ -88,9 +88,7 @@ def test_grid_search_on_dask_local_cluster_equals_sequential():
     from skmm.datasets import make_shapes
 
     X = make_shapes(40, image_size=16, random_state=0)
-    model = CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4, hidden_size=8,
-                          fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-                          random_state=0)
+    model = CRVAEEmbedder(**TINY_CRVAE)
     grid = {"beta": [0.05, 1.0]}
     sequential = GridSearchCV(model, grid, cv=2).fit(X)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -107,7 +105,8 @@ def test_grid_search_on_dask_local_cluster_equals_sequential():
 
 
 TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-                  vector_size=8, max_epochs=2, batch_size=16, random_state=0)
+                  vector_size=8, max_epochs=2, batch_size=16, random_state=0,
+                  image_encoder="cnn", text_encoder="auto")
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +182,8 @@ def test_crvae_trains_through_accelerate(shapes_on_disk):
 
 TINY_MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
                   hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-                  random_state=0)
+                  random_state=0,
+                  image_encoder="cnn", text_encoder="auto")
 
 
 def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
@@ -199,7 +199,8 @@ def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
 
 
 TINY_COMMON = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-                   max_epochs=2, batch_size=16, random_state=0)
+                   max_epochs=2, batch_size=16, random_state=0,
+                   image_encoder="cnn", text_encoder="mean")
 
 
 @pytest.fixture(scope="module")

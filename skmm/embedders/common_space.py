@@ -53,6 +53,8 @@ PAPER_PRESET = {
     "gamma3": 0.5,
     "batch_size": 128,
     "lr": 1e-3,
+    "image_encoder": "cnn",
+    "text_encoder": "mean",
 }
 
 
@@ -135,13 +137,13 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
     %(image_encoder_lr)s
     conv_channels : int, default=16
         Filters of the image CNN.
-    text_encoder : {"mean", "gru", "lstm", "use"}, default="mean"
-        Text encoder of every text modality: mean of the word vectors, or a
-        bidirectional recurrent net (one layer of ``rnn_hidden_size``
-        units); ``"use"``: the pretrained multilingual Universal Sentence
-        Encoder (:mod:`skmm.towers`; frozen, 512 dimensions per text,
-        computed once per process, any of its 16 languages, no tokenizer),
-        and the modality enters as those vectors.
+    text_encoder : {"use", "mean", "gru", "lstm"}, default="use"
+        Text encoder of every text modality: mean of the word vectors
+        (:meth:`paper`), or a bidirectional recurrent net (one layer of
+        ``rnn_hidden_size`` units); ``"use"`` (the default): the pretrained
+        multilingual Universal Sentence Encoder (:mod:`skmm.towers`; frozen,
+        512 dimensions per text, computed once per process, any of its 16
+        languages, no tokenizer), and the modality enters as those vectors.
     rnn_hidden_size : int, default=64
     word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
         ``"word2vec"`` trains gensim Word2Vec on each text modality's
@@ -315,8 +317,9 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
                  hidden_size=256, dropout=0.3, attention=True, partner_dropout=0.5,
                  image_size=32,
-                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
-                 conv_channels=16, text_encoder="mean", rnn_hidden_size=64, word_vectors="word2vec",
+                 image_encoder="efficientnet_lite0", fine_tune_image_encoder=False,
+                 image_encoder_lr=None,
+                 conv_channels=16, text_encoder="use", rnn_hidden_size=64, word_vectors="word2vec",
                  word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
                  ce_weight=1.0,
                  triplet_weight=1.0, gamma1=0.25, gamma2=0.25,

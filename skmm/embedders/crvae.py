@@ -66,6 +66,7 @@ PAPER_PRESET = {
     "normalize_terms": False,
     "bow_weight": 0.0,
     "mean_vector_weight": 0.0,
+    "image_encoder": "cnn",
     "text_encoder": "recurrent",
     "lr": 1e-4,
     "batch_size": 16,
@@ -206,11 +207,13 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     kl_warmup : int, default=0
         Raise the KL weight linearly from about 0 to ``beta`` over this many
         epochs (Bowman et al. 2016), another remedy for a collapsing latent.
-    text_encoder : {"auto", "recurrent", "recurrent+mean", "use", "vectors"}, default="auto"
-        ``"use"``: the pretrained multilingual Universal Sentence Encoder
+    text_encoder : {"use", "auto", "recurrent", "recurrent+mean", "vectors"}, default="use"
+        ``"use"`` (the default): the pretrained multilingual Universal Sentence Encoder
         (:mod:`skmm.towers`, 512 dimensions, any of its 16 languages, no
         tokenizer to choose) gives each text one vector, computed once per
         process; the model then works as with ``"vectors"`` below.
+        ``"recurrent"``: the bidirectional recurrent net over the text's
+        word vectors, trained (the published architecture, :meth:`paper`).
         ``"recurrent+mean"``: the mean of the text's word vectors joins the
         recurrent net's final state before the batch normalisation, a linear
         path that keeps where the text lies in the vectors' space.
@@ -326,13 +329,14 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     )
 
     def __init__(self, image_col="image", text_col="text", *, image_size=64,
-                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
+                 image_encoder="efficientnet_lite0", fine_tune_image_encoder=False,
+                 image_encoder_lr=None,
                  n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
                  bidirectional=True,
                  fusion_size=256, teacher_forcing=True, text_weight=3.0, beta="auto",
                  text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
                  normalize_terms=True, bow_weight=1.0, mean_vector_weight="auto",
-                 text_encoder="auto",
+                 text_encoder="use",
                  tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
                  vector_size=50, min_count=1, max_vocabulary=None, max_length=100,
                  max_epochs="auto", batch_size=64, lr=3e-3,

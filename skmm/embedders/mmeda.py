@@ -38,7 +38,7 @@ __all__ = ["MMEDAEmbedder", "PAPER_PRESET"]
 #: through the text factorization and the raw MSEs are summed.
 #: ``MMEDAEmbedder.paper(variant="I")`` builds it.
 PAPER_PRESET = {"fused_image": False, "normalize_terms": False, "n_components": 50,
-                "text_encoder": "word2vec"}
+                "image_encoder": "cnn", "text_encoder": "word2vec"}
 
 
 @fill_doc
@@ -85,9 +85,9 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
-    text_encoder : {"auto", "tfidf", "word2vec", "tfidf+word2vec", "use", "vectors"} or \
-list of str, default="auto"
-        How X1 is built. ``"use"``: the pretrained multilingual Universal
+    text_encoder : {"use", "auto", "tfidf", "word2vec", "tfidf+word2vec", "vectors"} or \
+list of str, default="use"
+        How X1 is built. ``"use"`` (the default): the pretrained multilingual Universal
         Sentence Encoder (:mod:`skmm.towers`; 512 dimensions, computed once
         per process, no tokenizer to choose), standardised. Otherwise see
         :class:`TextFeatures` (standardised mean word
@@ -204,8 +204,9 @@ list of str, default="auto"
     )
 
     def __init__(self, image_col="image", text_col="text", *, variant="II", image_size=32,
-                 image_encoder="cnn", fine_tune_image_encoder=False, image_encoder_lr=None,
-                 n_components=50, text_encoder="auto", tokenizer="english",
+                 image_encoder="efficientnet_lite0", fine_tune_image_encoder=False,
+                 image_encoder_lr=None,
+                 n_components=50, text_encoder="use", tokenizer="english",
                  vector_size=50, word_vectors="word2vec", word_vector_dims=None,
                  max_text_features=1000, conv_channels=16, image_code=64, text_code="auto",
                  hidden_size=128,

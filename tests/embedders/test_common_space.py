@@ -17,7 +17,8 @@ from skmm.nn.losses import semihard_triplet_loss
 from skmm.training import ClassBalancedLoader, TensorDict
 
 TINY = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-            max_epochs=2, batch_size=32, random_state=0)
+            max_epochs=2, batch_size=32, random_state=0,
+            image_encoder="cnn", text_encoder="mean")
 
 
 def with_vectors(X, seed=0):
@@ -434,8 +435,9 @@ def test_fused_cross_entropy_is_that_of_the_rows_mean_embedding():
 
 
 def test_lr_auto_is_lower_with_a_tower():
-    assert CommonSpaceEmbedder()._learning_rate() == 1e-3
-    assert CommonSpaceEmbedder(text_encoder="use")._learning_rate() == 3e-4
-    assert CommonSpaceEmbedder(image_encoder="efficientnet_lite0")._learning_rate() == 3e-4
+    assert CommonSpaceEmbedder(image_encoder="cnn", text_encoder="mean")._learning_rate() == 1e-3
+    assert CommonSpaceEmbedder(image_encoder="cnn")._learning_rate() == 3e-4  # USE text
+    assert CommonSpaceEmbedder(text_encoder="mean")._learning_rate() == 3e-4  # the image tower
+    assert CommonSpaceEmbedder()._learning_rate() == 3e-4  # the defaults: both towers
     assert CommonSpaceEmbedder(image_encoder="efficientnet_lite0", fine_tune_image_encoder=True,
                                lr=0.01)._learning_rate() == 0.01

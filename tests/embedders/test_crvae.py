@@ -19,7 +19,8 @@ from skmm.embedders.crvae import PAPER_PRESET
 from skmm.exceptions import InvalidRowsError, NonFiniteLossError
 
 TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-            vector_size=8, max_epochs=2, batch_size=16, random_state=0)
+            vector_size=8, max_epochs=2, batch_size=16, random_state=0,
+            image_encoder="cnn", text_encoder="auto")
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +313,7 @@ def test_inverse_transform_of_a_pandas_output_does_not_warn(X, fitted):
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 6)).astype(np.float32)))
-    emb = CRVAEEmbedder(**TINY, text_encoder="vectors").fit(Xv)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "vectors"}).fit(Xv)
     assert emb.text_vector_size_ == 6 and emb.tokenizer_ is None
     assert emb.net_.module_.text_encoder is None and emb.net_.module_.bow is None
     Z = emb.transform(Xv)
@@ -324,13 +325,13 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
     with pytest.raises(InvalidRowsError, match=r"'text'.*\b2\b"):
         emb.transform(bad)
     with pytest.raises(InvalidRowsError, match="vector"):  # texts where vectors are expected
-        CRVAEEmbedder(**TINY, text_encoder="vectors").fit(X)
+        CRVAEEmbedder(**{**TINY, "text_encoder": "vectors"}).fit(X)
 
 
 def test_mean_vector_term_and_mean_pooling(X):
     from skmm.embedders.crvae import mean_vector_variance
 
-    emb = CRVAEEmbedder(**TINY, text_encoder="recurrent+mean", mean_vector_weight=2.0).fit(X)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "recurrent+mean"}, mean_vector_weight=2.0).fit(X)
     module = emb.net_.module_
     assert module.text_encoder.mean_pooling and module.mean_vector is not None
     scale = emb.reconstruction_scale_
@@ -368,7 +369,7 @@ def test_auto_turns_the_mean_vector_paths_and_beta_1_on_with_pretrained_vectors_
     trained = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X).net_.module_
     assert not trained.text_encoder.mean_pooling and trained.mean_vector is None
     assert trained.beta == 0.05
-    forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, text_encoder="recurrent",
+    forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1, "text_encoder": "recurrent"},
                            mean_vector_weight=0, beta=0.2, word_vectors="wordllama",
                            word_vector_dims=64).fit(X).net_.module_
     assert not forced.text_encoder.mean_pooling and forced.mean_vector is None

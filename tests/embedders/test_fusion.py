@@ -61,7 +61,8 @@ def test_the_published_mmeda_keeps_only_the_text(pairs):
 
 
 TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-            vector_size=8, batch_size=16, random_state=0, n_threads=1)
+            vector_size=8, batch_size=16, random_state=0, n_threads=1,
+            image_encoder="cnn", text_encoder="auto")
 
 
 def test_a_collapsed_latent_warns_with_the_remedy(pairs):

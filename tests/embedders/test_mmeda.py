@@ -16,7 +16,8 @@ from skmm.nn.mmeda import MMEDA
 
 BASE = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
             hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-            random_state=0)
+            random_state=0,
+            image_encoder="cnn")
 # the paper's averaged Word2Vec text matrix (of vector_size columns); the default is TF-IDF
 TINY = {**BASE, "text_encoder": "word2vec"}
 
@@ -270,7 +271,8 @@ def test_joint_label_needs_both_modalities():
     acc_image = _linear_accuracy(pixels[:300], y[:300], pixels[300:], y[300:])
     acc_text = _linear_accuracy(words.transform(train), y[:300], words.transform(test), y[300:])
     emb = MMEDAEmbedder(image_size=16, n_components=32, conv_channels=8, vector_size=16,
-                        max_epochs=40, batch_size=32, random_state=0).fit(train)
+                        max_epochs=40, batch_size=32, random_state=0, image_encoder="cnn",
+                        text_encoder="auto").fit(train)
     acc_mmeda = _linear_accuracy(emb.transform(train), y[:300], emb.transform(test), y[300:])
     assert acc_mmeda > max(acc_image, acc_text) + 0.1, (acc_mmeda, acc_image, acc_text)
 
@@ -288,8 +290,10 @@ def test_auto_text_features_follow_the_word_vectors():
     from gensim.models import KeyedVectors
 
     def resolved(**params):  # what fit resolves into text_encoder_
-        return MMEDAEmbedder(**params)._resolve_auto()["text_encoder_"]
+        return MMEDAEmbedder(**{"text_encoder": "auto", **params})._resolve_auto()[
+            "text_encoder_"]
 
+    assert MMEDAEmbedder()._resolve_auto()["text_encoder_"] == "use"  # the default
     assert resolved() == "tfidf"
     assert resolved(word_vectors=KeyedVectors(4)) == "tfidf+word2vec"
     assert resolved(word_vectors="wordllama", text_encoder="word2vec") == "word2vec"

@@ -149,3 +149,25 @@ def test_tower_features_are_standardised_on_the_training_rows(name, fitted, X):
     z = emb.tower_scalers_["image"].transform(raw)
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
     assert np.allclose(z.std(0)[raw.std(0) > 1e-3], 1, atol=1e-3)
+
+
+@pytest.mark.parametrize("cls", [CRVAEEmbedder, MMEDAEmbedder, CommonSpaceEmbedder])
+def test_the_defaults_are_the_towers(cls):
+    params = cls().get_params()
+    assert params["image_encoder"] == "efficientnet_lite0" and params["text_encoder"] == "use"
+    paper = cls.paper().get_params()  # the published architecture keeps its own encoders
+    assert paper["image_encoder"] == "cnn" and paper["text_encoder"] != "use"
+
+
+@pytest.mark.parametrize("name", ["crvae", "mmeda"])
+def test_auto_cap_on_fixed_vectors_is_the_vector_budget(name, X):
+    """max_epochs="auto" caps at AUTO_VECTOR_STEPS optimiser steps when both columns enter
+    as frozen vectors, at AUTO_STEPS when a CNN or a word encoder is trained."""
+    from skmm._params import AUTO_STEPS, AUTO_VECTOR_STEPS, auto_epochs
+
+    emb = fit(name, X, max_epochs="auto", batch_size=8)  # 3 batches an epoch
+    assert emb.max_epochs_ == auto_epochs(len(X), 8, AUTO_VECTOR_STEPS) == 134
+    cls = EMBEDDERS[name][0]
+    assert cls(image_encoder="cnn")._auto_steps() is None  # the default cap
+    assert cls(text_encoder="auto")._auto_steps() is None
+    assert auto_epochs(len(X), 8) == AUTO_STEPS // 3 + 1

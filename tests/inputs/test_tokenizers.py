@@ -132,15 +132,16 @@ def _tiny(name, tokenizer):
     from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 
     common = dict(image_size=16, n_components=4, conv_channels=4, vector_size=8,
-                  max_epochs=1, batch_size=16, random_state=0)
+                  max_epochs=1, batch_size=16, random_state=0, image_encoder="cnn")
     if name == "crvae":
-        return CRVAEEmbedder(tokenizer=tokenizer, hidden_size=8, fusion_size=16, **common)
+        return CRVAEEmbedder(tokenizer=tokenizer, hidden_size=8, fusion_size=16,
+                             text_encoder="auto", **common)
     if name == "mmeda":
         return MMEDAEmbedder(tokenizer=tokenizer, image_code=8, text_code=8, hidden_size=16,
-                             fusion_size=16, **common)
+                             fusion_size=16, text_encoder="auto", **common)
     return CommonSpaceEmbedder(
         modalities={"image": "image", "text": {"column": "text", "tokenizer": tokenizer}},
-        hidden_size=16, **common)
+        hidden_size=16, text_encoder="mean", **common)
 
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda", "common_space"])

@@ -221,7 +221,8 @@ print(json.dumps({"wordllama": "wordllama" in sys.modules, "torch": "torch" in s
 # ---- the estimators that read text ----------------------------------------------------
 
 TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8,
-                  fusion_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0)
+                  fusion_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0,
+                  image_encoder="cnn", text_encoder="auto")
 
 
 def test_encode_with_unseen_reads_the_wheel(offline):
@@ -317,7 +318,8 @@ def test_estimators_take_wordllama(name, shapes):
         assert est.fit_transform(shapes).shape == (32, 4)
         assert est.text_features_.words_.encoder_.vector_size_ == 64
     elif name == "CommonSpaceEmbedder":
-        est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4, **tiny)
+        est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
+                                       image_encoder="cnn", text_encoder="mean", **tiny)
         assert est.fit(shapes, shapes["label"]).transform(shapes).shape == (32, 8)
     else:
         est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
@@ -347,6 +349,7 @@ def test_models_read_unseen_words(name, shapes):
         run = est.transform
     elif name == "CommonSpaceEmbedder":
         est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
+                                       image_encoder="cnn", text_encoder="mean",
                                        **tiny).fit(shapes, shapes["label"])
         run = lambda X: est.embed(X, "text")  # noqa: E731
     else:

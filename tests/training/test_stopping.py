@@ -19,7 +19,8 @@ from skmm.datasets import make_shapes
 from skmm.training.callbacks import PlateauStopping
 
 CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-             vector_size=8, batch_size=16, lr=1e-2, random_state=0, n_threads=1)
+             vector_size=8, batch_size=16, lr=1e-2, random_state=0, n_threads=1,
+             image_encoder="cnn", text_encoder="auto")
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,8 @@ def test_valid_loss_restores_the_best_epoch(X, quick_plateau, monkeypatch):
     monkeypatch.setattr(skmm._params, "PLATEAU_THRESHOLD", 0.0)  # stops 3 after the lowest
     emb = MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4, image_code=8,
                         text_code=8, hidden_size=16, fusion_size=16, batch_size=8, lr=1e-2,
-                        validation_fraction=0.25, random_state=0, n_threads=1)
+                        validation_fraction=0.25, random_state=0, n_threads=1,
+                        image_encoder="cnn", text_encoder="auto")
     spy = with_snapshots(emb)
     emb.fit(X)
     stop = stopper(emb)
@@ -128,7 +130,8 @@ def test_an_int_is_a_fixed_budget(X, quick_plateau, cls, extra):
 def test_the_common_space_stops_in_partial_fit_stages_too(X, quick_plateau):
     params = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
                   vector_size=8, batch_size=16, random_state=0, n_threads=1, lr=1e-2,
-                  max_epochs="auto", strategy="mcvs", modalities=["image", "text"])
+                  max_epochs="auto", strategy="mcvs", modalities=["image", "text"],
+                  image_encoder="cnn", text_encoder="mean")
     emb = CommonSpaceEmbedder(**params).fit(X, X["label"])
     assert emb.stopped_early_ and emb.stages_[0]["epochs"] == emb.n_epochs_
     X2 = X.assign(caption=("it is " + X["color"].astype(str)).astype(object))
@@ -152,7 +155,8 @@ def test_the_stopper_pickles_without_weights(X, quick_plateau):
 
     emb = MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4, image_code=8,
                         text_code=8, hidden_size=16, fusion_size=16, batch_size=8,
-                        validation_fraction=0.25, random_state=0, n_threads=1).fit(X)
+                        validation_fraction=0.25, random_state=0, n_threads=1,
+                        image_encoder="cnn", text_encoder="auto").fit(X)
     assert stopper(emb).best_model_weights_ is not None
     loaded = pickle.loads(pickle.dumps(emb))
     assert stopper(loaded).best_model_weights_ is None
