@@ -80,7 +80,7 @@ def contenders():
          svc(CRVAEEmbedder(**COMMON, **WL, text_encoder="auto", n_components=64)), "—"),
         # the text modality as a column of mean wordllama vectors, rebuilt by MSE
         ("CRVAE with text_encoder=\"vectors\" (mean wordllama vectors)",
-         svc(CRVAEEmbedder(**COMMON, text_col=MEAN_COLUMN, text_encoder="vectors")), "—"),
+         svc(CRVAEEmbedder(**COMMON, text_col=MEAN_COLUMN, text_encoder="vector")), "—"),
         ("MMEDA-II, wordllama (TF-IDF + mean vectors)",
          svc(MMEDAEmbedder(**COMMON, **WL, text_encoder="auto")), ">= 0.63"),
         ("MMEDA-II, wordllama, text_code=128, n_components=64",

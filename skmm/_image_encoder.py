@@ -132,7 +132,7 @@ class ImageEncoderMixin:
         default cap)."""
         text = self.text_encoder
         vectors = (self._image_input() in ("vector", "tower")
-                   and isinstance(text, str) and text in ("use", "vectors"))
+                   and isinstance(text, str) and text in ("use", "vector"))
         return _params.AUTO_VECTOR_STEPS if vectors else None
 
     def _image_tower(self) -> str | None:

@@ -136,11 +136,11 @@ CONSTRAINTS = {
     "min_count": [_POSITIVE],
     "max_vocabulary": [_POSITIVE, None],
     "max_length": [_POSITIVE, None],
-    "text_features": [StrOptions({"word2vec", "tfidf", "tfidf+word2vec", "vectors"}), list,
+    "text_features": [StrOptions({"word2vec", "tfidf", "tfidf+word2vec", "vector"}), list,
                       tuple],
     "max_text_features": [_POSITIVE],
     # image features of the factorization baselines
-    "image_features": [StrOptions({"pixels", "pca", "convae", "vectors"})],
+    "image_features": [StrOptions({"pixels", "pca", "convae", "vector"})],
     "n_image_components": [_POSITIVE],
     # training
     "max_epochs": [_POSITIVE],

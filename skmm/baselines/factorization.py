@@ -320,7 +320,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     ``v``; ``X'' = z vᵀ`` reconstructs X. Loss: MSE(rows) + MSE(columns) +
     MSE(X'', X) (:class:`skmm.nn.mmeda.AutoencoderMF`). With
     ``image_features="convae"`` (codes of a :class:`ConvAutoencoder`) this is
-    the paper's "ConvAE MF"; with ``"vectors"`` the image features are given
+    the paper's "ConvAE MF"; with ``"vector"`` the image features are given
     in the image column. The column autoencoder exists for the training rows
     only: :meth:`transform` needs the row encoder alone.
 

@@ -35,7 +35,7 @@ from skmm.inputs.checks import FrameMixin, collect_problems, load_vectors, set_i
 __all__ = ["ImageFeatures"]
 
 
-_IMAGE_FEATURES = StrOptions({"pixels", "pca", "convae", "vectors"})
+_IMAGE_FEATURES = StrOptions({"pixels", "pca", "convae", "vector"})
 _TEXT_FEATURES = StrOptions({"word2vec", "tfidf"})
 _POSITIVE = Interval(Integral, 1, None, closed="left")
 
@@ -50,12 +50,12 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
     Parameters
     ----------
     image_col : str, default="image"
-    image_features : {"pixels", "pca", "convae", "vectors"} or transformer, default="pca"
+    image_features : {"pixels", "pca", "convae", "vector"} or transformer, default="pca"
         ``"pixels"``: the RGB pixels at ``image_size`` scaled to [0, 1];
         ``"pca"``: their first ``n_image_components`` principal components;
         ``"convae"``: the codes (``n_image_components`` wide) of a
         :class:`~skmm.baselines.ConvAutoencoder` at ``image_size`` with default training
-        settings; ``"vectors"``: every cell of ``image_col`` already holds
+        settings; ``"vector"``: every cell of ``image_col`` already holds
         a 1-D numeric feature vector (all of one length); or any transformer
         whose ``fit``/``transform`` take the DataFrame (e.g. a configured
         :class:`~skmm.baselines.ConvAutoencoder`), cloned before fitting. The features are
@@ -107,7 +107,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def check(self, X) -> None:
         """Raise :class:`~skmm.exceptions.InvalidRowsError` for unusable image cells."""
-        if self.image_features == "vectors":
+        if self.image_features == "vector":
             self._vectors(X)
         elif isinstance(self.image_features, str):
             self._pixels(X)
@@ -129,7 +129,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         kind = self.image_features
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         extractor = None
-        if kind == "vectors":
+        if kind == "vector":
             raw = self._vectors(X)
         elif kind == "pixels":
             raw = self._pixels(X)
@@ -172,7 +172,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         X = check_frame(X)
         check_columns(X, [self.image_col], context="it was used in fit")
         kind = self.image_features
-        if kind == "vectors":
+        if kind == "vector":
             raw = self._vectors(X, self.length_)
         elif kind == "pixels":
             raw = self._pixels(X)
@@ -194,15 +194,15 @@ _BLOCK_CONSTRAINTS = constraints(
 _BLOCK_DOC = """\
 image_col, text_col : str, default="image", "text"
     Columns of images and of texts; other columns are ignored.
-image_features : {"pixels", "pca", "convae", "vectors"} or transformer
+image_features : {"pixels", "pca", "convae", "vector"} or transformer
     The image matrix; see :class:`~skmm.baselines.features.ImageFeatures`
     (standardised per column).
 image_size : int or (int, int)
     Size of the images for pixels, PCA and the conv autoencoder.
 n_image_components : int, default=50
     PCA components / conv-autoencoder code width.
-text_features : {"word2vec", "tfidf", "vectors"} or list of str, default="word2vec"
-    The text matrix; see :class:`skmm.inputs.TextFeatures` (``"vectors"``: a
+text_features : {"word2vec", "tfidf", "vector"} or list of str, default="word2vec"
+    The text matrix; see :class:`skmm.inputs.TextFeatures` (``"vector"``: a
     column of precomputed text vectors).
 %(tokenizer)s
 %(vector_size)s

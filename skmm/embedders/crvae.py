@@ -207,11 +207,11 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     kl_warmup : int, default=0
         Raise the KL weight linearly from about 0 to ``beta`` over this many
         epochs (Bowman et al. 2016), another remedy for a collapsing latent.
-    text_encoder : {"use", "auto", "recurrent", "recurrent+mean", "vectors"}, default="use"
+    text_encoder : {"use", "auto", "recurrent", "recurrent+mean", "vector"}, default="use"
         ``"use"`` (the default): the pretrained multilingual Universal Sentence Encoder
         (:mod:`skmm.towers`, 512 dimensions, any of its 16 languages, no
         tokenizer to choose) gives each text one vector, computed once per
-        process; the model then works as with ``"vectors"`` below.
+        process; the model then works as with ``"vector"`` below.
         ``"recurrent"``: the bidirectional recurrent net over the text's
         word vectors, trained (the published architecture, :meth:`paper`).
         ``"recurrent+mean"``: the mean of the text's word vectors joins the
@@ -220,7 +220,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         ``"auto"`` (``text_encoder_``): ``"recurrent+mean"`` with pretrained
         vectors, ``"recurrent"`` with Word2Vec trained in fit (as
         ``mean_vector_weight``).
-        ``"vectors"``: ``text_col`` holds one precomputed vector per row
+        ``"vector"``: ``text_col`` holds one precomputed vector per row
         (a sentence embedding, SkipThoughts features ...: 1-D arrays or
         lists of one length). They replace the recurrent encoder's output
         before the batch normalisation and fusion; a linear decoder rebuilds
@@ -254,9 +254,9 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         The fitted tokenizer: splits a text as ``tokenizer`` says and maps
         its words to the ids of ``vocabulary_``, whose vectors are
         ``word_vectors_``. None, as those two, when the text column is
-        read as vectors (``text_encoder="vectors"`` or ``"use"``).
+        read as vectors (``text_encoder="vector"`` or ``"use"``).
     text_vector_size_ : int or None
-        The length of the text vectors (``text_encoder="vectors"`` or
+        The length of the text vectors (``text_encoder="vector"`` or
         ``"use"``), else None.
     vocabulary_ : skmm.inputs.Vocabulary or None
         The words of the training texts (``vocabulary_.itos[i]``: word ``i``).
@@ -319,7 +319,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
         text_loss=[StrOptions({"mse", "cross_entropy"})],
-        text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vectors", "use"})],
+        text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vector", "use"})],
         word_dropout=[Interval(Real, 0, 1, closed="left")],
         free_bits=[Interval(Real, 0, None, closed="left")],
         kl_warmup=[Interval(Integral, 0, None, closed="left")],
@@ -426,7 +426,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
             n_vector = n_text = None
-            text_vectors = state["text_encoder_"] in ("vectors", "use")
+            text_vectors = state["text_encoder_"] in ("vector", "use")
             image_tower = self._image_tower()
             text_tower = "use" if state["text_encoder_"] == "use" else None
         else:
@@ -576,7 +576,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
             for start in range(0, len(Z), 256):
                 z = torch.from_numpy(Z[start: start + 256]).to(device)
                 logits, vectors = module.decode(z, length)
-                if module.image_target == "vectors":
+                if module.image_target == "vector":
                     images.extend(logits.float().cpu().numpy())
                 else:
                     pixels = torch.sigmoid(logits.float()).mul(255).round().to(torch.uint8)

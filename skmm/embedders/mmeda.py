@@ -85,14 +85,14 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
-    text_encoder : {"use", "auto", "tfidf", "word2vec", "tfidf+word2vec", "vectors"} or \
+    text_encoder : {"use", "auto", "tfidf", "word2vec", "tfidf+word2vec", "vector"} or \
 list of str, default="use"
         How X1 is built. ``"use"`` (the default): the pretrained multilingual Universal
         Sentence Encoder (:mod:`skmm.towers`; 512 dimensions, computed once
         per process, no tokenizer to choose), standardised. Otherwise see
         :class:`TextFeatures` (standardised mean word
         vectors; TF-IDF scaled by ``sqrt(n_words)``; both side by side;
-        ``"vectors"``: a column of precomputed text vectors, e.g. sentence
+        ``"vector"``: a column of precomputed text vectors, e.g. sentence
         embeddings, standardised; or the named numeric columns,
         standardised, in which case ``text_col`` is not read). ``"auto"``
         (``text_encoder_``): ``"tfidf"`` with Word2Vec trained in fit
@@ -194,7 +194,7 @@ list of str, default="use"
         "fusion_size", "column_batch_size", *TRAINING, *INFRASTRUCTURE,
         variant=[StrOptions({"I", "II"})],
         text_encoder=[StrOptions({"auto", "word2vec", "tfidf", "tfidf+word2vec", "use",
-                                  "vectors"}),
+                                  "vector"}),
                        list, tuple],
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -272,7 +272,7 @@ list of str, default="use"
 
     def _text_builder(self, text_encoder, seed=None) -> TextFeatures:
         """The text matrix builder of a resolved ``text_encoder`` (``"use"``: its vectors)."""
-        kind = "vectors" if isinstance(text_encoder, str) and text_encoder == "use" \
+        kind = "vector" if isinstance(text_encoder, str) and text_encoder == "use" \
             else text_encoder
         return TextFeatures(self.text_col, list(kind) if not isinstance(kind, str) else kind,
                             tokenizer=self.tokenizer, vector_size=self.vector_size,

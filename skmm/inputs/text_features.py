@@ -37,7 +37,7 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     ----------
     text_col : str, default="text"
         Column of texts (ignored when ``text_features`` is a list of columns).
-    text_features : {"word2vec", "tfidf", "tfidf+word2vec", "vectors"} or list of str, \
+    text_features : {"word2vec", "tfidf", "tfidf+word2vec", "vector"} or list of str, \
 default="word2vec"
         ``"word2vec"``: the mean of the word vectors of each text
         (:class:`skmm.inputs.MeanWordVectors`, the paper's averaged Word2Vec,
@@ -54,7 +54,7 @@ default="word2vec"
         unweighted, 1,000 TF-IDF columns drowned 256 wordllama dimensions
         (MMEDA on the emoji groups: 0.62 at weight 1, 0.645 at about 2, 0.59
         at 0.5, LinearSVC, 3 folds).
-        ``"vectors"``: ``text_col`` holds one precomputed vector per row (a
+        ``"vector"``: ``text_col`` holds one precomputed vector per row (a
         sentence embedding, SkipThoughts features as in the common-space
         thesis: 1-D arrays or lists of one length), standardised per
         column. A list: numeric columns of ``X``, standardised per column.
@@ -120,7 +120,7 @@ default="word2vec"
 
     def check(self, X: pd.DataFrame) -> None:
         """Raise :class:`~skmm.exceptions.InvalidRowsError` listing every unusable cell."""
-        if self.text_features == "vectors":
+        if self.text_features == "vector":
             self._vectors(X)  # raises InvalidRowsError naming every unusable cell
             return
         if self._numeric:
@@ -201,7 +201,7 @@ default="word2vec"
         """The columns that are standardised (all but the TF-IDF ones)."""
         if self.words_ is not None:
             return self.words_.transform(X)
-        if self.text_features == "vectors":  # fitted: the vectors must have the fit length
+        if self.text_features == "vector":  # fitted: the vectors must have the fit length
             length = self.scaler_.n_features_in_ if getattr(self, "scaler_", None) else None
             return self._vectors(X, length).astype(np.float64)
         return X[self.columns()].apply(pd.to_numeric).to_numpy(dtype=np.float64)

@@ -137,7 +137,7 @@ class CRVAE(nn.Module):
         self.expand = nn.Sequential(nn.Linear(n_components, fusion_size), nn.ReLU(inplace=True),
                                     nn.Linear(fusion_size, n_out + n_txt), nn.ReLU(inplace=True))
         self.split = (n_out, n_txt)
-        self.image_target = "pixels" if image_vectors is None else "vectors"
+        self.image_target = "pixels" if image_vectors is None else "vector"
         self.image_decoder = (DeconvDecoder(conv_shape, c, (h, w)) if image_vectors is None
                               else nn.Linear(n_out, n_out))
         self.text_loss = text_loss if text_vectors is None else "mse"
@@ -243,7 +243,7 @@ class CRVAE(nn.Module):
         padding is masked out. ``loss`` divides each reconstruction term by
         its entry of ``scales`` and weights the KL by ``beta * kl_weight``.
         """
-        if self.image_target == "vectors":
+        if self.image_target == "vector":
             image = F.mse_loss(out["image_logits"].float(), batch["image_features"])
         else:
             image = F.mse_loss(torch.sigmoid(out["image_logits"].float()),

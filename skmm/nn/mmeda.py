@@ -97,7 +97,7 @@ class ImageAutoencoder(nn.Module):
                  encoder: nn.Module | None = None, vectors: int | None = None):
         super().__init__()
         c, h, w = image_shape
-        self.target = "pixels" if vectors is None else "vectors"
+        self.target = "pixels" if vectors is None else "vector"
         if vectors is not None:
             self.conv = nn.Identity()
             self.to_code = nn.Linear(vectors, code_size)
@@ -133,7 +133,7 @@ class ImageAutoencoder(nn.Module):
 
     def error(self, out_image: torch.Tensor, batch: dict) -> torch.Tensor:
         """The reconstruction error of a batch: pixel MSE, or the MSE of the vectors."""
-        if self.target == "vectors":
+        if self.target == "vector":
             return F.mse_loss(out_image.float(), batch["image_features"].float())
         return self.image_error(out_image, batch["image"])
 

@@ -55,14 +55,14 @@ def test_collective_mf_fit_transform_and_inductive_transform(X):
     assert cmf.transform(X.iloc[[3]]).shape == (1, 3)
 
 
-@pytest.mark.parametrize("image_features", ["pixels", "pca", "vectors"])
+@pytest.mark.parametrize("image_features", ["pixels", "pca", "vector"])
 def test_collective_mf_image_feature_choices(X, image_features):
     Xv = X.copy()
-    if image_features == "vectors":
+    if image_features == "vector":
         Xv["image"] = [np.asarray(im, dtype=float).mean(axis=(0, 1)) for im in X["image"]]
     cmf = CollectiveMF(n_components=2, image_features=image_features, image_size=8,
                        text_features="tfidf", random_state=0).fit(Xv)
-    width = {"pixels": 3 * 8 * 8, "pca": 50 if 48 > 50 else 48, "vectors": 3}[image_features]
+    width = {"pixels": 3 * 8 * 8, "pca": 50 if 48 > 50 else 48, "vector": 3}[image_features]
     assert cmf.loadings_["image"].shape == (width, 2)
 
 

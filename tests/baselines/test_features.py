@@ -20,7 +20,7 @@ def X():
 def test_vector_image_features_check_lengths_and_values(X):
     Xv = X.iloc[:10].copy()
     Xv["image"] = [np.ones(4) * i for i in range(10)]
-    feats = ImageFeatures(image_features="vectors").fit(Xv)
+    feats = ImageFeatures(image_features="vector").fit(Xv)
     assert feats.transform(Xv).shape == (10, 4)
     bad = Xv.astype({"image": object})
     bad.at[2, "image"] = np.ones(3)
@@ -28,7 +28,7 @@ def test_vector_image_features_check_lengths_and_values(X):
         feats.transform(bad)
     bad.at[5, "image"] = "a cat"
     with pytest.raises(InvalidRowsError, match=r"\[5\]: not a 1-D vector"):
-        ImageFeatures(image_features="vectors").fit(bad)
+        ImageFeatures(image_features="vector").fit(bad)
 
 
 def test_pixel_features_use_one_global_scale(X):

@@ -12,8 +12,9 @@ from PIL import Image
 from sklearn.cluster import KMeans
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
+from sklearn.utils._param_validation import InvalidParameterError
 
-from skmm import CRVAEEmbedder
+from skmm import CRVAEEmbedder, MMEDAEmbedder
 from skmm.datasets import make_shapes
 from skmm.embedders.crvae import PAPER_PRESET
 from skmm.exceptions import InvalidRowsError, NonFiniteLossError
@@ -169,6 +170,13 @@ def test_invalid_parameter():
         CRVAEEmbedder(rnn="transformer").fit(make_shapes(8, image_size=16, random_state=0))
 
 
+@pytest.mark.parametrize("cls", [CRVAEEmbedder, MMEDAEmbedder])
+def test_the_plural_vectors_spelling_is_refused(cls):
+    # one name per concept: precomputed vectors are "vector", as for image_encoder
+    with pytest.raises(InvalidParameterError, match="text_encoder"):
+        cls(text_encoder="vectors").fit(make_shapes(4, image_size=16, random_state=0))
+
+
 def test_bad_rows_are_all_named_before_training(X, tmp_path):
     bad = X.iloc[:20].astype({"text": object})
     bad.index = [f"r{i}" for i in range(20)]
@@ -313,7 +321,7 @@ def test_inverse_transform_of_a_pandas_output_does_not_warn(X, fitted):
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 6)).astype(np.float32)))
-    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "vectors"}).fit(Xv)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "vector"}).fit(Xv)
     assert emb.text_vector_size_ == 6 and emb.tokenizer_ is None
     assert emb.net_.module_.text_encoder is None and emb.net_.module_.bow is None
     Z = emb.transform(Xv)
@@ -325,7 +333,7 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
     with pytest.raises(InvalidRowsError, match=r"'text'.*\b2\b"):
         emb.transform(bad)
     with pytest.raises(InvalidRowsError, match="vector"):  # texts where vectors are expected
-        CRVAEEmbedder(**{**TINY, "text_encoder": "vectors"}).fit(X)
+        CRVAEEmbedder(**{**TINY, "text_encoder": "vector"}).fit(X)
 
 
 def test_mean_vector_term_and_mean_pooling(X):

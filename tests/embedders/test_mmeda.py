@@ -280,7 +280,7 @@ def test_joint_label_needs_both_modalities():
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 5)).astype(np.float32)))
-    emb = MMEDAEmbedder(**BASE, text_encoder="vectors").fit(Xv)
+    emb = MMEDAEmbedder(**BASE, text_encoder="vector").fit(Xv)
     assert emb.components_.shape == (5, 4)
     assert emb.transform(Xv).shape == (len(X), 4)
 
@@ -305,7 +305,7 @@ def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
     emb = MMEDAEmbedder(**auto).fit(X)
     assert emb.text_code_ == 32  # 8 word-vector columns: the floor
     wide = np.random.RandomState(0).normal(size=(len(X), 600)).astype(np.float32)
-    emb = MMEDAEmbedder(**{**auto, "text_encoder": "vectors"}).fit(X.assign(text=list(wide)))
+    emb = MMEDAEmbedder(**{**auto, "text_encoder": "vector"}).fit(X.assign(text=list(wide)))
     assert emb.text_code_ == 75 and emb.net_.module_.text_ae.code_size == 75
     emb.fit(X.assign(text=list(np.hstack([wide, wide]))))
     assert emb.text_code_ == 128  # the ceiling

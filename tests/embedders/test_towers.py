@@ -67,7 +67,7 @@ def test_towers_give_the_model_their_vectors(name, fitted, X):
         assert emb.image_vector_size_ == 1280
         if name == "crvae":
             assert emb.text_vector_size_ == 512 and emb.vocabulary_ is None
-            assert emb.net_.module_.image_target == "vectors"
+            assert emb.net_.module_.image_target == "vector"
 
 
 @pytest.mark.parametrize("name", list(EMBEDDERS))

@@ -44,7 +44,7 @@ def test_a_column_of_precomputed_text_vectors(frame):
     rng = np.random.RandomState(0)
     vectors = pd.Series(list(rng.normal(size=(len(frame), 6))), index=frame.index)
     X = frame.assign(text=vectors)
-    feats = TextFeatures(text_features="vectors")
+    feats = TextFeatures(text_features="vector")
     Z = feats.fit_transform(X)
     assert Z.shape == (len(frame), 6) and feats.columns() == ["text"]
     np.testing.assert_allclose(Z.mean(0), 0, atol=1e-5)  # standardised
