@@ -191,7 +191,9 @@ def constraints(*names: str, **own) -> dict:
 DOCS = {
     "image_size": """\
 image_size : int or (int, int), default=%(default)s
-    Images are converted to RGB and resized to (height, width).""",
+    Images are converted to RGB and resized to (height, width) for a
+    trained CNN or a module (a frozen pretrained tower reads them at its
+    own input size).""",
     "image_encoder": """\
 image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, \
 default="efficientnet_lite0"

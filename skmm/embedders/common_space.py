@@ -279,7 +279,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
     >>> from skmm.embedders.common_space import CommonSpaceEmbedder
     >>> from skmm.datasets import make_shapes
     >>> X = make_shapes(64, image_size=16, label="color", random_state=0)
-    >>> emb = CommonSpaceEmbedder(image_size=16, n_components=8, max_epochs=2,
+    >>> emb = CommonSpaceEmbedder(n_components=8, max_epochs=2,  # the towers: the defaults
     ...                           random_state=0).fit(X, X["label"])
     >>> emb.transform(X).shape
     (64, 8)

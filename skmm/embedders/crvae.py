@@ -301,7 +301,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     >>> from skmm import CRVAEEmbedder
     >>> from skmm.datasets import make_shapes
     >>> X = make_shapes(64, image_size=32, random_state=0)
-    >>> emb = CRVAEEmbedder(image_size=32, n_components=8, max_epochs=2, random_state=0)
+    >>> emb = CRVAEEmbedder(n_components=8, max_epochs=2, random_state=0)  # the towers
     >>> emb.fit_transform(X).shape
     (64, 8)
     """

@@ -181,7 +181,7 @@ list of str, default="use"
     >>> from skmm.embedders.mmeda import MMEDAEmbedder
     >>> from skmm.datasets import make_shapes
     >>> X = make_shapes(40, image_size=16, random_state=0)
-    >>> emb = MMEDAEmbedder(image_size=16, n_components=4, max_epochs=1, random_state=0)
+    >>> emb = MMEDAEmbedder(n_components=4, max_epochs=1, random_state=0)  # the towers
     >>> emb.fit_transform(X).shape
     (40, 4)
     """
