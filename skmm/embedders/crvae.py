@@ -153,10 +153,6 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Bidirectional text encoder.
     fusion_size : int, default=256
         Width of the dense fusion layer.
-    teacher_forcing : bool, default=True
-        Feed the true previous word vector to the text decoder during training
-        (a single parallel pass); if False the decoder feeds back its own
-        predictions, as at :meth:`inverse_transform` time.
     text_weight : float, default=3.0
         Weight of the text reconstruction term.
     beta : float or "auto", default="auto"
@@ -314,7 +310,6 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         rnn=[StrOptions({"rnn", "lstm", "gru"})],
         num_layers=[Interval(Integral, 1, None, closed="left")],
         bidirectional=["boolean"],
-        teacher_forcing=["boolean"],
         text_weight=[Interval(Real, 0, None, closed="left")],
         beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
@@ -333,7 +328,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  image_encoder_lr=None,
                  n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
                  bidirectional=True,
-                 fusion_size=256, teacher_forcing=True, text_weight=3.0, beta="auto",
+                 fusion_size=256, text_weight=3.0, beta="auto",
                  text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
                  normalize_terms=True, bow_weight=1.0, mean_vector_weight="auto",
                  text_encoder="use",
@@ -358,7 +353,6 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         self.num_layers = num_layers
         self.bidirectional = bidirectional
         self.fusion_size = fusion_size
-        self.teacher_forcing = teacher_forcing
         self.text_weight = text_weight
         self.beta = beta
         self.text_loss = text_loss
@@ -502,7 +496,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                      conv_channels=self.conv_channels, rnn=self.rnn, hidden_size=self.hidden_size,
                      num_layers=self.num_layers, bidirectional=self.bidirectional,
                      fusion_size=self.fusion_size, n_components=self.n_components,
-                     teacher_forcing=self.teacher_forcing, text_weight=self.text_weight,
+                     text_weight=self.text_weight,
                      beta=state["beta_"], text_loss=self.text_loss,
                      word_dropout=self.word_dropout,
                      free_bits=self.free_bits, bow_weight=self.bow_weight,

@@ -53,8 +53,6 @@ class CRVAE(nn.Module):
         Width of the dense layer after the concatenated features.
     n_components : int
         Latent dimensions.
-    teacher_forcing : bool
-        Feed the true previous word vector to the text decoder when training.
     text_weight, beta : float
         Weights of the text reconstruction and KL terms of the loss.
     text_loss : {"mse", "cross_entropy"}, default="mse"
@@ -107,7 +105,7 @@ class CRVAE(nn.Module):
 
     def __init__(self, vectors, image_shape, conv_channels=16, rnn="gru", hidden_size=64,
                  num_layers=2, bidirectional=True, fusion_size=256, n_components=32,
-                 teacher_forcing=True, text_weight=3.0, beta=1.0, image_encoder=None,
+                 text_weight=3.0, beta=1.0, image_encoder=None,
                  image_vectors=None, text_loss="mse", word_dropout=0.0, free_bits=0.0,
                  bow_weight=0.0, scales=None, text_vectors=None, mean_vector_weight=0.0,
                  mean_pooling=False):
@@ -148,7 +146,6 @@ class CRVAE(nn.Module):
                 else None)
         else:
             self.text_decoder = nn.Linear(n_txt, n_txt)
-        self.teacher_forcing = teacher_forcing
         self.text_weight, self.beta = text_weight, beta
         self.word_dropout, self.free_bits = word_dropout, free_bits
         self.scales = dict(scales or {})
@@ -206,7 +203,7 @@ class CRVAE(nn.Module):
                     "text_pred": text_pred}
         targets = self.embedding(tokens)
         inputs = None
-        if self.training and self.teacher_forcing:
+        if self.training:  # teacher forcing: the true previous words, one parallel pass
             inputs = targets
             if self.word_dropout > 0:  # dropped words read as the zero <unk> vector
                 keep = torch.rand(tokens.shape, device=tokens.device) >= self.word_dropout
