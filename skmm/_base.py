@@ -239,14 +239,30 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
         with torch_threads(self.n_threads):
             return self._fit_sequence(X, y)
 
+    def _resolved(self, name: str):
+        """What ``"auto"`` of ``name`` resolved to: in the fit in progress, else
+        in the last fit (the fitted ``<name>_``). Each ``"auto"`` is resolved
+        once, by :meth:`_resolve_auto`, and only read afterwards."""
+        in_progress = getattr(self, "_fit_state", None)
+        if in_progress is not None and f"{name}_" in in_progress:
+            return in_progress[f"{name}_"]
+        return getattr(self, f"{name}_")
+
     def _fit_sequence(self, X, y) -> dict:
         resolved = self._resolve_auto()  # an unusable device is refused before any work
+        state = {"seeds": self._seeds(), **resolved}
+        self._fit_state = state  # read by _resolved while the fit runs, then forgotten
+        try:
+            return self._fit_steps(X, y, state)
+        finally:
+            del self._fit_state
+
+    def _fit_steps(self, X, y, state: dict) -> dict:
         X = self._check_X(X)
         if len(X) < 2:
             raise ValueError(f"{type(self).__name__} needs at least 2 rows to fit, got {len(X)}")
         if self._supervised:
             y = check_labels(X, y, estimator=self, min_classes=self._min_classes)
-        state = {"seeds": self._seeds(), **resolved}
         data = self._prepare(X, fitting=True, state=state)
         state.update(self._resolve_data_auto(data))
         if self._supervised:
@@ -313,7 +329,7 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
 
     def _net_options(self, lazy: bool) -> dict:
         """Placement and loader parameters of the net."""
-        return {"device": resolve_device(self.device)}
+        return {"device": self._resolved("device")}
 
     def _epochs(self, n_train: float) -> int:
         """``max_epochs``; ``"auto"``: the cap of :func:`auto_epochs` for ``n_train`` rows."""
@@ -412,8 +428,9 @@ class BaseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralEsti
 
     def _net_options(self, lazy: bool) -> dict:
         options = super()._net_options(lazy)
-        bf16 = self.precision == "bf16" or resolve_precision(self.precision,
-                                                             options["device"]) == "bf16"
+        # an explicit "bf16" is honoured (emulated, with a warning from the net) where the
+        # device has no bf16 instructions and precision_ says float32
+        bf16 = self.precision == "bf16" or self._resolved("precision") == "bf16"
         return {**options, "autocast": "bf16" if bf16 else None}
 
     # ---- images ------------------------------------------------------------

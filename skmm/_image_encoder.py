@@ -50,7 +50,7 @@ from skmm.towers.features import (
     image_tower_features,
     text_tower_features,
 )
-from skmm.training import PreparedData, resolve_device, unwrap
+from skmm.training import PreparedData, unwrap
 from skmm.training.features import (
     PortableModule,
     compute_features,
@@ -146,10 +146,7 @@ class ImageEncoderMixin:
         return copy.deepcopy(self.image_encoder)
 
     def _feature_device(self):
-        accelerator = getattr(self, "accelerator", None)
-        if accelerator is not None:
-            return accelerator.device
-        return resolve_device(self.device)
+        return self._resolved("device")  # the accelerator's, with one
 
     def _tower_scalers(self, state: dict | None) -> dict:
         """The standardisation of each towered column: new in ``state`` when fitting

@@ -407,6 +407,33 @@ def test_auto_parameters_are_resolved_into_fitted_attributes(name, fits):
     assert not unresolved, f"{unresolved} are still 'auto' after fit"
 
 
+@pytest.mark.parametrize("name", ["CRVAEEmbedder", "MMEDAEmbedder", "CommonSpaceEmbedder",
+                                  "CRVAEEmbedder[cnn]"])
+def test_device_and_precision_are_resolved_once_per_fit(name, monkeypatch):
+    """device="auto" and precision="auto" are resolved once, before the data is read;
+    the net, the towers and the mixed precision read that choice (``device_``,
+    ``precision_``) and the fit forgets its working state."""
+    import skmm._base
+
+    calls = {"device": 0, "precision": 0}
+    device, precision = skmm._base.resolve_device, skmm._base.resolve_precision
+
+    def count(kind, real):
+        def wrapped(*args):
+            calls[kind] += 1
+            return real(*args)
+        return wrapped
+
+    monkeypatch.setattr(skmm._base, "resolve_device", count("device", device))
+    monkeypatch.setattr(skmm._base, "resolve_precision", count("precision", precision))
+    spec = SPECS[name]
+    X = make_shapes(24, image_size=16, label="color", random_state=0)
+    est = spec.make()
+    est.fit(X, X["label"]) if spec.supervised else est.fit(X)
+    assert calls == {"device": 1, "precision": 1}
+    assert est.device_ == device("auto") and not hasattr(est, "_fit_state")
+
+
 @pytest.mark.parametrize("cls", [skmm.CRVAEEmbedder, skmm.MMEDAEmbedder,
                                  skmm.CommonSpaceEmbedder], ids=lambda c: c.__name__)
 def test_infrastructure_parameters_are_declared_once(cls):
