@@ -34,8 +34,9 @@ AUTO_STEPS, AUTO_MIN_EPOCHS, AUTO_MAX_EPOCHS = 1000, 10, 1000
 #: ``max_epochs="auto"`` when both columns enter as fixed vectors (the
 #: pretrained towers, the defaults): the cap in optimiser steps. Measured on
 #: the emoji groups, 3 folds: CRVAE and MMEDA-II on the towers at 400 steps
-#: score within a fold's std of 1,000 steps, in a third of the time
-#: (``benchmarks/results/fusion.md``, "When training stops" in the user guide).
+#: score within a fold's std of 1,000 steps, in a quarter to a third of the
+#: time (``python -m skmm demo``, ``benchmarks/results/towers.md``; "When
+#: training stops" in the CRVAE user guide).
 AUTO_VECTOR_STEPS = 400
 #: ``max_epochs="auto"``: the plateau rule. Training stops when the monitored
 #: loss has not fallen below ``(1 - PLATEAU_THRESHOLD)`` x its best for a
