@@ -53,7 +53,7 @@ from skmm.training import (
 )
 from skmm.training.callbacks import PlateauStopping
 from skmm.training.checkpoint import EpochCheckpoint
-from skmm.training.net import cpu_bf16_support
+from skmm.training.net import native_bf16
 
 
 def check_labels(X: pd.DataFrame, y, *, estimator, min_classes: int = 2) -> np.ndarray:
@@ -108,18 +108,15 @@ def resolve_precision(precision: str, device) -> str:
     """What ``precision`` trains at on ``device``: ``"bf16"`` or ``"float32"``.
 
     ``"bf16"`` on CUDA, or on a CPU with bfloat16 instructions
-    (:func:`skmm.training.net.cpu_bf16_support`); ``"auto"`` on CUDA also
+    (:func:`skmm.training.net.native_bf16`); ``"auto"`` on CUDA also
     needs a GPU that supports bfloat16. Anything else trains in float32 (an
     explicit ``"bf16"`` on a CPU without those instructions warns, in the net).
     """
-    kind = str(device).split(":")[0]
     if precision not in ("bf16", "auto"):
         return "float32"
-    if kind == "cuda":
-        return "bf16" if precision == "bf16" or torch.cuda.is_bf16_supported() else "float32"
-    if kind == "cpu":
-        return "bf16" if cpu_bf16_support() is not None else "float32"
-    return "float32"
+    if precision == "bf16" and str(device).startswith("cuda"):
+        return "bf16"
+    return "bf16" if native_bf16(device) else "float32"
 
 
 def as_tensors(data: dict) -> dict:
@@ -144,15 +141,15 @@ class NeuralEstimator(FrameMixin, BaseEstimator):
     5. ``_train_split(n, state)`` and ``_build_module(data, state)``
        (seeded);
     6. build the skorch net (:meth:`_make_net`) and train it, seeded;
-    Every ``"auto"`` parameter is resolved once, into ``state`` under its
-    name with a trailing ``_`` (``device_``, ...): :meth:`_resolve_auto`
-    before step 3, :meth:`_resolve_data_auto` after it (what depends on the
-    data, such as ``cache_``); the fit reads the resolved values from
-    ``state``.
-
     7. ``_after_training(net, state)``, then commit: the ``*_`` entries of
        ``state``, ``net_`` and the input features become attributes. Only
        now is a previously fitted state replaced, so a failed fit keeps it.
+
+    Every ``"auto"`` parameter is resolved once, into ``state`` under its
+    name with a trailing ``_`` (``device_``, ...): :meth:`_resolve_auto`
+    before step 1, :meth:`_resolve_data_auto` after step 3 (what depends on
+    the data, such as ``cache_``). The steps read the resolved values from
+    ``state``, or through :meth:`_resolved` where they are not handed it.
 
     Parameters are validated once, by scikit-learn's ``_fit_context`` around
     ``fit``, which also skips validating the inner estimators a fit builds.

@@ -130,14 +130,18 @@ class ImageEncoderMixin:
         :data:`~skmm._params.AUTO_VECTOR_STEPS` when images and texts both
         enter as fixed vectors (frozen towers or precomputed), else None (the
         default cap)."""
-        text = self.text_encoder
         vectors = (self._image_input() in ("vector", "tower")
-                   and isinstance(text, str) and text in ("use", "vector"))
+                   and (self._text_tower() is not None or self.text_encoder == "vector"))
         return _params.AUTO_VECTOR_STEPS if vectors else None
 
     def _image_tower(self) -> str | None:
         """The name of the frozen image tower, or None."""
         return self.image_encoder if self._image_input() == "tower" else None
+
+    def _text_tower(self) -> str | None:
+        """The name of the (always frozen) text tower ``text_encoder`` asks for, or None."""
+        text = self.text_encoder
+        return text if isinstance(text, str) and text in TEXT_TOWERS else None
 
     def _image_module(self) -> torch.nn.Module:
         """A new copy of the image module to train: the user's, or a tower's."""

@@ -503,7 +503,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
         """``lr``; ``"auto"``: 3e-4 with labels and a frozen tower, 1e-3 otherwise."""
         if self.lr != "auto":
             return self.lr
-        towered = self._image_tower() is not None or self.text_encoder == "use"
+        towered = self._image_tower() is not None or self._text_tower() is not None
         return 3e-4 if towered and self._supervised else 1e-3
 
     def _with_towers(self, specs: dict) -> dict:
@@ -513,8 +513,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
         fine-tuned) and a text modality with ``text_encoder="use"`` enter the
         model as the tower's vectors; the spec keeps the tower's name.
         """
-        towers = {"image": self._image_tower(),
-                  "text": "use" if self.text_encoder == "use" else None}
+        towers = {"image": self._image_tower(), "text": self._text_tower()}
         return {m: {**s, "kind": "vector", "tower": towers[s["kind"]]}
                 if towers.get(s["kind"]) else s for m, s in specs.items()}
 

@@ -420,9 +420,8 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                   vector_size=self.vector_size, random_state=seed)
             size = as_size(self.image_size)
             n_vector = n_text = None
-            text_vectors = state["text_encoder_"] in ("vector", "use")
-            image_tower = self._image_tower()
-            text_tower = "use" if state["text_encoder_"] == "use" else None
+            image_tower, text_tower = self._image_tower(), self._text_tower()
+            text_vectors = text_tower is not None or state["text_encoder_"] == "vector"
         else:
             encoder, size, n_vector = self.tokenizer_, self.image_size_, self.image_vector_size_
             n_text = self.text_vector_size_

@@ -290,8 +290,7 @@ list of str, default="use"
         if fitting:
             builder = self._text_builder(state["text_encoder_"], state["seeds"]["word"])
             size, n_vector = as_size(self.image_size), None
-            image_tower = self._image_tower()
-            text_tower = "use" if state["text_encoder_"] == "use" else None
+            image_tower, text_tower = self._image_tower(), self._text_tower()
         else:
             builder, size, n_vector = self.text_features_, self.image_size_, \
                 self.image_vector_size_

@@ -20,7 +20,7 @@ from skmm.inputs.checks import raise_problems
 from skmm.inputs.images import as_size, load_images
 from skmm.inputs.tokenizers import check_text
 from skmm.towers.cache import digest, feature_cache
-from skmm.training.net import cpu_bf16_support
+from skmm.training.net import native_bf16
 from skmm.training.runtime import torch_threads
 
 __all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "image_module", "image_tower_features",
@@ -62,16 +62,12 @@ def resolve_precision(precision: str, device) -> str:
     """``"bf16"`` or ``"float32"``: what a tower runs in for ``precision`` on ``device``.
 
     ``"auto"`` and ``"bf16"`` give bf16 on a CUDA device that supports it and
-    on a CPU with bfloat16 instructions (:func:`skmm.training.net.cpu_bf16_support`),
+    on a CPU with bfloat16 instructions (:func:`skmm.training.net.native_bf16`),
     float32 elsewhere (emulated bf16 is slower than float32).
     """
     if precision == "float32":
         return "float32"
-    if str(device).startswith("cuda"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "float32"
-    if str(device) == "cpu" or str(device).startswith("cpu"):
-        return "bf16" if cpu_bf16_support() else "float32"
-    return "float32"
+    return "bf16" if native_bf16(device) else "float32"
 
 
 def _autocast(device, precision: str):

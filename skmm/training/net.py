@@ -49,7 +49,8 @@ from skmm.training.data import SliceLoader, TensorDict
 from skmm.training.runtime import unwrap
 from skmm.training.terms import DeferredLoss, EpochLossTerms
 
-__all__ = ["AcceleratedMultimodalNet", "ModuleLoss", "MultimodalNet", "cpu_bf16_support"]
+__all__ = ["AcceleratedMultimodalNet", "ModuleLoss", "MultimodalNet", "cpu_bf16_support",
+           "native_bf16"]
 
 #: /proc/cpuinfo flags of a CPU that computes in bfloat16 natively: AVX-512
 #: BF16 or AMX (x86), the BF16 extension (ARM). Without one, oneDNN emulates
@@ -81,6 +82,15 @@ def cpu_bf16_support() -> str | None:
         return bf16_flag(Path("/proc/cpuinfo").read_text())
     except OSError:
         return None
+
+
+def native_bf16(device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU that supports
+    it, or a CPU with bfloat16 instructions (:func:`cpu_bf16_support`)."""
+    kind = str(device).split(":")[0]
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return kind == "cpu" and cpu_bf16_support() is not None
 
 
 def _no_cpu_bf16_message() -> str:
