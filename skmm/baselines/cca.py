@@ -35,8 +35,8 @@ __all__ = ["TowerCCA"]
 class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """CCA between an image column and a text column, on the frozen towers' features.
 
-    Each side: the tower's features (:class:`skmm.towers.ImageTower`,
-    :class:`skmm.towers.TextTower`: EfficientNet-Lite0 and the multilingual
+    Each side: the tower's features (:class:`skmm.encoders.ImageTower`,
+    :class:`skmm.encoders.TextTower`: EfficientNet-Lite0 and the multilingual
     Universal Sentence Encoder, computed once per cell per process),
     standardised, PCA to ``pca_components`` with whitening; then the
     ``n_components`` canonical directions: the leading singular vectors of
@@ -143,7 +143,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Fewer rows than ``pca_components`` or ``n_components``
             (naming both), or the input errors of the towers.
         """
-        from skmm.towers import ImageTower, TextTower
+        from skmm.encoders import ImageTower, TextTower
 
         X = self._check_X(X)
         width = min(self.pca_components, 512)

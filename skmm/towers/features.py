@@ -11,6 +11,7 @@ under bfloat16 autocast where the device computes in bf16.
 from __future__ import annotations
 
 import contextlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from skmm.towers.cache import digest, feature_cache
 from skmm.training.net import native_bf16
 from skmm.training.runtime import torch_threads
 
-__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "image_module", "image_tower_features",
+__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "first_words", "image_module", "image_tower_features",
            "resolve_precision", "text_tower_features"]
 
 #: The image towers by name: the input size (height, width) the frozen tower
@@ -180,8 +181,27 @@ def _use_model(n_threads: int):
     return _USE[n_threads]
 
 
+#: A word of :func:`first_words`: a run of characters between white space, or one CJK
+#: character (Chinese and Japanese are written without spaces).
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def first_words(text: str, max_words: int | None) -> str:
+    """``text`` up to the end of its ``max_words``-th word (None: whole).
+
+    A word is a run of characters between white space, or one CJK character.
+    """
+    if max_words is None or len(text) <= max_words:  # fewer characters than words allowed
+        return text
+    for i, match in enumerate(_WORD.finditer(text)):
+        if i + 1 == max_words:
+            return text[: match.end()]
+    return text
+
+
 def text_tower_features(values: pd.Series, *, tower: str = "use", column,
-                        n_threads: int | None = None, memory=None) -> np.ndarray:
+                        max_words: int | None = None, n_threads: int | None = None,
+                        memory=None) -> np.ndarray:
     """The sentence vectors of every text of a column, computing each distinct text once.
 
     ``"use"`` is Google's multilingual Universal Sentence Encoder v3 (16
@@ -196,6 +216,8 @@ def text_tower_features(values: pd.Series, *, tower: str = "use", column,
     tower : str, default="use"
         A key of :data:`TEXT_TOWERS`.
     column : hashable
+    max_words : int or None, default=None
+        Encode only the first words of each text (:func:`first_words`).
     n_threads : int or None, default=None
         BLAS threads of the encoder (None: torch's thread count).
     memory : joblib.Memory or None, default=None
@@ -212,7 +234,7 @@ def text_tower_features(values: pd.Series, *, tower: str = "use", column,
     if tower not in TEXT_TOWERS:
         raise ValueError(f"unknown text tower {tower!r}; the towers are {sorted(TEXT_TOWERS)}")
     raise_problems(check_text(values, column=column, tokenizer=str.split))
-    texts = [str(t) for t in values.tolist()]
+    texts = [first_words(str(t), max_words) for t in values.tolist()]
     keys = [digest(tower, t) for t in texts]
     threads = int(n_threads or torch.get_num_threads())
     run = _run_texts if memory is None else memory.cache(_run_texts, ignore=["n_threads"])

@@ -16,7 +16,7 @@ from sklearn.base import clone
 from torch import nn
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
-from skmm._image_encoder import PROBE_ROWS
+from skmm._encoding import PROBE_ROWS
 from skmm.datasets import make_shapes
 from skmm.exceptions import EncoderError, InvalidRowsError
 from skmm.nn.encoders import ImageFeatureEncoder

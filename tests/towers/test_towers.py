@@ -31,7 +31,8 @@ from sklearn.pipeline import make_pipeline
 import skmm.towers
 from skmm.datasets import make_shapes
 from skmm.exceptions import InvalidRowsError, MissingColumnError
-from skmm.towers import ImageTower, TextTower, feature_cache
+from skmm.encoders import ImageTower, TextTower
+from skmm.towers import feature_cache
 from skmm.towers import features as towers_features
 from skmm.towers.cache import DEFAULT_MAX_BYTES, FeatureCache, digest
 from skmm.towers.efficientnet import EfficientNetLite0, weights_path
@@ -366,7 +367,7 @@ def test_nothing_is_written_outside_the_data_home(tmp_path):
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])))
     code = textwrap.dedent("""
         from skmm.datasets import make_shapes
-        from skmm.towers import ImageTower, TextTower
+        from skmm.encoders import ImageTower, TextTower
         X = make_shapes(4, image_size=16, random_state=0)
         a = ImageTower("image", device="cpu").fit_transform(X)
         b = TextTower("text").fit_transform(X)

@@ -1,13 +1,17 @@
-"""The ``image_encoder`` parameters of the embedders: a user's module or a pretrained tower.
+"""The encoders of an embedder: resolved once per fit, run on their columns.
 
-:class:`ImageEncoderMixin` gives an embedder ``image_encoder`` (``"cnn"``, a
-``torch.nn.Module``, the tower ``"efficientnet_lite0"``, and for the
-autoencoders ``"vector"``), ``fine_tune_image_encoder`` and
-``image_encoder_lr``, and reads the columns of vectors that a frozen tower
-(image or text: :mod:`skmm.towers`) makes of a column, standardised on the
-training rows (:meth:`ImageEncoderMixin._vectors`). For a module:
+:class:`EncoderMixin` gives an embedder the parameters that hold encoders
+(``image_encoder``, ``text_encoder``; the common space's per modality): each
+is resolved once per fit by :func:`skmm.encoders._base.resolve_encoder` (a
+shortcut string becomes its encoder object, an object is cloned), validated,
+checked against what the embedder acts on
+(:func:`~skmm.encoders._base.check_reads`), its ``"auto"`` settings resolved,
+and kept as the fitted ``<parameter>_``. A frozen tower (:class:`ImageTower`,
+:class:`TextTower`) is fitted on its column and its features are
+standardised on the training rows (one rule for every fixed vector:
+:meth:`EncoderMixin._vectors`). For a :class:`~skmm.encoders.ModuleEncoder`:
 
-- ``fit`` works on a deep copy of the user's module (wrapped in an
+- ``fit`` works on a deep copy of the module (wrapped in an
   :class:`~skmm.nn.encoders.ImageFeatureEncoder`), never on the instance
   given, which ``clone`` deep-copies like any other non-estimator parameter;
 - frozen (the default), the copy's features of every training image are
@@ -16,9 +20,6 @@ training rows (:meth:`ImageEncoderMixin._vectors`). For a module:
   training data; ``transform`` runs the same encoder batch by batch;
 - fine-tuned, the copy trains at its own learning rate (a skorch parameter
   group);
-- the estimator pickles its parameter so that it loads on a machine without
-  CUDA (:class:`~skmm.training.features.PortableModule`), as the fitted net
-  does;
 - a module that fails is reported as the user's module failing
   (:class:`~skmm.exceptions.EncoderError`): before training, the copy is
   run on a probe batch of the real prepared images (the first
@@ -40,16 +41,12 @@ from sklearn.preprocessing import StandardScaler
 
 from skmm import _params
 from skmm._base import sample_rows
+from skmm.encoders._base import check_reads, encoder_role, resolve_encoder
 from skmm.exceptions import MAX_TEXT_CHARS, EncoderError, format_rows, shorten
 from skmm.inputs.checks import is_missing, load_vectors
+from skmm.inputs.images import as_size
 from skmm.nn.encoders import ImageFeatureEncoder
-from skmm.towers.features import (
-    IMAGE_TOWERS,
-    TEXT_TOWERS,
-    image_module,
-    image_tower_features,
-    text_tower_features,
-)
+from skmm.towers.features import image_module
 from skmm.training import PreparedData, unwrap
 from skmm.training.features import (
     PortableModule,
@@ -57,7 +54,7 @@ from skmm.training.features import (
     image_feature_patterns,
 )
 
-__all__ = ["PROBE_ROWS", "ImageEncoderMixin", "describe_batch", "vector_variance"]
+__all__ = ["PROBE_ROWS", "EncoderMixin", "describe_batch", "vector_variance"]
 
 #: How many images a user's module is first run on (the probe batch).
 PROBE_ROWS = 2
@@ -113,44 +110,112 @@ def vector_variance(vectors) -> float:
     return max(float(np.var(sample_rows(vectors).astype(np.float64))), 1e-12)
 
 
-class ImageEncoderMixin:
-    """``image_encoder``, ``fine_tune_image_encoder`` and ``image_encoder_lr``."""
+class EncoderMixin:
+    """The encoder parameters of an embedder (see the module's docstring).
 
-    def _image_input(self) -> str:
-        """``"cnn"``, ``"module"``, ``"vector"`` or ``"tower"`` (a frozen pretrained
-        tower): what ``image_encoder`` asks for. A fine-tuned tower is a module."""
-        if isinstance(self.image_encoder, torch.nn.Module):
-            return "module"
-        if self.image_encoder in IMAGE_TOWERS:
-            return "module" if self.fine_tune_image_encoder else "tower"
-        return self.image_encoder
+    An embedder declares :meth:`_encoder_rules`; the resolved encoders are
+    read with :meth:`_encoder` (in a fit, the fit's; else the fitted ones).
+    """
+
+    @classmethod
+    def _encoder_rules(cls) -> dict:
+        """``{parameter: (modality, {encoder class or str: what it acts on})}``.
+
+        ``str`` stands for ``"passthrough"``; "what it acts on" is a tuple of
+        the encoder's parameter names, or ``"all"``.
+        """
+        return {}
+
+    def _resolve_encoder(self, value, modality: str, rules: dict, parameter: str):
+        """``value`` as a new encoder object, validated and with its "auto" resolved."""
+        encoder = resolve_encoder(value, modality, allowed=tuple(rules), estimator=self,
+                                  parameter=parameter)
+        if isinstance(encoder, str):
+            return encoder
+        encoder._validate_params()
+        check_reads(encoder, rules[type(encoder)], estimator=self, parameter=parameter)
+        if hasattr(encoder, "resolve_auto"):
+            encoder.resolve_auto()
+        return encoder
+
+    def _resolve_auto(self) -> dict:
+        resolved = super()._resolve_auto()
+        for parameter, (modality, rules) in self._encoder_rules().items():
+            resolved[f"{parameter}_"] = self._resolve_encoder(getattr(self, parameter),
+                                                              modality, rules, parameter)
+        return resolved
+
+    def _encoder(self, parameter: str = "image_encoder"):
+        """The resolved encoder of ``parameter``: the fit's in a fit, else the fitted one."""
+        return self._resolved(parameter)
+
+    @staticmethod
+    def _role(encoder) -> str:
+        """``"tower"``, ``"cnn"``, ``"module"``, ``"words"``, ``"matrix"`` or ``"vector"``."""
+        return encoder_role(encoder)
+
+    def _image_input(self, encoder=None) -> str:
+        """How the image enters the model: ``"cnn"``, ``"module"``, ``"vector"`` or
+        ``"tower"`` (``encoder``: by default the resolved ``image_encoder``)."""
+        return self._role(self._encoder("image_encoder") if encoder is None else encoder)
 
     def _auto_steps(self) -> int | None:
         """The optimiser steps of the ``max_epochs="auto"`` cap:
-        :data:`~skmm._params.AUTO_VECTOR_STEPS` when images and texts both
-        enter as fixed vectors (frozen towers or precomputed), else None (the
-        default cap)."""
-        vectors = (self._image_input() in ("vector", "tower")
-                   and (self._text_tower() is not None or self.text_encoder == "vector"))
-        return _params.AUTO_VECTOR_STEPS if vectors else None
+        :data:`~skmm._params.AUTO_VECTOR_STEPS` when every column enters as
+        fixed vectors (frozen towers or precomputed), else None (the default
+        cap)."""
+        roles = {self._role(self._encoder(p)) for p in self._encoder_rules()}
+        return _params.AUTO_VECTOR_STEPS if roles <= {"vector", "tower"} else None
 
-    def _image_tower(self) -> str | None:
-        """The name of the frozen image tower, or None."""
-        return self.image_encoder if self._image_input() == "tower" else None
+    def _image_tower(self):
+        """The resolved image encoder if it is a frozen tower, else None."""
+        encoder = self._encoder("image_encoder")
+        return encoder if self._role(encoder) == "tower" else None
 
-    def _text_tower(self) -> str | None:
-        """The name of the (always frozen) text tower ``text_encoder`` asks for, or None."""
-        text = self.text_encoder
-        return text if isinstance(text, str) and text in TEXT_TOWERS else None
+    def _text_tower(self):
+        """The resolved text encoder if it is a frozen tower, else None."""
+        encoder = self._encoder("text_encoder")
+        return encoder if self._role(encoder) == "tower" else None
 
-    def _image_module(self) -> torch.nn.Module:
-        """A new copy of the image module to train: the user's, or a tower's."""
-        if isinstance(self.image_encoder, str):
-            return image_module(self.image_encoder)
-        return copy.deepcopy(self.image_encoder)
+    @staticmethod
+    def _image_size(encoder) -> tuple | None:
+        """The (height, width) a trained CNN or a module reads images at, else None."""
+        size = getattr(encoder, "image_size", None)
+        return as_size(size) if encoder_role(encoder) in ("cnn", "module") else None
+
+    @staticmethod
+    def _image_module(encoder) -> torch.nn.Module:
+        """A new copy of the module of a :class:`~skmm.encoders.ModuleEncoder`."""
+        if isinstance(encoder.module, str):
+            return image_module(encoder.module)
+        return copy.deepcopy(encoder.module)
 
     def _feature_device(self):
         return self._resolved("device")  # the accelerator's, with one
+
+    def _adopt_tower(self, tower, column):
+        """Fit the resolved ``tower`` (in place) on ``column``; returns it.
+
+        The tower reads the embedder's column: a ``column`` of its own that
+        differs raises. Its infrastructure settings left at their defaults
+        follow the embedder's (device, precision, threads, verbosity).
+        """
+        if hasattr(tower, "column_"):
+            return tower
+        if tower.column is not None and tower.column != column:
+            raise ValueError(f"{type(self).__name__}: {type(tower).__name__}(column="
+                             f"{tower.column!r}) reads another column than the embedder's "
+                             f"{column!r}; leave the tower's column=None")
+        params, own = {"column": column}, tower.get_params(deep=False)
+        inherit = {"device": ("auto", self._feature_device()),
+                   "precision": ("auto", getattr(self, "precision", "auto")),
+                   "n_threads": (None, self.n_threads), "verbose": (0, self.verbose)}
+        for name, (default, value) in inherit.items():
+            if name in own and own[name] == default:
+                params[name] = value
+        tower.set_params(**params)
+        tower._validate_params()
+        return tower._fit_column(column)
 
     def _tower_scalers(self, state: dict | None) -> dict:
         """The standardisation of each towered column: new in ``state`` when fitting
@@ -163,26 +228,20 @@ class ImageEncoderMixin:
                  scalers: dict | None = None) -> np.ndarray:
         """A column's vectors: precomputed in the cells, or a frozen tower's features.
 
-        ``tower`` names an image tower (:data:`skmm.towers.IMAGE_TOWERS`) or a
-        text tower (:data:`skmm.towers.TEXT_TOWERS`); its features of each
-        cell are computed once per process (:data:`skmm.towers.feature_cache`)
-        and standardised by the ``StandardScaler`` of the column in
-        ``scalers`` (fitted on these rows and added when it is not there).
-        A tower's features differ in scale by orders of magnitude from one
-        dimension to the next; standardised, every dimension counts in the
+        ``tower`` is a resolved :class:`~skmm.encoders.ImageTower` or
+        :class:`~skmm.encoders.TextTower` (fitted on the column here if it
+        is not yet, :meth:`_adopt_tower`); its features of each cell are
+        computed once per process (:data:`skmm.towers.feature_cache`) and
+        standardised by the ``StandardScaler`` of the column in ``scalers``
+        (fitted on these rows and added when it is not there). A tower's
+        features differ in scale by orders of magnitude from one dimension
+        to the next; standardised, every dimension counts in the
         reconstruction terms (measured in the user guide's "Pretrained
         towers").
         """
         if tower is None:
             return load_vectors(values, column=column, length=length)
-        if tower in TEXT_TOWERS:
-            features = text_tower_features(values, tower=tower, column=column,
-                                           n_threads=self.n_threads)
-        else:
-            features = image_tower_features(values, tower=tower, column=column,
-                                             device=self._feature_device(),
-                                             precision=self.precision,
-                                             n_threads=self.n_threads, verbose=self.verbose)
+        features = self._adopt_tower(tower, column).transform(values.rename(column))
         if scalers is None:
             return features
         if column not in scalers:
@@ -211,7 +270,7 @@ class ImageEncoderMixin:
         return X
 
     def _image_feature_encoder(self, images, image_shape, data: dict, key: str,
-                               mask=None) -> ImageFeatureEncoder:
+                               mask=None, encoder=None) -> ImageFeatureEncoder:
         """A copy of the user's module as an image encoder, ready for training.
 
         The copy is first run on a probe batch of ``images`` (uint8, or a
@@ -228,8 +287,9 @@ class ImageEncoderMixin:
             The module raised on the probe batch or on a batch of rows,
             returned no (N, D) tensor, or returned NaN or infinite values.
         """
-        fine_tune = bool(self.fine_tune_image_encoder)
-        encoder = ImageFeatureEncoder(self._image_module(), fine_tune=fine_tune)
+        spec = self._encoder("image_encoder") if encoder is None else encoder
+        fine_tune = bool(spec.fine_tune)
+        encoder = ImageFeatureEncoder(self._image_module(spec), fine_tune=fine_tune)
         where = (f"column {self.image_col!r}" if key == "image_features"
                  and hasattr(self, "image_col") else f"modality {key.rpartition('__')[0]!r}")
         device = self._feature_device()
@@ -349,12 +409,22 @@ class ImageEncoderMixin:
             device = parameter.device if parameter is not None else torch.device("cpu")
             self._probe(encoder, data[key], mask, where=where, device=device)
 
+    def _image_encoders(self) -> list:
+        """The resolved image encoders of the fit (or the fitted ones)."""
+        return [self._encoder("image_encoder")]
+
     def _net_options(self, lazy: bool) -> dict:
         options = super()._net_options(lazy)
-        if self._image_input() == "module" and self.fine_tune_image_encoder:
-            lr = (self.image_encoder_lr if self.image_encoder_lr is not None
-                  else self._learning_rate() / 10)
-            options["optimizer__param_groups"] = image_feature_patterns(lr)
+        tuned = [e for e in self._image_encoders()
+                 if self._role(e) == "module" and e.fine_tune]
+        if tuned:
+            rates = {e.lr for e in tuned}
+            if len(rates) > 1:
+                raise ValueError(f"{type(self).__name__}: the fine-tuned ModuleEncoders have "
+                                 f"different lr {sorted(rates, key=str)}; give them one")
+            lr = rates.pop()
+            options["optimizer__param_groups"] = image_feature_patterns(
+                lr if lr is not None else self._learning_rate() / 10)
         return options
 
     def __getstate__(self):

@@ -1,12 +1,17 @@
-"""The pretrained towers as standalone scikit-learn transformers: one column in, features out."""
+"""The pretrained towers as encoders: one column in, frozen features out.
+
+Each is a scikit-learn transformer of its own (in a ``Pipeline`` or a
+``ColumnTransformer``) and the encoder an embedder runs on a column
+(``image_encoder=ImageTower(...)``, ``text_encoder=TextTower(...)``).
+"""
 
 from __future__ import annotations
 
 from numbers import Integral
 
+import numpy as np
 import pandas as pd
 from sklearn.base import (
-    BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
@@ -15,6 +20,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._params import CONSTRAINTS, fill_doc
+from skmm.encoders._base import Encoder
 from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
 from skmm.towers.features import (
     IMAGE_TOWERS,
@@ -43,10 +49,11 @@ memory : str, joblib.Memory or None, default=None
 }
 
 
-class _Tower(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _Tower(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Encoder):
     """What both towers share: one column in, float32 features out, nothing learned."""
 
     _towers: dict = {}
+    role = "tower"
 
     def _columns(self):
         return [self.column_]
@@ -104,6 +111,16 @@ class _Tower(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _fit_extra(self) -> dict:
         """The other fitted attributes, by name."""
         return {}
+
+    def _fit_column(self, column):
+        """Fit on a column known by name (an embedder's), without a frame; returns self."""
+        extra = self._fit_extra()
+        self.column_ = column
+        self.n_features_in_ = 1
+        self.feature_names_in_ = np.asarray([column], dtype=object)
+        for name, value in extra.items():
+            setattr(self, name, value)
+        return self
 
     def transform(self, X):
         """The tower's features of every cell of the column.
@@ -183,13 +200,14 @@ class ImageTower(_Tower):
     Examples
     --------
     >>> from skmm.datasets import make_shapes
-    >>> from skmm.towers import ImageTower
+    >>> from skmm.encoders import ImageTower
     >>> X = make_shapes(8, image_size=32, random_state=0)
     >>> ImageTower("image").fit_transform(X).shape
     (8, 1280)
     """
 
     _towers = IMAGE_TOWERS
+    modality = "image"
     _parameter_constraints = {
         "column": "no_validation",
         "encoder": [StrOptions(set(IMAGE_TOWERS))],
@@ -250,6 +268,15 @@ class TextTower(_Tower):
     %(column)s
     encoder : {"use"}, default="use"
         The tower.
+    max_words : int or None, default=128
+        Encode only the first ``max_words`` words of a text (a word: a run
+        of characters between white space, or one CJK character). The
+        encoder's cost grows with the length of a text, and it was trained
+        on sentences and short paragraphs: 800-word texts cost about 6
+        times the time of 50-word ones read whole, and about as much as
+        128-word ones cut at 128 words, with little loss of what the
+        vector says (measured in the user guide's "Long texts",
+        ``benchmarks/long_text.py``). None reads every word.
     n_threads : int or None, default=None
         BLAS threads of the encoder (None: torch's thread count).
     %(memory)s
@@ -267,22 +294,26 @@ class TextTower(_Tower):
     Examples
     --------
     >>> import pandas as pd
-    >>> from skmm.towers import TextTower
+    >>> from skmm.encoders import TextTower
     >>> TextTower().fit_transform(pd.Series(["a red circle", "一个红色的圆"])).shape
     (2, 512)
     """
 
     _towers = TEXT_TOWERS
+    modality = "text"
     _parameter_constraints = {
         "column": "no_validation",
         "encoder": [StrOptions(set(TEXT_TOWERS))],
+        "max_words": [Interval(Integral, 1, None, closed="left"), None],
         "n_threads": CONSTRAINTS["n_threads"],
         "memory": [None, str, HasMethods(["cache"])],
     }
 
-    def __init__(self, column=None, *, encoder="use", n_threads=None, memory=None):
+    def __init__(self, column=None, *, encoder="use", max_words=128, n_threads=None,
+                 memory=None):
         self.column = column
         self.encoder = encoder
+        self.max_words = max_words
         self.n_threads = n_threads
         self.memory = memory
 
@@ -290,6 +321,6 @@ class TextTower(_Tower):
         from sklearn.utils.validation import check_memory
 
         return text_tower_features(values, tower=self.encoder, column=self.column_,
-                                   n_threads=self.n_threads,
+                                   max_words=self.max_words, n_threads=self.n_threads,
                                    memory=None if self.memory is None
                                    else check_memory(self.memory))
