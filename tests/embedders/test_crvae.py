@@ -17,11 +17,19 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skmm import CRVAEEmbedder, MMEDAEmbedder
 from skmm.datasets import make_shapes
 from skmm.embedders.crvae import PAPER_PRESET
+from skmm.encoders import ConvEncoder, RecurrentTextEncoder
 from skmm.exceptions import InvalidRowsError, NonFiniteLossError
 
-TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-            vector_size=8, max_epochs=2, batch_size=16, random_state=0,
-            image_encoder="cnn", text_encoder="auto")
+
+def words(**settings):
+    """A small recurrent text encoder (Word2Vec of 8 dimensions unless vectors are given)."""
+    small = {"hidden_size": 8} if "word_vectors" in settings else {"hidden_size": 8,
+                                                                    "vector_size": 8}
+    return RecurrentTextEncoder(**{**small, **settings})
+
+
+TINY = dict(image_encoder=ConvEncoder(image_size=16, channels=4), text_encoder=words(),
+            n_components=4, fusion_size=16, max_epochs=2, batch_size=16, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +67,8 @@ def test_history_records_each_loss_term(fitted):
 
 
 def test_paper_losses_sum_the_raw_terms(X):
-    emb = CRVAEEmbedder(**TINY, text_loss="mse", normalize_terms=False, bow_weight=0).fit(X)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": words(text_loss="mse", bow_weight=0)},
+                        normalize_terms=False).fit(X)
     last = emb.history_[-1]
     assert "train_bow" not in last
     assert last["train_loss"] == pytest.approx(
@@ -106,8 +115,8 @@ def test_score_is_the_relative_reconstruction_error_not_the_objective(X, fitted)
 
 @pytest.mark.parametrize("rnn", ["rnn", "lstm"])
 def test_other_cells(X, rnn):
-    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, rnn=rnn, bidirectional=False,
-                        num_layers=1)
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1,
+                           "text_encoder": words(cell=rnn, bidirectional=False, num_layers=1)})
     assert emb.fit_transform(X).shape == (len(X), 4)
 
 
@@ -131,8 +140,8 @@ def test_loss_goes_down_and_embedding_knows_the_colour():
 
     X = make_shapes(240, image_size=16, label="color", random_state=1)
     emb = CRVAEEmbedder(**{**TINY, "n_components": 8, "max_epochs": 25, "batch_size": 32,
-                           "beta": 0.01, "conv_channels": 8, "hidden_size": 16,
-                           "fusion_size": 64})
+                           "beta": 0.01, "image_encoder": ConvEncoder(image_size=16, channels=8),
+                           "text_encoder": words(hidden_size=16), "fusion_size": 64})
     Z = emb.fit_transform(X)
     losses = emb.history_[:, "train_image"]
     assert losses[-1] < 0.3 * losses[0]
@@ -156,7 +165,8 @@ def chinese_frame():
 
 def test_jieba_text_end_to_end():
     X = chinese_frame()
-    emb = CRVAEEmbedder(text_col="text_zh", tokenizer="jieba", **TINY).fit(X)
+    emb = CRVAEEmbedder(text_col="text_zh", **{**TINY, "text_encoder": words(tokenizer="jieba")})
+    emb.fit(X)
     assert emb.transform(X).shape == (24, 4)
     itos = set(emb.vocabulary_.itos)
     assert {"红色", "方形"} <= itos and "。" not in itos
@@ -165,16 +175,18 @@ def test_jieba_text_end_to_end():
 # ---- bad input --------------------------------------------------------------------
 
 
-def test_invalid_parameter():
-    with pytest.raises(ValueError, match="rnn"):
-        CRVAEEmbedder(rnn="transformer").fit(make_shapes(8, image_size=16, random_state=0))
+def test_invalid_encoder_setting_names_it():
+    with pytest.raises(InvalidParameterError, match="cell"):
+        CRVAEEmbedder(text_encoder=RecurrentTextEncoder(cell="transformer")).fit(
+            make_shapes(8, image_size=16, random_state=0))
 
 
 @pytest.mark.parametrize("cls", [CRVAEEmbedder, MMEDAEmbedder])
-def test_the_plural_vectors_spelling_is_refused(cls):
-    # one name per concept: precomputed vectors are "vector", as for image_encoder
-    with pytest.raises(InvalidParameterError, match="text_encoder"):
-        cls(text_encoder="vectors").fit(make_shapes(4, image_size=16, random_state=0))
+@pytest.mark.parametrize("spelling", ["vector", "vectors"])
+def test_precomputed_vectors_are_passthrough_only(cls, spelling):
+    # one name for precomputed vectors, sklearn's "passthrough"; no aliases
+    with pytest.raises(ValueError, match="passthrough"):
+        cls(text_encoder=spelling).fit(make_shapes(4, image_size=16, random_state=0))
 
 
 def test_bad_rows_are_all_named_before_training(X, tmp_path):
@@ -216,12 +228,12 @@ def test_non_finite_loss_is_reported_and_keeps_state(X, tmp_path):
 
     emb = CRVAEEmbedder(**TINY).fit(X)
     Z = emb.transform(X)
-    words = sorted({w for t in X["text"] for w in t.lower().replace(",", " ").split()})
+    vocabulary = sorted({w for t in X["text"] for w in t.lower().replace(",", " ").split()})
     kv = KeyedVectors(vector_size=8)
-    kv.add_vectors(words, np.full((len(words), 8), 3e38, dtype=np.float32))
+    kv.add_vectors(vocabulary, np.full((len(vocabulary), 8), 3e38, dtype=np.float32))
     with pytest.raises(NonFiniteLossError, match="non-finite"):
         # word-vector targets (the paper's MSE) of 3e38 overflow the text term
-        emb.set_params(word_vectors=kv, text_loss="mse").fit(X)
+        emb.set_params(text_encoder=words(word_vectors=kv, text_loss="mse")).fit(X)
     np.testing.assert_array_equal(emb.transform(X), Z)
 
 
@@ -232,7 +244,10 @@ def test_paper_preset_parameters():
     emb = CRVAEEmbedder.paper(max_epochs=1)
     params = emb.get_params()
     for key, value in PAPER_PRESET.items():
-        if key != "max_epochs":
+        if key.endswith("_encoder"):  # a clone of the preset's encoder
+            assert params[key] is not value
+            assert params[key].get_params() == value.get_params()
+        elif key != "max_epochs":
             assert params[key] == value
     assert params["max_epochs"] == 1
 
@@ -279,7 +294,7 @@ def test_long_captions_are_capped_by_default(X):
     long = X.copy()
     long["text"] = [" ".join([t] * 200) for t in X["text"]]  # 800+ words
     emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(long)
-    assert emb.max_length == 100 and emb.tokenizer_.max_length_ == 100
+    assert emb.text_encoder_.max_length == 100 and emb.tokenizer_.max_length_ == 100
     data = emb._prepare(long, fitting=False)
     assert data["tokens"].shape[1] <= 101  # every word and the end marker, at most
 
@@ -321,7 +336,7 @@ def test_inverse_transform_of_a_pandas_output_does_not_warn(X, fitted):
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 6)).astype(np.float32)))
-    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "vector"}).fit(Xv)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "passthrough"}).fit(Xv)
     assert emb.text_vector_size_ == 6 and emb.tokenizer_ is None
     assert emb.net_.module_.text_encoder is None and emb.net_.module_.bow is None
     Z = emb.transform(Xv)
@@ -333,13 +348,14 @@ def test_a_column_of_text_vectors_is_the_text_modality(X):
     with pytest.raises(InvalidRowsError, match=r"'text'.*\b2\b"):
         emb.transform(bad)
     with pytest.raises(InvalidRowsError, match="vector"):  # texts where vectors are expected
-        CRVAEEmbedder(**{**TINY, "text_encoder": "vector"}).fit(X)
+        CRVAEEmbedder(**{**TINY, "text_encoder": "passthrough"}).fit(X)
 
 
 def test_mean_vector_term_and_mean_pooling(X):
     from skmm.embedders.crvae import mean_vector_variance
 
-    emb = CRVAEEmbedder(**{**TINY, "text_encoder": "recurrent+mean"}, mean_vector_weight=2.0).fit(X)
+    emb = CRVAEEmbedder(**{**TINY, "text_encoder": words(mean_pooling=True,
+                                                         mean_vector_weight=2.0)}).fit(X)
     module = emb.net_.module_
     assert module.text_encoder.mean_pooling and module.mean_vector is not None
     scale = emb.reconstruction_scale_
@@ -368,8 +384,8 @@ def test_mean_vector_variance_is_the_spread_of_the_mean_vectors():
 
 
 def test_auto_turns_the_mean_vector_paths_and_beta_1_on_with_pretrained_vectors_only(X):
-    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1}, word_vectors="wordllama",
-                        word_vector_dims=64).fit(X)
+    emb = CRVAEEmbedder(**{**TINY, "max_epochs": 1, "text_encoder": words(
+        word_vectors="wordllama", word_vector_dims=64)}).fit(X)
     module = emb.net_.module_
     assert module.text_encoder.mean_pooling and module.mean_vector_weight == 3.0
     assert module.beta == 1.0 and emb.beta == "auto"  # the parameter stays as set
@@ -377,8 +393,40 @@ def test_auto_turns_the_mean_vector_paths_and_beta_1_on_with_pretrained_vectors_
     trained = CRVAEEmbedder(**{**TINY, "max_epochs": 1}).fit(X).net_.module_
     assert not trained.text_encoder.mean_pooling and trained.mean_vector is None
     assert trained.beta == 0.05
-    forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1, "text_encoder": "recurrent"},
-                           mean_vector_weight=0, beta=0.2, word_vectors="wordllama",
-                           word_vector_dims=64).fit(X).net_.module_
+    forced = CRVAEEmbedder(**{**TINY, "max_epochs": 1, "text_encoder": words(
+        mean_pooling=False, mean_vector_weight=0, word_vectors="wordllama",
+        word_vector_dims=64)}, beta=0.2).fit(X).net_.module_
     assert not forced.text_encoder.mean_pooling and forced.mean_vector is None
     assert forced.beta == 0.2
+
+
+def test_beta_auto_reads_the_text_encoder_really_chosen():
+    # beta="auto" is 1.0 only for a recurrent encoder over pretrained vectors; the
+    # sentence tower (the default) reads no word vectors, and gets 0.05
+    X = make_shapes(32, image_size=16, random_state=0)
+    tower = CRVAEEmbedder(n_components=4, max_epochs=1, random_state=0).fit(X)
+    assert tower.beta_ == 0.05 and tower.net_.module_.beta == 0.05
+    # word vectors are a setting of the recurrent encoder: the tower cannot be given them
+    assert "word_vectors" not in CRVAEEmbedder().get_params()
+    assert CRVAEEmbedder().get_params()["text_encoder"] == "use"
+
+
+def test_encoder_settings_are_nested_parameters_and_grid_searchable(X):
+    emb = CRVAEEmbedder(**TINY)
+    params = emb.get_params(deep=True)
+    assert params["image_encoder__channels"] == 4 and params["text_encoder__cell"] == "gru"
+    emb.set_params(text_encoder__cell="lstm")
+    assert emb.text_encoder.cell == "lstm"
+    search = GridSearchCV(CRVAEEmbedder(**{**TINY, "max_epochs": 1}),
+                          {"image_encoder__channels": [2, 4]}, cv=2).fit(X)
+    assert search.best_params_["image_encoder__channels"] in (2, 4)
+    assert search.best_estimator_.image_encoder_.channels in (2, 4)
+    # the encoder given is never fitted: fit works on a clone
+    assert not hasattr(TINY["text_encoder"], "mean_pooling_")
+
+
+def test_a_setting_crvae_does_not_act_on_is_refused(X):
+    with pytest.raises(ValueError, match=r"fine_tune.*CRVAEEmbedder does not act"):
+        CRVAEEmbedder(**{**TINY, "text_encoder": words(fine_tune=True)}).fit(X)
+    with pytest.raises(ValueError, match="encodes texts, not images"):
+        CRVAEEmbedder(**{**TINY, "image_encoder": RecurrentTextEncoder()}).fit(X)
