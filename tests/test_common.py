@@ -106,19 +106,17 @@ from sklearn.utils.validation import check_is_fitted
 import skmm
 import skmm.baselines
 import skmm.inputs
+import skmm.encoders
 import skmm.towers
 from skmm.datasets import make_shapes
 from skmm.exceptions import MissingColumnError
 
 # ---- the estimators, each in a tiny configuration ---------------------------------
 
-CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-             vector_size=8, max_epochs=2, batch_size=16, random_state=0)
-MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
-             hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-             random_state=0)
-COMMON_SPACE = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
-                    vector_size=8, max_epochs=2, batch_size=32, random_state=0)
+CRVAE = dict(n_components=4, fusion_size=16, max_epochs=2, batch_size=16, random_state=0)
+MMEDA = dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
+             max_epochs=2, batch_size=16, random_state=0)
+COMMON_SPACE = dict(n_components=8, hidden_size=16, max_epochs=2, batch_size=32, random_state=0)
 CNN = dict(image_size=16, channels=(4, 8), hidden_size=16, max_epochs=2, batch_size=16,
            random_state=0)
 FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vector_size=8,
@@ -126,9 +124,25 @@ FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vecto
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
 SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+
+
 # the defaults read the pretrained towers; these select the trained CNN and word encoders
-CNN_WORDS = dict(image_encoder="cnn", text_encoder="auto")
-CNN_MEAN = dict(image_encoder="cnn", text_encoder="mean")
+def cnn():
+    return skmm.encoders.ConvEncoder(image_size=16, channels=4)
+
+
+def cnn_words():
+    return dict(image_encoder=cnn(),
+                text_encoder=skmm.encoders.RecurrentTextEncoder(hidden_size=8, vector_size=8))
+
+
+def cnn_matrix():
+    return dict(image_encoder=cnn(), text_encoder=skmm.encoders.TextMatrix())
+
+
+def cnn_mean():
+    return dict(modalities={"image": ("image", cnn()),
+                            "text": ("text", skmm.encoders.MeanWordEncoder(vector_size=8))})
 
 
 def _image_features_class():
@@ -181,12 +195,12 @@ SPECS = {
     "MeanWordVectors": Spec(lambda: skmm.inputs.MeanWordVectors(vector_size=8, random_state=0),
                             ("text",)),
     # the published encoders: the trained CNN and the word vectors
-    "CRVAEEmbedder[cnn]": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE, **CNN_WORDS),
+    "CRVAEEmbedder[cnn]": Spec(lambda: skmm.CRVAEEmbedder(**CRVAE, **cnn_words()),
                                ("image", "text"), neural=True),
-    "MMEDAEmbedder[cnn]": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA, **CNN_WORDS),
+    "MMEDAEmbedder[cnn]": Spec(lambda: skmm.MMEDAEmbedder(**MMEDA, **cnn_matrix()),
                                ("image", "text"), neural=True),
     "CommonSpaceEmbedder[cnn]": Spec(lambda: skmm.CommonSpaceEmbedder(**COMMON_SPACE,
-                                                                      **CNN_MEAN),
+                                                                      **cnn_mean()),
                                      ("image", "text"), supervised=True, neural=True,
                                      y_optional=True),
     # the common space learned from the pairing of the rows alone (fit(X), no y)

@@ -89,7 +89,7 @@ class ModuleEncoder(Encoder):
 
     modality, role = "image", "module"
     _parameter_constraints = {
-        "module": [StrOptions({"efficientnet_lite0"}), "no_validation"],
+        "module": "no_validation",  # a module or a tower's name: checked below
         "image_size": CONSTRAINTS["image_size"],
         "fine_tune": ["boolean"],
         "lr": [Interval(Real, 0, None, closed="neither"), None],

@@ -1,0 +1,228 @@
+"""Every parameter acts (DESIGN.md, "Modalities and encoders").
+
+For each public estimator, in a small configuration, and for each of its
+constructor parameters (the settings of its encoders included, as nested
+``image_encoder__<name>`` parameters or inside a common-space modality): set
+to another valid value, the parameter changes the fitted model's output (or
+its score), or ``fit`` raises a ``ValueError`` whose message names it. A
+setting a user passes is never silently ignored.
+
+Only the documented infrastructure is exempt (:data:`EXEMPT`): it changes
+where and how fast a model trains, not what it computes. Every parameter of a
+case must be either in its table of alternatives or exempt: a new parameter
+without an entry fails :func:`test_every_parameter_has_an_alternative`.
+
+Repeatable at one torch thread: every fit here is seeded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from torch import nn
+
+import skmm
+import skmm.baselines
+from skmm._params import INFRASTRUCTURE
+from skmm.datasets import make_shapes
+from skmm.encoders import (
+    ConvEncoder,
+    ImageTower,
+    MeanWordEncoder,
+    ModuleEncoder,
+    RecurrentTextEncoder,
+    TextMatrix,
+    TextTower,
+)
+
+#: Parameters that change where and how fast a model trains, not what it computes:
+#: the embedders' infrastructure (skmm._params.INFRASTRUCTURE: device, precision,
+#: scaling, checkpoints, threads, seed, verbosity; random_state is tested in
+#: test_common.py) and the towers' batch, device, precision, threads, disk cache and
+#: verbosity. A tower's ``encoder`` has one valid value (one tower of each kind ships).
+EXEMPT = set(INFRASTRUCTURE) | {
+    f"{prefix}__{name}" for prefix in ("image_encoder", "text_encoder")
+    for name in ("batch_size", "device", "precision", "n_threads", "memory", "verbose",
+                 "encoder")}
+
+
+class TinyBackbone(nn.Module):
+    """A pretrained backbone in miniature: images (N, 3, H, W) to features (N, 6)."""
+
+    def __init__(self, width=6):
+        super().__init__()
+        self.conv = nn.Conv2d(3, width, 3, padding=1)
+
+    def forward(self, images):
+        return self.conv(images).mean(dim=(2, 3))
+
+
+def words(**settings):
+    small = {"hidden_size": 8} if "word_vectors" in settings else {"hidden_size": 8,
+                                                                    "vector_size": 8}
+    return RecurrentTextEncoder(**{**small, **settings})
+
+
+def backbone(seed):
+    torch.manual_seed(seed)
+    return TinyBackbone()
+
+
+CRVAE = dict(n_components=4, fusion_size=16, max_epochs=2, batch_size=16, random_state=0)
+CRVAE_OWN = {"image_col": "image2", "text_col": "text2", "image_encoder": "cnn",
+             "text_encoder": "recurrent", "n_components": 3, "fusion_size": 8,
+             "text_weight": 0.5, "beta": 0.5, "normalize_terms": False, "free_bits": 0.5,
+             "kl_warmup": 2, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
+             "validation_fraction": 0.25}
+IMAGE_TOWER = {"image_encoder__image_size": 64, "image_encoder__column": "elsewhere"}
+TEXT_TOWER = {"text_encoder__max_words": 2, "text_encoder__column": "elsewhere"}
+CNN = {"image_encoder__image_size": 8, "image_encoder__channels": 2}
+RECURRENT = {"text_encoder__tokenizer": str.split, "text_encoder__word_vectors": "wordllama",
+             "text_encoder__word_vector_dims": 64, "text_encoder__vector_size": 4,
+             "text_encoder__min_count": 8, "text_encoder__max_vocabulary": 5,
+             "text_encoder__max_length": 3, "text_encoder__cell": "lstm",
+             "text_encoder__hidden_size": 4, "text_encoder__num_layers": 1,
+             "text_encoder__bidirectional": False, "text_encoder__mean_pooling": True,
+             "text_encoder__fine_tune": True, "text_encoder__text_loss": "mse",
+             "text_encoder__word_dropout": 0.5, "text_encoder__bow_weight": 0.0,
+             "text_encoder__mean_vector_weight": 1.0}
+MODULE = {"image_encoder__module": TinyBackbone(width=5), "image_encoder__image_size": 8,
+          "image_encoder__fine_tune": False, "image_encoder__lr": 0.05}
+
+
+class Case:
+    """An estimator in a small configuration and the alternative of each parameter."""
+
+    def __init__(self, make, alternatives, *, supervised=False):
+        self.make, self.alternatives, self.supervised = make, alternatives, supervised
+
+
+CASES = {
+    # the defaults, the towers, given as objects so that their settings are parameters
+    "CRVAEEmbedder": Case(lambda: skmm.CRVAEEmbedder(**CRVAE, image_encoder=ImageTower(),
+                                                     text_encoder=TextTower()),
+                          {**CRVAE_OWN, **IMAGE_TOWER, **TEXT_TOWER}),
+    "CRVAEEmbedder[cnn]": Case(lambda: skmm.CRVAEEmbedder(
+        **CRVAE, image_encoder=ConvEncoder(image_size=16, channels=4), text_encoder=words()),
+        {**CNN, **RECURRENT}),
+    "CRVAEEmbedder[module]": Case(lambda: skmm.CRVAEEmbedder(
+        **CRVAE, image_encoder=ModuleEncoder(backbone(0), image_size=16, fine_tune=True)),
+        MODULE),
+}
+
+
+def shapes():
+    X = make_shapes(32, image_size=16, label="color", random_state=0)
+    # other columns of the same kinds, for the column parameters
+    return X.assign(image2=list(X["image"].iloc[::-1]), text2=list(X["text"].iloc[::-1]))
+
+
+@pytest.fixture(scope="module")
+def X():
+    return shapes()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def outcome(case, est, X):
+    """``("raised", message)`` if fit raises a ValueError, else ``("output", arrays)``."""
+    try:
+        est.fit(X, X["label"]) if case.supervised else est.fit(X)
+    except ValueError as err:
+        return "raised", str(err)
+    out = est.transform(X) if hasattr(est, "transform") else est.predict_proba(X)
+    return "output", (np.asarray(out, dtype=np.float64), est.score(X, X["label"]))
+
+
+def differs(a, b) -> bool:
+    (out_a, score_a), (out_b, score_b) = a, b
+    return out_a.shape != out_b.shape or not np.allclose(out_a, out_b) or score_a != score_b
+
+
+def set_alternative(est, name, value):
+    if name.startswith("modalities["):  # a setting of one common-space modality's encoder
+        modality, _, setting = name[len("modalities["):].partition("]__")
+        modalities = dict(est.modalities)
+        column, encoder = modalities[modality]
+        modalities[modality] = (column, clone(encoder).set_params(**{setting: value}))
+        return est.set_params(modalities=modalities)
+    return est.set_params(**{name: value})
+
+
+@pytest.fixture(scope="module")
+def baselines(X):
+    return {name: outcome(case, case.make(), X) for name, case in CASES.items()}
+
+
+PARAMETERS = [(name, p) for name, case in CASES.items() for p in case.alternatives]
+
+
+@pytest.mark.parametrize("name,parameter", PARAMETERS,
+                         ids=[f"{n}-{p}" for n, p in PARAMETERS])
+def test_parameter_acts_or_raises_naming_itself(name, parameter, X, baselines):
+    case = CASES[name]
+    kind, base = baselines[name]
+    assert kind == "output", f"the base configuration of {name} does not fit: {base}"
+    est = set_alternative(case.make(), parameter, case.alternatives[parameter])
+    kind, result = outcome(case, est, X)
+    leaf = parameter.rpartition("__")[2]
+    if kind == "raised":
+        assert leaf in result, f"fit raised without naming {leaf!r}: {result}"
+    else:
+        assert differs(base, result), (
+            f"{name}: {parameter}={case.alternatives[parameter]!r} changed nothing")
+
+
+def _nested_names(est) -> set:
+    names = set(est.get_params(deep=True))
+    modalities = est.get_params().get("modalities")
+    if isinstance(modalities, dict):
+        for modality, spec in modalities.items():
+            encoder = spec[1] if isinstance(spec, tuple) else None
+            if hasattr(encoder, "get_params"):
+                names |= {f"modalities[{modality}]__{k}" for k in encoder.get_params()}
+    return names
+
+
+def _encoder_of(est, prefix):
+    if prefix.startswith("modalities["):
+        return est.modalities[prefix[len("modalities["):-1]][1]
+    return est.get_params()[prefix]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_parameter_has_an_alternative(name):
+    """A parameter of the case's estimator or of its encoders that is neither tried
+    nor exempt fails: each new parameter must show that it acts. The estimator's own
+    parameters may be tried by another case of the same class."""
+    est = CASES[name].make()
+    own_tried = {p for case in CASES.values() if type(case.make()) is type(est)
+                 for p in case.alternatives if "__" not in p}
+    missing = sorted(n for n in _nested_names(est) - EXEMPT - set(CASES[name].alternatives)
+                     if "__" in n or n not in own_tried)
+    assert not missing, f"{name}: no alternative for {missing}"
+
+
+def test_every_setting_of_every_encoder_is_tried():
+    """Each encoder class has every parameter tried by some case (or exempt)."""
+    tried = {}
+    for case in CASES.values():
+        est = case.make()
+        for p in case.alternatives:
+            prefix, _, setting = p.rpartition("__")
+            if prefix:
+                tried.setdefault(type(_encoder_of(est, prefix)), set()).add(setting)
+    exempt = {e.rpartition("__")[2] for e in EXEMPT}
+    for cls in (ImageTower, TextTower, ConvEncoder, ModuleEncoder, RecurrentTextEncoder,
+                MeanWordEncoder, TextMatrix):
+        every = set(cls._defaults()) | ({"module"} if cls is ModuleEncoder else set())
+        missing = sorted(every - tried.get(cls, set()) - exempt)
+        assert not missing, f"{cls.__name__}: no case tries {missing}"
