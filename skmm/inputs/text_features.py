@@ -1,4 +1,8 @@
-"""TextFeatures: the text matrix of MMEDA and of the factorization baselines."""
+"""TextFeatures: the text matrix of MMEDA and of the factorization baselines.
+
+:func:`text_matrix` builds it from the text encoder those estimators are
+given (a :class:`~skmm.encoders.TextMatrix` or ``"passthrough"``).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from skmm.inputs.checks import (
 from skmm.inputs.text import MeanWordVectors
 from skmm.inputs.tokenizers import check_text, get_tokenizer, resolve_tokenizer
 
-__all__ = ["TextFeatures"]
+__all__ = ["TextFeatures", "text_matrix"]
 
 
 @fill_doc
@@ -221,3 +225,39 @@ default="word2vec"
         if self.scaler_ is not None:
             parts.append(self.scaler_.transform(self._raw(X)) * self.vector_weight_)
         return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+
+
+def text_matrix(encoder, text_col: str, *, random_state=None) -> TextFeatures:
+    """A new :class:`TextFeatures` of ``text_col`` that builds what ``encoder`` describes.
+
+    Parameters
+    ----------
+    encoder : skmm.encoders.TextMatrix or "passthrough"
+        A resolved encoder (:func:`skmm.encoders._base.resolve_encoder`): a
+        ``TextMatrix`` (its ``features="auto"`` read from ``features_`` when
+        :meth:`~skmm.encoders.TextMatrix.resolve_auto` has set it), or
+        ``"passthrough"`` for a column of precomputed vectors.
+    text_col : str
+    random_state : int or None, default=None
+        Seeds Word2Vec.
+
+    Returns
+    -------
+    TextFeatures
+        Unfitted.
+    """
+    from sklearn.base import clone
+
+    from skmm.encoders._base import encoder_role
+
+    role = encoder_role(encoder)
+    if role == "vector":
+        return TextFeatures(text_col, "vector", random_state=random_state)
+    if role != "matrix":
+        raise ValueError(f"no text matrix of a {type(encoder).__name__}; a TextMatrix or "
+                         "'passthrough' builds one")
+    features = getattr(encoder, "features_", None) or clone(encoder).resolve_auto().features_
+    return TextFeatures(text_col, features, tokenizer=encoder.tokenizer,
+                        vector_size=encoder.vector_size, word_vectors=encoder.word_vectors,
+                        word_vector_dims=encoder.word_vector_dims,
+                        max_text_features=encoder.max_features, random_state=random_state)

@@ -9,17 +9,25 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
 
 from skmm.datasets import make_shapes
-from skmm.embedders.mmeda import MMEDAEmbedder
+from skmm.embedders.mmeda import PAPER_PRESET, MMEDAEmbedder
+from skmm.encoders import (
+    ConvEncoder,
+    ImageTower,
+    MeanWordEncoder,
+    RecurrentTextEncoder,
+    TextMatrix,
+    TextTower,
+)
 from skmm.exceptions import InvalidRowsError, NonFiniteLossError
 from skmm.inputs import TextFeatures
 from skmm.nn.mmeda import MMEDA
 
-BASE = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
-            hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-            random_state=0,
-            image_encoder="cnn")
-# the paper's averaged Word2Vec text matrix (of vector_size columns); the default is TF-IDF
-TINY = {**BASE, "text_encoder": "word2vec"}
+BASE = dict(image_encoder=ConvEncoder(image_size=16, channels=4), n_components=4,
+            image_code=8, text_code=8, hidden_size=16, fusion_size=16, max_epochs=2,
+            batch_size=16, random_state=0)
+# the paper's averaged Word2Vec text matrix (of vector_size columns); the default is the
+# sentence tower
+TINY = {**BASE, "text_encoder": TextMatrix("word2vec", vector_size=8)}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +168,7 @@ def test_pipeline_with_kmeans(X):
 
 
 def test_tfidf_text_features_with_vocabulary_cap(X):
-    emb = MMEDAEmbedder(**BASE, text_encoder="tfidf", max_text_features=5).fit(X)
+    emb = MMEDAEmbedder(**BASE, text_encoder=TextMatrix("tfidf", max_features=5)).fit(X)
     assert emb.components_.shape == (5, 4)
     assert len(emb.text_features_.tfidf_.vocabulary_) == 5
     M = emb.text_features_.transform(X)
@@ -170,17 +178,20 @@ def test_tfidf_text_features_with_vocabulary_cap(X):
     assert np.all(np.isclose(ms, 1.0, rtol=1e-4) | (ms == 0)) and (ms > 0).mean() > 0.5
 
 
-def test_numeric_text_columns(X):
-    Xn = X.assign(a=np.arange(len(X), dtype=float), b=np.sin(np.arange(len(X))))
-    emb = MMEDAEmbedder(**BASE, text_encoder=["a", "b", "radius"]).fit(Xn.drop(columns="text"))
+def test_numeric_columns_enter_as_one_passthrough_column(X):
+    numbers = np.column_stack([np.arange(len(X), dtype=float), np.sin(np.arange(len(X))),
+                               X["radius"]])
+    Xn = X.assign(text=list(numbers))
+    emb = MMEDAEmbedder(**BASE, text_encoder="passthrough").fit(Xn)
     assert emb.components_.shape == (3, 4)
-    M = emb.text_features_.transform(Xn)
+    M = emb.text_features_.transform(Xn)  # standardised per dimension
     np.testing.assert_allclose(M.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(M.std(0), 1, rtol=1e-4)
-    bad = Xn.astype({"a": object})
-    bad.loc[[3, 7], "a"] = ["x", np.nan]
-    with pytest.raises(InvalidRowsError, match=r"'a', rows \[3, 7\]: not a finite number"):
-        MMEDAEmbedder(**BASE, text_encoder=["a", "b"]).fit(bad)
+    cells = list(numbers)
+    cells[3] = np.array([np.nan, 1.0, 2.0])
+    bad = X.assign(text=cells)  # by assign, not .loc: pandas may read an array as cells
+    with pytest.raises(InvalidRowsError, match=r"'text'.*3"):
+        MMEDAEmbedder(**BASE, text_encoder="passthrough").fit(bad)
 
 
 def test_word2vec_text_features_are_standardised(X):
@@ -243,8 +254,9 @@ def test_representation_reconstructs_the_text_so_it_knows_the_mood():
     """X1'' = z vᵀ forces the text matrix (here: the caption's mood) into z."""
     X = make_shapes(240, image_size=16, label="mood", random_state=0)
     train, test = X.iloc[:180], X.iloc[180:]
-    emb = MMEDAEmbedder(**{**TINY, "n_components": 16, "vector_size": 16, "max_epochs": 15,
-                           "hidden_size": 64, "fusion_size": 64}).fit(train)
+    emb = MMEDAEmbedder(**{**TINY, "n_components": 16, "max_epochs": 15, "hidden_size": 64,
+                           "fusion_size": 64,
+                           "text_encoder": TextMatrix("word2vec", vector_size=16)}).fit(train)
     losses = emb.history_[:, "train_factorization"]
     assert losses[-1] < 0.5 * losses[0]
     acc = _linear_accuracy(emb.transform(train), train["label"], emb.transform(test),
@@ -270,9 +282,9 @@ def test_joint_label_needs_both_modalities():
     words = MeanWordVectors(vector_size=16, random_state=0).fit(train)
     acc_image = _linear_accuracy(pixels[:300], y[:300], pixels[300:], y[300:])
     acc_text = _linear_accuracy(words.transform(train), y[:300], words.transform(test), y[300:])
-    emb = MMEDAEmbedder(image_size=16, n_components=32, conv_channels=8, vector_size=16,
-                        max_epochs=40, batch_size=32, random_state=0, image_encoder="cnn",
-                        text_encoder="auto").fit(train)
+    emb = MMEDAEmbedder(n_components=32, max_epochs=40, batch_size=32, random_state=0,
+                        image_encoder=ConvEncoder(image_size=16, channels=8),
+                        text_encoder=TextMatrix()).fit(train)
     acc_mmeda = _linear_accuracy(emb.transform(train), y[:300], emb.transform(test), y[300:])
     assert acc_mmeda > max(acc_image, acc_text) + 0.1, (acc_mmeda, acc_image, acc_text)
 
@@ -280,7 +292,7 @@ def test_joint_label_needs_both_modalities():
 def test_a_column_of_text_vectors_is_the_text_modality(X):
     rng = np.random.RandomState(0)
     Xv = X.assign(text=list(rng.normal(size=(len(X), 5)).astype(np.float32)))
-    emb = MMEDAEmbedder(**BASE, text_encoder="vector").fit(Xv)
+    emb = MMEDAEmbedder(**BASE, text_encoder="passthrough").fit(Xv)
     assert emb.components_.shape == (5, 4)
     assert emb.transform(Xv).shape == (len(X), 4)
 
@@ -289,14 +301,13 @@ def test_auto_text_features_follow_the_word_vectors():
     """TF-IDF with Word2Vec trained in fit; TF-IDF + the mean of pretrained vectors."""
     from gensim.models import KeyedVectors
 
-    def resolved(**params):  # what fit resolves into text_encoder_
-        return MMEDAEmbedder(**{"text_encoder": "auto", **params})._resolve_auto()[
-            "text_encoder_"]
+    def resolved(text_encoder):  # what fit resolves into text_encoder_
+        return MMEDAEmbedder(text_encoder=text_encoder)._resolve_auto()["text_encoder_"]
 
-    assert MMEDAEmbedder()._resolve_auto()["text_encoder_"] == "use"  # the default
-    assert resolved() == "tfidf"
-    assert resolved(word_vectors=KeyedVectors(4)) == "tfidf+word2vec"
-    assert resolved(word_vectors="wordllama", text_encoder="word2vec") == "word2vec"
+    assert isinstance(resolved("use"), TextTower)  # the default
+    assert resolved("tfidf").features_ == "tfidf"
+    assert resolved(TextMatrix(word_vectors=KeyedVectors(4))).features_ == "tfidf+word2vec"
+    assert resolved(TextMatrix("word2vec", word_vectors="wordllama")).features_ == "word2vec"
 
 
 def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
@@ -305,7 +316,107 @@ def test_auto_text_code_is_an_eighth_of_the_text_matrix_width(X, fitted):
     emb = MMEDAEmbedder(**auto).fit(X)
     assert emb.text_code_ == 32  # 8 word-vector columns: the floor
     wide = np.random.RandomState(0).normal(size=(len(X), 600)).astype(np.float32)
-    emb = MMEDAEmbedder(**{**auto, "text_encoder": "vector"}).fit(X.assign(text=list(wide)))
+    emb = MMEDAEmbedder(**{**auto, "text_encoder": "passthrough"}).fit(
+        X.assign(text=list(wide)))
     assert emb.text_code_ == 75 and emb.net_.module_.text_ae.code_size == 75
     emb.fit(X.assign(text=list(np.hstack([wide, wide]))))
     assert emb.text_code_ == 128  # the ceiling
+
+
+# ---- encoders ----------------------------------------------------------------------
+
+
+def test_paper_preset_parameters():
+    params = MMEDAEmbedder.paper(variant="I").get_params()
+    for key, value in PAPER_PRESET.items():
+        if key.endswith("_encoder"):  # a clone of the preset's encoder
+            assert params[key] is not value
+            assert params[key].get_params() == value.get_params()
+        else:
+            assert params[key] == value
+    assert params["variant"] == "I"
+    assert isinstance(params["image_encoder"], ConvEncoder)
+    assert params["text_encoder"].features == "word2vec"
+
+
+def test_encoder_settings_are_nested_parameters(X):
+    emb = MMEDAEmbedder(image_encoder=ImageTower(image_size=64),
+                        text_encoder=TextMatrix(max_features=300))
+    params = emb.get_params(deep=True)
+    assert params["image_encoder__image_size"] == 64
+    assert params["text_encoder__max_features"] == 300
+    emb.set_params(text_encoder__max_features=5, image_encoder__image_size=32)
+    assert emb.text_encoder.max_features == 5 and emb.image_encoder.image_size == 32
+    # the constructor has lost the encoders' settings
+    flat = MMEDAEmbedder().get_params()
+    for gone in ("image_size", "conv_channels", "tokenizer", "vector_size", "word_vectors",
+                 "word_vector_dims", "max_text_features", "fine_tune_image_encoder",
+                 "image_encoder_lr"):
+        assert gone not in flat
+    assert len(flat) == 29
+
+
+def test_grid_search_over_a_nested_encoder_parameter(X):
+    base = MMEDAEmbedder(**{**BASE, "max_epochs": 1, "text_encoder": TextMatrix("tfidf")})
+    search = GridSearchCV(base, {"text_encoder__max_features": [3, 5]}, cv=2).fit(X)
+    best = search.best_params_["text_encoder__max_features"]
+    assert search.best_estimator_.text_encoder_.max_features == best
+    assert search.best_estimator_.components_.shape == (best, 4)
+    assert not hasattr(base.text_encoder, "features_")  # fit works on a clone
+
+
+@pytest.mark.parametrize("parameter, encoder, message", [
+    ("image_encoder", TextTower(), "encodes texts, not images"),
+    ("text_encoder", RecurrentTextEncoder(), "RecurrentTextEncoder.*not taken by MMEDAEmbedder"),
+    ("text_encoder", MeanWordEncoder(), "MeanWordEncoder.*not taken by MMEDAEmbedder"),
+    ("text_encoder", "recurrent", "RecurrentTextEncoder.*not taken by MMEDAEmbedder"),
+    ("text_encoder", ImageTower(), "encodes images, not texts"),
+    ("text_encoder", "word2vec", "'word2vec' is no text encoder"),
+])
+def test_a_wrong_encoder_is_refused_before_any_work(X, parameter, encoder, message):
+    with pytest.raises(ValueError, match=message):
+        MMEDAEmbedder(**{**TINY, parameter: encoder}).fit(X)
+
+
+def test_text_matrix_settings_act(X):
+    def fitted(**settings):
+        return MMEDAEmbedder(**{**BASE, "max_epochs": 1,
+                                "text_encoder": TextMatrix(**settings)}).fit(X)
+
+    tfidf = fitted(features="tfidf", max_features=5)
+    assert len(tfidf.text_features_.tfidf_.vocabulary_) == 5
+    assert fitted(features="tfidf", max_features=7).components_.shape == (7, 4)
+    words = fitted(features="word2vec", vector_size=6)
+    assert words.components_.shape == (6, 4) and words.text_features_.tfidf_ is None
+    both = fitted(features="tfidf+word2vec", vector_size=6, max_features=5)
+    assert both.components_.shape == (11, 4)
+    # the tokenizer splits the texts of the TF-IDF vocabulary
+    split = fitted(features="tfidf", tokenizer=str.split)
+    assert set(split.text_features_.tfidf_.vocabulary_) != set(
+        fitted(features="tfidf").text_features_.tfidf_.vocabulary_)
+    assert not np.array_equal(fitted(features="word2vec", vector_size=6,
+                                     tokenizer=str.split).transform(X), words.transform(X))
+
+
+def test_text_matrix_settings_that_cannot_act_are_refused(X):
+    with pytest.raises(ValueError, match="reads no word vectors"):
+        MMEDAEmbedder(**{**BASE, "text_encoder": TextMatrix("tfidf", vector_size=8)}).fit(X)
+    with pytest.raises(ValueError, match="max_features"):
+        MMEDAEmbedder(**{**BASE, "text_encoder": TextMatrix("word2vec", max_features=5)}).fit(X)
+
+
+def test_conv_encoder_settings_act(X):
+    emb = MMEDAEmbedder(**{**TINY, "image_encoder": ConvEncoder(image_size=24, channels=2),
+                           "max_epochs": 1}).fit(X)
+    assert emb.image_size_ == (24, 24)
+    conv = emb.net_.module_.image_ae.conv
+    assert max(m.out_channels for m in conv.modules() if isinstance(m, torch.nn.Conv2d)) == 2
+
+
+def test_the_towers_read_no_pixels_and_keep_no_text_builder():
+    X = make_shapes(24, image_size=16, random_state=0)
+    emb = MMEDAEmbedder(n_components=4, max_epochs=1, random_state=0).fit(X)
+    assert isinstance(emb.image_encoder_, ImageTower) and isinstance(emb.text_encoder_, TextTower)
+    assert emb.image_size_ is None and emb.text_features_ is None
+    assert emb.image_vector_size_ == 1280 and emb.components_.shape == (512, 4)
+    assert emb.text_code_ == 64  # 512 / 8
