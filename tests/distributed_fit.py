@@ -8,7 +8,7 @@ The script of ``tests/training/test_distributed.py`` and of the command in
 Each process builds an ``accelerate.Accelerator(cpu=True)`` (gloo), fits each
 named embedder (``crvae``, ``mmeda``, ``common``: CRVAEEmbedder,
 MMEDAEmbedder, CommonSpaceEmbedder with the pair label as ``y``) on
-:func:`make_data` with :data:`PARAMS` and writes ``OUT/<name>-rank<r>.json``:
+:func:`make_data` with :func:`params` and writes ``OUT/<name>-rank<r>.json``:
 the process index and count, the training batches and rows of every epoch,
 the history's ``train_loss``, a checksum of the final weights. Process 0 also
 pickles the fitted estimator to ``OUT/<name>.pkl`` and saves its transform of
@@ -29,17 +29,24 @@ import numpy as np
 #: that no process drops a batch.
 N_ROWS = 96
 
-TINY = dict(image_size=16, conv_channels=4, vector_size=8, lr=3e-3, max_epochs=4,
-            batch_size=8, random_state=0, n_threads=1, verbose=0,
-            image_encoder="cnn")
+TINY = dict(lr=3e-3, max_epochs=4, batch_size=8, random_state=0, n_threads=1, verbose=0)
 
-#: Each embedder's parameters; ``batch_size`` is per process.
-PARAMS = {
-    "crvae": dict(TINY, n_components=8, hidden_size=16, fusion_size=16, text_encoder="auto"),
-    "mmeda": dict(TINY, n_components=8, image_code=8, text_code=8, hidden_size=16,
-                  fusion_size=16, text_encoder="auto"),
-    "common": dict(TINY, n_components=8, hidden_size=16, text_encoder="mean"),
-}
+
+def params(name: str) -> dict:
+    """Each embedder's parameters, on the trained CNN and word encoders; ``batch_size``
+    is per process."""
+    from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
+
+    cnn = ConvEncoder(image_size=16, channels=4)
+    return {
+        "crvae": dict(TINY, n_components=8, fusion_size=16, image_encoder=cnn,
+                      text_encoder=RecurrentTextEncoder(hidden_size=16, vector_size=8)),
+        "mmeda": dict(TINY, n_components=8, image_code=8, text_code=8, hidden_size=16,
+                      fusion_size=16, image_encoder=cnn, text_encoder=TextMatrix()),
+        "common": dict(TINY, n_components=8, hidden_size=16,
+                       modalities={"image": ("image", cnn),
+                                   "text": ("text", MeanWordEncoder(vector_size=8))}),
+    }[name]
 
 
 def make_data():
@@ -50,12 +57,12 @@ def make_data():
     return X, X["label"].to_numpy()
 
 
-def estimator(name: str, **params):
-    """The embedder ``name`` with :data:`PARAMS` updated by ``params``."""
+def estimator(name: str, **overrides):
+    """The embedder ``name`` with :func:`params` updated by ``params``."""
     from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 
     cls = {"crvae": CRVAEEmbedder, "mmeda": MMEDAEmbedder, "common": CommonSpaceEmbedder}[name]
-    return cls(**{**PARAMS[name], **params})
+    return cls(**{**params(name), **overrides})
 
 
 def fit(emb, X, y):
@@ -100,5 +107,5 @@ def main(out: Path, names: list[str]):
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        sys.exit(f"usage: {sys.argv[0]} OUT_DIR NAME [NAME ...] (names: {', '.join(PARAMS)})")
+        sys.exit(f"usage: {sys.argv[0]} OUT_DIR NAME [NAME ...] (names: crvae, mmeda, common)")
     main(Path(sys.argv[1]), sys.argv[2:])

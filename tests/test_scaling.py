@@ -1,10 +1,13 @@
 """Scaling paths on the CPU: Accelerate (single process), data-parallel sharding, dask."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from skmm.training import AcceleratedMultimodalNet, MultimodalNet, SliceLoader, TensorDict
+from tests import tiny
 
 accelerate = pytest.importorskip("accelerate")
 
@@ -104,9 +107,7 @@ def test_grid_search_on_dask_local_cluster_equals_sequential():
                                sequential.best_estimator_.transform(X), rtol=1e-3, atol=1e-4)
 
 
-TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-                  vector_size=8, max_epochs=2, batch_size=16, random_state=0,
-                  image_encoder="cnn", text_encoder="auto")
+TINY_CRVAE = tiny.crvae()
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +181,7 @@ def test_crvae_trains_through_accelerate(shapes_on_disk):
     np.testing.assert_array_equal(restored.transform(X), plain.transform(X))
 
 
-TINY_MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
-                  hidden_size=16, fusion_size=16, vector_size=8, max_epochs=2, batch_size=16,
-                  random_state=0,
-                  image_encoder="cnn", text_encoder="auto")
+TINY_MMEDA = tiny.mmeda()
 
 
 def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
@@ -198,9 +196,7 @@ def test_mmeda_streams_and_trains_through_accelerate(shapes_on_disk):
     np.testing.assert_array_equal(accelerated.fit_transform(X), Z)
 
 
-TINY_COMMON = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-                   max_epochs=2, batch_size=16, random_state=0,
-                   image_encoder="cnn", text_encoder="mean")
+TINY_COMMON = tiny.common_space(batch_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -328,21 +324,22 @@ def test_gpu_options_are_validated():
 
 
 BF16_SCRIPT = """
-import json, sys
+import json
 import numpy as np, torch
 from accelerate import Accelerator
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder
 from skmm.datasets import make_shapes
+from tests import tiny
 
 X = make_shapes(40, image_size=16, random_state=0)
 accelerator = Accelerator(cpu=True, mixed_precision="bf16")
 dtypes = set()
 torch.nn.modules.module.register_module_forward_hook(
     lambda module, args, out: dtypes.add(str(out.dtype)) if isinstance(out, torch.Tensor) else None)
-crvae = CRVAEEmbedder(**json.loads(sys.argv[1]), accelerator=accelerator).fit(X)
-common = CommonSpaceEmbedder(**json.loads(sys.argv[2]), accelerator=accelerator)
+crvae = CRVAEEmbedder(**tiny.crvae(), accelerator=accelerator).fit(X)
+common = CommonSpaceEmbedder(**tiny.common_space(batch_size=16), accelerator=accelerator)
 common.fit(X, X["color"])
-fp32 = CommonSpaceEmbedder(**json.loads(sys.argv[2]), device="cpu").fit(X, X["color"])
+fp32 = CommonSpaceEmbedder(**tiny.common_space(batch_size=16), device="cpu").fit(X, X["color"])
 print(json.dumps({"dtypes": sorted(dtypes), "crvae": list(crvae.history_[:, "train_loss"]),
                   "finite": bool(np.isfinite(crvae.transform(X)).all()),
                   "score": common.score(X, X["color"]), "fp32": fp32.score(X, X["color"])}))
@@ -357,8 +354,8 @@ def test_bf16_mixed_precision_through_accelerate():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", BF16_SCRIPT, json.dumps(TINY_CRVAE),
-                          json.dumps(TINY_COMMON)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", BF16_SCRIPT], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "torch.bfloat16" in result["dtypes"]  # layers ran under bf16 autocast
     assert np.isfinite(result["crvae"]).all() and result["finite"]

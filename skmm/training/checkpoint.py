@@ -72,8 +72,8 @@ def describe(value) -> str:
     """A stable, readable description of a parameter value, for fingerprints.
 
     Plain values by their repr (numbers normalised, lists and tuples alike,
-    dicts by sorted keys, paths as strings); callables by module and
-    qualified name; any other object by its type only (what it holds
+    dicts by sorted keys, paths as strings); an estimator (an encoder) by its
+    class and parameters; callables by module and qualified name; any other object by its type only (what it holds
     reaches the fingerprint through the data or the initial module, e.g.
     word vectors).
     """
@@ -92,6 +92,8 @@ def describe(value) -> str:
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in items) + "}"
     if type(value).__name__ == "device" and type(value).__module__.startswith("torch"):
         return repr(str(value))
+    if hasattr(value, "get_params") and not isinstance(value, type):  # an encoder
+        return f"{type(value).__qualname__}({describe(value.get_params(deep=False))[1:-1]})"
     if callable(value) and hasattr(value, "__qualname__"):
         module = getattr(value, "__module__", None) or getattr(
             getattr(value, "__objclass__", None), "__module__", "?")

@@ -29,19 +29,13 @@ from skmm.training.checkpoint import (
     hash_data,
     read_checkpoint,
 )
+from tests import tiny
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-             vector_size=8, max_epochs=4, batch_size=16, random_state=0, n_threads=1,
-             image_encoder="cnn", text_encoder="auto")
-MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
-             hidden_size=16, fusion_size=16, vector_size=8, max_epochs=4, batch_size=16,
-             random_state=0, n_threads=1,
-             image_encoder="cnn", text_encoder="auto")
-COMMON_SPACE = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
-                    vector_size=8, max_epochs=4, batch_size=16, random_state=0, n_threads=1,
-                    image_encoder="cnn", text_encoder="mean")
+CRVAE = tiny.crvae(max_epochs=4, n_threads=1)
+MMEDA = tiny.mmeda(max_epochs=4, n_threads=1)
+COMMON_SPACE = tiny.common_space(max_epochs=4, batch_size=16, n_threads=1)
 MODELS = {
     "crvae": (CRVAEEmbedder, {**CRVAE, "validation_fraction": 0.25}),
     "mmeda": (MMEDAEmbedder, {**MMEDA, "validation_fraction": 0.25}),

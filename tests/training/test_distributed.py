@@ -85,7 +85,7 @@ def test_two_processes_train_on_their_shards(launched, script, data, name):
     records = [json.loads((launched / f"{name}-rank{r}.json").read_text())
                for r in range(WORLD)]
     assert [(r["rank"], r["world"]) for r in records] == [(0, WORLD), (1, WORLD)]
-    params = script.PARAMS[name]
+    params = script.params(name)
     per_process = params["batch_size"]
     # each process trains on its half of every epoch's batches
     shard = {"batches": script.N_ROWS // (per_process * WORLD), "rows": script.N_ROWS // WORLD}

@@ -17,10 +17,10 @@ from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 from skmm._params import auto_epochs, auto_stopping
 from skmm.datasets import make_shapes
 from skmm.training.callbacks import PlateauStopping
+from tests import tiny
 
-CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-             vector_size=8, batch_size=16, lr=1e-2, random_state=0, n_threads=1,
-             image_encoder="cnn", text_encoder="auto")
+CRVAE = tiny.crvae(batch_size=16, lr=1e-2, n_threads=1)
+del CRVAE["max_epochs"]
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +100,9 @@ def test_train_loss_keeps_the_last_weights(X, quick_plateau):
 
 def test_valid_loss_restores_the_best_epoch(X, quick_plateau, monkeypatch):
     monkeypatch.setattr(skmm._params, "PLATEAU_THRESHOLD", 0.0)  # stops 3 after the lowest
-    emb = MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4, image_code=8,
-                        text_code=8, hidden_size=16, fusion_size=16, batch_size=8, lr=1e-2,
-                        validation_fraction=0.25, random_state=0, n_threads=1,
-                        image_encoder="cnn", text_encoder="auto")
+    params = tiny.mmeda(batch_size=8, lr=1e-2, validation_fraction=0.25, n_threads=1)
+    del params["max_epochs"]
+    emb = MMEDAEmbedder(**params)
     spy = with_snapshots(emb)
     emb.fit(X)
     stop = stopper(emb)
@@ -116,8 +115,8 @@ def test_valid_loss_restores_the_best_epoch(X, quick_plateau, monkeypatch):
 
 @pytest.mark.parametrize("cls, extra", [
     (CRVAEEmbedder, CRVAE),
-    (CommonSpaceEmbedder, dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
-                               vector_size=8, batch_size=16, random_state=0, n_threads=1)),
+    (CommonSpaceEmbedder, dict(n_components=8, hidden_size=16, batch_size=16, random_state=0,
+                               n_threads=1)),
 ])
 def test_an_int_is_a_fixed_budget(X, quick_plateau, cls, extra):
     emb = cls(**extra, max_epochs=7)
@@ -128,14 +127,14 @@ def test_an_int_is_a_fixed_budget(X, quick_plateau, cls, extra):
 
 
 def test_the_common_space_stops_in_partial_fit_stages_too(X, quick_plateau):
-    params = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
-                  vector_size=8, batch_size=16, random_state=0, n_threads=1, lr=1e-2,
-                  max_epochs="auto", strategy="mcvs", modalities=["image", "text"],
-                  image_encoder="cnn", text_encoder="mean")
+    params = tiny.common_space(batch_size=16, n_threads=1, lr=1e-2, max_epochs="auto",
+                               strategy="mcvs")
     emb = CommonSpaceEmbedder(**params).fit(X, X["label"])
     assert emb.stopped_early_ and emb.stages_[0]["epochs"] == emb.n_epochs_
     X2 = X.assign(caption=("it is " + X["color"].astype(str)).astype(object))
-    emb.set_params(modalities=["image", "text", "caption"]).partial_fit(X2, X2["label"])
+    emb.set_params(modalities={**params["modalities"],
+                               "caption": ("caption", tiny.MeanWordEncoder(vector_size=8))})
+    emb.partial_fit(X2, X2["label"])
     assert emb.stages_[1]["epochs"] == emb.n_epochs_ <= emb.max_epochs_
 
 
@@ -153,10 +152,9 @@ def test_replay_gives_the_state_of_the_live_count(X, quick_plateau):
 def test_the_stopper_pickles_without_weights(X, quick_plateau):
     import pickle
 
-    emb = MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4, image_code=8,
-                        text_code=8, hidden_size=16, fusion_size=16, batch_size=8,
-                        validation_fraction=0.25, random_state=0, n_threads=1,
-                        image_encoder="cnn", text_encoder="auto").fit(X)
+    params = tiny.mmeda(batch_size=8, validation_fraction=0.25, n_threads=1)
+    del params["max_epochs"]
+    emb = MMEDAEmbedder(**params).fit(X)
     assert stopper(emb).best_model_weights_ is not None
     loaded = pickle.loads(pickle.dumps(emb))
     assert stopper(loaded).best_model_weights_ is None
