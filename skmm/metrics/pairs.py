@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from skmm.metrics._blocks import chunk_rows
 from skmm.metrics._checks import _check_embedding, _check_int
 
 __all__ = ["cross_modal_mrr", "mean_reciprocal_rank", "median_rank", "paired_ranks",
@@ -36,7 +37,9 @@ def paired_ranks(queries, gallery, *, batch_size: int = 1024) -> np.ndarray:
         Row ``i`` is paired with row ``i`` of ``gallery``.
     gallery : array-like of shape (n_pairs, n_features)
     batch_size : int, default=1024
-        Queries ranked at once (memory: ``batch_size x n_pairs`` floats).
+        The most queries ranked at once (memory: ``batch_size x n_pairs``
+        float64 and booleans, and no more than scikit-learn's
+        ``working_memory``, 1 GiB by default).
 
     Returns
     -------
@@ -58,12 +61,15 @@ def paired_ranks(queries, gallery, *, batch_size: int = 1024) -> np.ndarray:
                          "same shape: row i of each is a pair")
     q, g = _unit(queries), _unit(gallery)
     ranks = np.empty(len(q), dtype=np.int64)
+    # per query row: its float64 similarities, the comparison's booleans
+    batch_size = chunk_rows(len(g) * 10, max_rows=_check_int(batch_size, "batch_size", low=1))
     for start in range(0, len(q), batch_size):
         stop = min(start + batch_size, len(q))
         sim = q[start:stop] @ g.T
         true = sim[np.arange(stop - start), np.arange(start, stop)]
         # the partner itself is counted once by ">=": the rank is that count
-        ranks[start:stop] = (sim >= true[:, None]).sum(1)
+        ranks[start:stop] = (sim >= true[:, None]).view(np.uint8).sum(1, dtype=np.int64)
+        del sim  # before the next block's is made
     return ranks
 
 

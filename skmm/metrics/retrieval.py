@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skmm.metrics._blocks import iter_top_k
 from skmm.metrics._checks import _check_embedding, _check_int
 
 __all__ = ["cross_modal_map", "mean_average_precision", "retrieval_table", "top_k"]
@@ -49,9 +50,12 @@ def mean_average_precision(
     the top ``K`` (the normalisation of the common-vector-space thesis; AP is
     0 when none is retrieved). mAP@K is the mean over queries.
 
-    Vectorised: the queries are processed in blocks of ``batch_size``, each
-    one matrix product plus a partial sort, so a 10,000 x 10,000 evaluation
-    takes about a second.
+    Vectorised and bounded: the queries are processed in blocks of at most
+    ``batch_size``, fewer where a block's similarities would pass
+    scikit-learn's ``working_memory`` (``sklearn.set_config``, 1 GiB by
+    default), each one matrix product plus a selection of the top ``k``
+    (ties broken by gallery position), so a 10,000 x 10,000 evaluation takes
+    about a second and memory does not grow with the number of queries.
 
     Parameters
     ----------
@@ -67,7 +71,8 @@ def mean_average_precision(
         The query set is the gallery (same items in the same order): leave
         each query's own item out of its ranking.
     batch_size : int, default=1024
-        Queries per block (memory: ``batch_size x n_gallery`` floats).
+        The most queries per block (memory: at most ``batch_size x
+        n_gallery`` floats, and no more than ``working_memory``).
     return_per_query : bool, default=False
         Also return the AP of each query.
 
@@ -118,25 +123,12 @@ def mean_average_precision(
     qc, gc = codes[: len(ql)], codes[len(ql):]
     if metric == "cosine":
         Q, G = _normalize_rows(Q), _normalize_rows(G)
-    g_sq = (G * G).sum(1) if metric == "euclidean" else None
+    # euclidean ranks by 2 q.g - |g|^2 (the query's own norm does not change its ranking)
+    scale, bias = (2, -(G * G).sum(1)) if metric == "euclidean" else (None, None)
     ranks = np.arange(1, k + 1, dtype=np.float64)
     ap = np.empty(len(Q), dtype=np.float64)
-    for start in range(0, len(Q), batch_size):
-        stop = min(start + batch_size, len(Q))
-        score = Q[start:stop] @ G.T  # higher is better
-        if metric == "euclidean":
-            score = 2 * score - g_sq[None, :]
-        if exclude_self:
-            rows = np.arange(stop - start)
-            score[rows, rows + start] = -np.inf
-        if k < score.shape[1]:
-            top = np.argpartition(-score, k - 1, axis=1)[:, :k]
-        else:
-            top = np.broadcast_to(np.arange(score.shape[1]), score.shape).copy()
-        top_score = np.take_along_axis(score, top, axis=1)
-        # best first; ties broken by gallery position, so results are deterministic
-        order = np.lexsort((top, -top_score), axis=1)
-        top = np.take_along_axis(top, order, axis=1)
+    for start, stop, top, _ in iter_top_k(Q, G, k, scale=scale, bias=bias,
+                                          exclude_self=exclude_self, max_rows=batch_size):
         rel = (gc[top] == qc[start:stop, None]).astype(np.float64)
         hits = np.cumsum(rel, axis=1)
         ap[start:stop] = (hits / ranks * rel).sum(1) / np.maximum(hits[:, -1], 1)
@@ -230,27 +222,71 @@ def cross_modal_map(embeddings, labels, k: int = 50) -> float:
     return float(np.nanmean(values))
 
 
-def top_k(queries, gallery, k: int):
+def top_k(queries, gallery, k: int, *, working_memory=None):
     """The ``k`` gallery rows most similar (dot product) to each query, best first.
 
     Ties are broken by the gallery position, so the result is deterministic.
+    Exact and bounded in memory: the queries are taken in blocks whose
+    similarities fit ``working_memory`` (a gallery too wide for a few query
+    rows is split in chunks too), so memory does not grow with the number
+    of queries; 10,000 queries against 1,000,000 gallery vectors of 256
+    float32 need well under 1 GiB beyond the data, at least as fast as
+    scikit-learn's brute-force ``NearestNeighbors`` (figures in the user
+    guide's "Scaling" page). For repeated searches of one gallery, and
+    approximate search past a million rows, see
+    :class:`skmm.search.GalleryIndex`.
 
     Parameters
     ----------
-    queries : ndarray of shape (n_queries, n_features)
-    gallery : ndarray of shape (n_gallery, n_features)
+    queries : array-like of shape (n_queries, n_features)
+    gallery : array-like of shape (n_gallery, n_features)
+        Unit-length rows make the dot product the cosine similarity.
     k : int
         At least 1; more than ``n_gallery`` gives the whole gallery, ranked.
+    working_memory : float or None, default=None
+        The most MiB a block of similarities (with its temporaries) may
+        take; None: scikit-learn's ``working_memory`` setting
+        (``sklearn.set_config(working_memory=...)``, 1024 by default).
 
     Returns
     -------
     indices : ndarray of shape (n_queries, k), int64
     similarities : ndarray of shape (n_queries, k)
+        Of the dtype of the product (float32 for float32 inputs).
+
+    Raises
+    ------
+    ValueError
+        ``k`` below 1, arrays that are not 2-D, or a different number of
+        features in ``queries`` and ``gallery``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmm.metrics import top_k
+    >>> gallery = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> indices, similarities = top_k(np.array([[1.0, 0.1]]), gallery, 2)
+    >>> indices  # a tie: the first position first
+    array([[0, 2]])
     """
-    k = min(_check_int(k, "k", low=1), len(gallery))
-    sim = queries @ gallery.T
-    top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-    part = np.take_along_axis(sim, top, axis=1)
-    order = np.lexsort((top, -part), axis=1)
-    indices = np.take_along_axis(top, order, axis=1).astype(np.int64)
-    return indices, np.take_along_axis(sim, indices, axis=1)
+    k = _check_int(k, "k", low=1)
+    queries, gallery = np.asarray(queries), np.asarray(gallery)
+    for name, a in (("queries", queries), ("gallery", gallery)):
+        if a.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_rows, n_features), got shape {a.shape}")
+    if len(gallery) == 0:
+        raise ValueError("the gallery has no rows")
+    if queries.shape[1] != gallery.shape[1]:
+        raise ValueError(f"queries have {queries.shape[1]} features but the gallery has "
+                         f"{gallery.shape[1]}")
+    if queries.dtype.kind != "f" or gallery.dtype.kind != "f":
+        queries, gallery = (a if a.dtype.kind == "f" else a.astype(np.float64)
+                            for a in (queries, gallery))
+    k = min(k, len(gallery))
+    indices = np.empty((len(queries), k), dtype=np.int64)
+    similarities = np.empty((len(queries), k),
+                            dtype=np.result_type(queries.dtype, gallery.dtype))
+    for start, stop, idx, sim in iter_top_k(queries, gallery, k,
+                                            working_memory=working_memory):
+        indices[start:stop], similarities[start:stop] = idx, sim
+    return indices, similarities
