@@ -11,13 +11,14 @@ from sklearn.base import clone
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 from skmm.datasets import make_shapes
+from skmm.encoders import ConvEncoder, ImageTower, TextTower
 from skmm.exceptions import InvalidRowsError
 from skmm.towers import feature_cache
 from skmm.towers import features as tower_features
 
 TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
-CRVAE = dict(n_components=4, hidden_size=8, fusion_size=16, max_epochs=3, batch_size=16,
-             random_state=0, **TOWERS)
+CRVAE = dict(n_components=4, fusion_size=16, max_epochs=3, batch_size=16, random_state=0,
+             **TOWERS)
 MMEDA = dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
              max_epochs=3, batch_size=16, random_state=0, **TOWERS)
 COMMON_SPACE = dict(n_components=8, hidden_size=16, max_epochs=3, batch_size=32,
@@ -63,7 +64,8 @@ def test_towers_give_the_model_their_vectors(name, fitted, X):
         assert all(s["kind"] == "vector" for s in emb.modalities_.values())
         assert sorted(emb.vector_sizes_.values()) == [512, 1280]
     else:
-        assert (emb.image_tower_, emb.text_tower_) == ("efficientnet_lite0", "use")
+        assert isinstance(emb.image_encoder_, ImageTower)
+        assert isinstance(emb.text_encoder_, TextTower)
         assert emb.image_vector_size_ == 1280
         if name == "crvae":
             assert emb.text_vector_size_ == 512 and emb.vocabulary_ is None
@@ -156,7 +158,9 @@ def test_the_defaults_are_the_towers(cls):
     params = cls().get_params()
     assert params["image_encoder"] == "efficientnet_lite0" and params["text_encoder"] == "use"
     paper = cls.paper().get_params()  # the published architecture keeps its own encoders
-    assert paper["image_encoder"] == "cnn" and paper["text_encoder"] != "use"
+    # (an encoder object; "cnn" while the common space takes the shortcut)
+    assert isinstance(paper["image_encoder"], ConvEncoder) or paper["image_encoder"] == "cnn"
+    assert paper["text_encoder"] != "use"
 
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda"])
@@ -168,6 +172,10 @@ def test_auto_cap_on_fixed_vectors_is_the_vector_budget(name, X):
     emb = fit(name, X, max_epochs="auto", batch_size=8)  # 3 batches an epoch
     assert emb.max_epochs_ == auto_epochs(len(X), 8, AUTO_VECTOR_STEPS) == 134
     cls = EMBEDDERS[name][0]
-    assert cls(image_encoder="cnn")._auto_steps() is None  # the default cap
-    assert cls(text_encoder="auto")._auto_steps() is None
+    trained_text = {"crvae": "recurrent", "mmeda": "tfidf"}[name]
+    for encoders in ({"image_encoder": "cnn"}, {"text_encoder": trained_text}):
+        est = cls(**encoders)
+        for key, value in est._resolve_auto().items():  # the encoders as a fit resolves them
+            setattr(est, key, value)
+        assert est._auto_steps() is None  # the default cap
     assert auto_epochs(len(X), 8) == AUTO_STEPS // 3 + 1
