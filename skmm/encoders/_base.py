@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 
 __all__ = ["PASSTHROUGH", "SHORTCUTS", "Encoder", "check_reads", "encoder_role",
            "resolve_encoder"]
@@ -120,7 +120,7 @@ def resolve_encoder(value, modality: str, *, allowed: tuple, estimator, paramete
     Parameters
     ----------
     value : Encoder, str or torch.nn.Module
-        An encoder (cloned), a shortcut of :data:`SHORTCUTS` or
+        An encoder (a new one with the same settings), a shortcut of :data:`SHORTCUTS` or
         :data:`PASSTHROUGH`, or (images) a torch module, which becomes a
         frozen :class:`~skmm.encoders.ModuleEncoder`.
     modality : {"image", "text"}
@@ -162,7 +162,9 @@ def resolve_encoder(value, modality: str, *, allowed: tuple, estimator, paramete
     elif is_torch_module(value) and modality == "image":
         encoder = ModuleEncoder(value)
     elif isinstance(value, Encoder):
-        encoder = clone(value)
+        # a new object with the same settings; unlike clone, it shares what they hold
+        # (a module, word vectors): fit copies a module once, for the model
+        encoder = type(value)(**value.get_params(deep=False))
     else:
         raise ValueError(f"{name}: {parameter} must be an encoder of skmm.encoders or a "
                          f"shortcut string; got {type(value).__name__}")

@@ -18,18 +18,18 @@ from torch import nn
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 from skmm._encoding import PROBE_ROWS
 from skmm.datasets import make_shapes
+from skmm.encoders import ModuleEncoder
 from skmm.exceptions import EncoderError, InvalidRowsError
 from skmm.nn.encoders import ImageFeatureEncoder
 
-CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-             vector_size=8, max_epochs=3, batch_size=16, random_state=0)
-MMEDA = dict(image_size=16, n_components=4, conv_channels=4, image_code=8, text_code=8,
-             hidden_size=16, fusion_size=16, vector_size=8, max_epochs=3, batch_size=16,
-             random_state=0)
-COMMON_SPACE = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4,
-                    vector_size=8, max_epochs=3, batch_size=32, random_state=0)
-EMBEDDERS = {"crvae": (CRVAEEmbedder, CRVAE), "mmeda": (MMEDAEmbedder, MMEDA),
-             "common_space": (CommonSpaceEmbedder, COMMON_SPACE)}
+EMBEDDERS = {"crvae": CRVAEEmbedder, "mmeda": MMEDAEmbedder, "common_space": CommonSpaceEmbedder}
+#: small sizes; the text goes through the sentence tower (the default)
+SIZES = {"crvae": dict(n_components=4, fusion_size=16, max_epochs=3, batch_size=16,
+                       random_state=0),
+         "mmeda": dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
+                       max_epochs=3, batch_size=16, random_state=0),
+         "common_space": dict(n_components=8, hidden_size=16, max_epochs=3, batch_size=32,
+                              random_state=0)}
 
 
 class Backbone(nn.Module):
@@ -54,9 +54,24 @@ def user_module():
     return module
 
 
-def make(name, **params):
-    cls, tiny = EMBEDDERS[name]
-    return cls(**{**tiny, **params})
+def module_encoder(module, **settings):
+    """The user's module as the image encoder, at the 16 pixels of the test images."""
+    return ModuleEncoder(module, image_size=16, **settings)
+
+
+def make(name, image_encoder=None, **params):
+    """Embedder ``name`` with ``image_encoder`` (a module is wrapped by
+    :func:`module_encoder`); in the common space it encodes the modality "image"."""
+    if isinstance(image_encoder, nn.Module):
+        image_encoder = module_encoder(image_encoder)
+    params = {**SIZES[name], **params}
+    if image_encoder is not None and name == "common_space":
+        modalities = params.pop("modalities", {"image": "image", "text": "text"})
+        params["modalities"] = {m: ((spec, image_encoder) if m == "image" else spec)
+                                for m, spec in modalities.items()}
+    elif image_encoder is not None:
+        params["image_encoder"] = image_encoder
+    return EMBEDDERS[name](**params)
 
 
 def fit_transform(est, X):
@@ -127,8 +142,7 @@ def test_frozen_module_runs_once_per_row_and_is_left_as_given(name, X, frozen):
 def test_fine_tuning_trains_the_copy_at_its_own_rate(name, X):
     module = user_module()
     before = state(module)
-    est = make(name, image_encoder=module, fine_tune_image_encoder=True, image_encoder_lr=0.05,
-               max_epochs=2)
+    est = make(name, module_encoder(module, fine_tune=True, lr=0.05), max_epochs=2)
     fit_transform(est, X)
     assert_same_state(state(module), before)
     (encoder,) = copies(est)
@@ -137,7 +151,8 @@ def test_fine_tuning_trains_the_copy_at_its_own_rate(name, X):
     torch.testing.assert_close(tuned["conv.bias"], before["conv.bias"])  # frozen by the user
     lrs = sorted(group["lr"] for group in est.net_.optimizer_.param_groups)
     assert lrs == [est._learning_rate(), 0.05]  # the model's rate ("auto" resolved)
-    est.set_params(image_encoder_lr=None)
+    est = make(name, module_encoder(module, fine_tune=True), max_epochs=2)
+    est._fit_state = est._resolve_auto()  # what a fit resolves first
     # by default a tenth of the model's rate
     assert est._net_options(False)["optimizer__param_groups"][0][1] == {
         "lr": pytest.approx(est._learning_rate() / 10)}
@@ -147,7 +162,7 @@ def test_fine_tuning_computes_features_in_every_step(X):
     module = user_module()
     rows = []
     module.register_forward_hook(lambda m, i, o: rows.append(len(o)))
-    make("crvae", image_encoder=module, fine_tune_image_encoder=True, max_epochs=2).fit(X)
+    make("crvae", module_encoder(module, fine_tune=True), max_epochs=2).fit(X)
     # a probe of the first 2 images, then every epoch: the training rows and the
     # latent diagnostics (the eval-mode posterior of every row)
     assert sum(rows) == 2 + 2 * (len(X) + len(X))
@@ -156,10 +171,14 @@ def test_fine_tuning_computes_features_in_every_step(X):
 def test_clone_copies_the_module_and_get_params_returns_it():
     module = user_module()
     est = make("crvae", image_encoder=module)
-    assert est.get_params()["image_encoder"] is module
+    assert est.get_params()["image_encoder__module"] is module
     twin = clone(est)
-    assert twin.image_encoder is not module
-    assert_same_state(state(twin.image_encoder), state(module))
+    assert twin.image_encoder.module is not module
+    assert_same_state(state(twin.image_encoder.module), state(module))
+    # a module given as is: a frozen ModuleEncoder at its default size
+    bare = CRVAEEmbedder(image_encoder=module)
+    assert bare.get_params()["image_encoder"] is module
+    assert_same_state(state(clone(bare).image_encoder), state(module))
 
 
 @pytest.mark.parametrize("name", list(EMBEDDERS))
@@ -167,9 +186,9 @@ def test_pickle_keeps_the_module_and_the_transform(name, X, frozen):
     est, module, *_ = frozen[name]
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(restored.transform(X), est.transform(X))
-    assert isinstance(restored.image_encoder, Backbone)
-    assert_same_state(state(restored.image_encoder), state(module))
-    assert_same_state(state(copy.deepcopy(est).image_encoder), state(module))
+    assert isinstance(restored.image_encoder.module, Backbone)
+    assert_same_state(state(restored.image_encoder.module), state(module))
+    assert_same_state(state(copy.deepcopy(est).image_encoder.module), state(module))
 
 
 @pytest.mark.parametrize("name", list(EMBEDDERS))
@@ -197,7 +216,8 @@ def test_saved_from_cuda_loads_and_transforms_on_a_cpu_only_machine(name, X, fro
     assert str(restored.net_.device) == "cpu"
     assert restored.net_.module is restored.net_.module_  # pickled as one module, mapped
     assert all(t.device.type == "cpu" for t in restored.net_.module_.state_dict().values())
-    assert all(t.device.type == "cpu" for t in restored.image_encoder.state_dict().values())
+    assert all(t.device.type == "cpu"
+               for t in restored.image_encoder.module.state_dict().values())
     np.testing.assert_array_equal(restored.transform(X), expected)
 
 
@@ -213,10 +233,11 @@ def test_partial_fit_caches_the_features_of_every_stage(X):
     module = user_module()
     rows = []
     module.register_forward_hook(lambda m, i, o: rows.append(len(o)))
-    est = make("common_space", image_encoder=module, strategy="mcvs",
-               modalities={"text": "text"}, max_epochs=2).fit(X, X["label"])
+    est = make("common_space", strategy="mcvs", modalities={"text": "text"},
+               max_epochs=2).fit(X, X["label"])
     assert sum(rows) == 0
-    est.set_params(modalities={"text": "text", "image": "image"}).partial_fit(X, X["label"])
+    est.set_params(modalities={"text": "text", "image": ("image", module_encoder(module))})
+    est.partial_fit(X, X["label"])
     assert sum(rows) == PROBE_ROWS + len(X)  # the new modality's probe and features, once
     est.partial_fit(X, X["label"])
     assert sum(rows) == PROBE_ROWS + 2 * len(X)  # once more for the next stage
@@ -293,7 +314,11 @@ def test_a_failing_module_is_reported_and_keeps_the_fitted_state(name, case, X, 
     est = copy.deepcopy(fitted)
     net, expected = est.net_, est.transform(X)
     for fine_tune in (False, True):
-        est.set_params(image_encoder=module_class(), fine_tune_image_encoder=fine_tune)
+        encoder = module_encoder(module_class(), fine_tune=fine_tune)
+        if name == "common_space":
+            est.set_params(modalities={"image": ("image", encoder), "text": "text"})
+        else:
+            est.set_params(image_encoder=encoder)
         with pytest.raises(EncoderError) as info:
             fit(est, X)
         message = str(info.value)
@@ -332,7 +357,7 @@ def test_transform_probes_the_fitted_module(name, X, frozen):
 
 
 @pytest.mark.parametrize("name, value", [("crvae", "resnet"), ("crvae", Backbone),
-                                         ("common_space", "vector")])
+                                         ("mmeda", "vector")])
 def test_invalid_image_encoder_is_refused(name, value, X):
     with pytest.raises(ValueError, match="image_encoder"):
         est = make(name, image_encoder=value)
@@ -352,7 +377,7 @@ def V(X):
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda"])
 def test_a_column_of_vectors_is_the_image(name, V):
-    est = make(name, image_encoder="vector")
+    est = make(name, image_encoder="passthrough")
     Z = est.fit_transform(V)
     assert Z.shape == (len(V), 4) and Z.dtype == np.float32
     assert est.image_vector_size_ == 7
@@ -370,13 +395,13 @@ def test_a_column_of_vectors_is_the_image(name, V):
 
 def test_vectors_are_refused_where_images_are_expected_and_the_other_way(X, V):
     with pytest.raises(InvalidRowsError, match="image"):
-        make("crvae", image_encoder="vector").fit(X)
+        make("crvae", image_encoder="passthrough").fit(X)
     with pytest.raises(InvalidRowsError, match="image"):
         make("mmeda").fit(V)
 
 
 def test_crvae_decodes_vectors_from_vectors(V):
-    est = make("crvae", image_encoder="vector").fit(V)
+    est = make("crvae", image_encoder="passthrough").fit(V)
     decoded = est.inverse_transform(est.transform(V))
     assert decoded["image"].iloc[0].shape == (7,)
     assert decoded["image"].iloc[0].dtype == np.float32
@@ -385,13 +410,14 @@ def test_crvae_decodes_vectors_from_vectors(V):
 def test_partial_fit_names_the_rows_of_non_finite_features(X):
     Y = X.copy()
     Y.index = [f"item{i}" for i in range(len(X))]
-    est = make("common_space", image_encoder=NaNAfterProbe(), strategy="mcvs",
-               modalities={"text": "text"}, max_epochs=1).fit(Y, Y["label"])
-    est.set_params(modalities={"text": "text", "image": "image"})
+    est = make("common_space", strategy="mcvs", modalities={"text": "text"},
+               max_epochs=1).fit(Y, Y["label"])
+    est.set_params(modalities={"text": "text", "image": ("image", module_encoder(NaNAfterProbe()))})
     with pytest.raises(EncoderError, match=r"modality 'image'.* rows \['item3'\]"):
         est.partial_fit(Y, Y["label"])  # the new branch: probed, then every row
     assert list(est.modalities_) == ["text"]  # the failed stage changed nothing
-    est.set_params(image_encoder=user_module()).partial_fit(Y, Y["label"])
+    est.set_params(modalities={"text": "text", "image": ("image", module_encoder(user_module()))})
+    est.partial_fit(Y, Y["label"])
     (encoder,) = copies(est)
     encoder.backbone.forward = NaNs().forward  # the next stage's cached features
     with pytest.raises(EncoderError, match=r"non-finite .* rows \['item0', 'item1'"):
