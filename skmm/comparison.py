@@ -314,6 +314,7 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         make_tfidf_pca_fusion,
     )
     from skmm.embedders.crvae import CRVAEEmbedder
+    from skmm.encoders import ConvEncoder, RecurrentTextEncoder
     from skmm.inputs import ImageLoader, MeanWordVectors
 
     skipped = {} if skipped is None else skipped
@@ -351,12 +352,16 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         Contender("mean wordllama vectors", "text", MeanWordVectors(word_vectors="wordllama"),
                   baseline=True),
         *tower_contenders(k, random_state=seed),
+        # the published encoders: the trained CNN and the recurrent encoder over word
+        # vectors (with wordllama's, mean_pooling and the mean-vector term turn on)
         Contender("CRVAE", both,
-                  CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
-                                random_state=seed, **CNN_WORDS)),
+                  CRVAEEmbedder(image_encoder=ConvEncoder(image_size=size),
+                                text_encoder=RecurrentTextEncoder(), n_components=k,
+                                max_epochs=epochs, random_state=seed)),
         Contender("CRVAE (wordllama)", both,
-                  CRVAEEmbedder(image_size=size, n_components=k, max_epochs=epochs,
-                                word_vectors="wordllama", random_state=seed, **CNN_WORDS)),
+                  CRVAEEmbedder(image_encoder=ConvEncoder(image_size=size),
+                                text_encoder=RecurrentTextEncoder(word_vectors="wordllama"),
+                                n_components=k, max_epochs=epochs, random_state=seed)),
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
