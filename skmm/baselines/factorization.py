@@ -35,7 +35,7 @@ from skmm.baselines.features import (
     _TwoBlocks,
     fill_block_doc,
 )
-from skmm.inputs.checks import collect_problems, set_input_features
+from skmm.inputs.checks import set_input_features
 from skmm.nn.mmeda import AutoencoderMF as AutoencoderMFModule
 
 __all__ = ["AutoencoderMF", "CollectiveMF", "EarlyFusion", "collective_als"]
@@ -60,6 +60,9 @@ class EarlyFusion(_TwoBlocks):
     ----------
     image_features_ : ImageFeatures
     text_features_ : skmm.inputs.TextFeatures
+    text_encoder_ : skmm.encoders.TextMatrix or "passthrough"
+        The fitted clone of ``text_encoder`` (``features_``: its ``"auto"``
+        resolved).
     n_image_features_, n_text_features_ : int
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -68,29 +71,23 @@ class EarlyFusion(_TwoBlocks):
     --------
     >>> from skmm.baselines import EarlyFusion
     >>> from skmm.datasets import make_shapes
+    >>> from skmm.encoders import TextMatrix
     >>> X = make_shapes(30, image_size=16, random_state=0)
-    >>> EarlyFusion(n_image_components=5, vector_size=8, random_state=0).fit_transform(X).shape
+    >>> EarlyFusion(n_image_components=5, text_encoder=TextMatrix("word2vec", vector_size=8),
+    ...             random_state=0).fit_transform(X).shape
     (30, 13)
     """
 
     _parameter_constraints = dict(_BLOCK_CONSTRAINTS)
 
     def __init__(self, image_col="image", text_col="text", *, image_features="pca",
-                 image_size=16, n_image_components=50, text_features="word2vec",
-                 tokenizer="english", vector_size=50, word_vectors="word2vec",
-                 word_vector_dims=None,
-                 max_text_features=1000, random_state=None):
+                 image_size=16, n_image_components=50, text_encoder=None, random_state=None):
         self.image_col = image_col
         self.text_col = text_col
         self.image_features = image_features
         self.image_size = image_size
         self.n_image_components = n_image_components
-        self.text_features = text_features
-        self.tokenizer = tokenizer
-        self.vector_size = vector_size
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.max_text_features = max_text_features
+        self.text_encoder = text_encoder
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -102,8 +99,10 @@ class EarlyFusion(_TwoBlocks):
     def fit_transform(self, X, y=None):
         """Fit, then return ``[image features | text features]`` of ``X`` (float32)."""
         X = self._check_X(X)
-        image, text, mi, mt = self._fit_blocks(X)
-        self.image_features_, self.text_features_ = image, text
+        blocks = self._fit_blocks(X)
+        mi, mt = blocks.pop("image"), blocks.pop("text")
+        for name, value in blocks.items():
+            setattr(self, name, value)
         self.n_image_features_, self.n_text_features_ = mi.shape[1], mt.shape[1]
         set_input_features(self, X, self._columns())
         return np.hstack([mi, mt])
@@ -223,6 +222,8 @@ class CollectiveMF(_TwoBlocks):
         (n_text_features, n_components).
     image_features_ : ImageFeatures
     text_features_ : skmm.inputs.TextFeatures
+    text_encoder_ : skmm.encoders.TextMatrix or "passthrough"
+        The fitted clone of ``text_encoder``.
     objective_ : float
         Final value of the ALS objective.
     n_iter_ : int
@@ -234,7 +235,7 @@ class CollectiveMF(_TwoBlocks):
     >>> from skmm.baselines import CollectiveMF
     >>> from skmm.datasets import make_shapes
     >>> X = make_shapes(30, image_size=16, random_state=0)
-    >>> CollectiveMF(n_components=3, n_image_components=5, vector_size=8,
+    >>> CollectiveMF(n_components=3, n_image_components=5, text_encoder="tfidf",
     ...              random_state=0).fit_transform(X).shape
     (30, 3)
     """
@@ -249,22 +250,14 @@ class CollectiveMF(_TwoBlocks):
 
     def __init__(self, image_col="image", text_col="text", *, n_components=50,
                  image_features="pca", image_size=16, n_image_components=50,
-                 text_features="word2vec", tokenizer="english", vector_size=50,
-                 word_vectors="word2vec", word_vector_dims=None, max_text_features=1000,
-                 alpha=0.1, max_iter=100,
-                 tol=1e-6, random_state=None):
+                 text_encoder=None, alpha=0.1, max_iter=100, tol=1e-6, random_state=None):
         self.image_col = image_col
         self.text_col = text_col
         self.n_components = n_components
         self.image_features = image_features
         self.image_size = image_size
         self.n_image_components = n_image_components
-        self.text_features = text_features
-        self.tokenizer = tokenizer
-        self.vector_size = vector_size
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.max_text_features = max_text_features
+        self.text_encoder = text_encoder
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
@@ -283,12 +276,14 @@ class CollectiveMF(_TwoBlocks):
     def fit_transform(self, X, y=None):
         """Fit, then return the row factors ``U`` of ``X`` (float32)."""
         X = self._check_X(X)
-        image, text, mi, mt = self._fit_blocks(X)
+        blocks = self._fit_blocks(X)
+        mi, mt = blocks.pop("image"), blocks.pop("text")
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)[2])
         U, (vi, vt), objective, n_iter = collective_als(
             [mi, mt], self.n_components, alpha=self.alpha, max_iter=self.max_iter,
             tol=self.tol, random_state=seed)
-        self.image_features_, self.text_features_ = image, text
+        for name, value in blocks.items():
+            setattr(self, name, value)
         self.loadings_ = {"image": vi, "text": vt}
         self.objective_, self.n_iter_ = objective, n_iter
         set_input_features(self, X, self._columns())
@@ -347,6 +342,8 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     net_ : skmm.training.MultimodalNet
     image_features_ : skmm.baselines.features.ImageFeatures
     text_features_ : skmm.inputs.TextFeatures
+    text_encoder_ : skmm.encoders.TextMatrix or "passthrough"
+        The fitted clone of ``text_encoder``.
     components_ : ndarray of shape (n_features, n_components)
         Column codes ``v``.
     n_train_ : int
@@ -361,7 +358,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     >>> from skmm.datasets import make_shapes
     >>> X = make_shapes(30, image_size=16, random_state=0)
     >>> AutoencoderMF(image_features="pca", n_components=3, n_image_components=5,
-    ...               vector_size=8, max_epochs=1, random_state=0).fit_transform(X).shape
+    ...               max_epochs=1, random_state=0).fit_transform(X).shape
     (30, 3)
     """
 
@@ -375,10 +372,8 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
     _seed_names = ("image", "text", "torch", "shuffle", "split")
 
     def __init__(self, image_col="image", text_col="text", *, image_features="convae",
-                 image_size=32, n_image_components=50, text_features="word2vec",
-                 tokenizer="english", vector_size=50, word_vectors="word2vec",
-                 word_vector_dims=None,
-                 max_text_features=1000, n_components=50, hidden_size=128,
+                 image_size=32, n_image_components=50, text_encoder=None,
+                 n_components=50, hidden_size=128,
                  column_batch_size=256, max_epochs=30, batch_size=64, lr=1e-3,
                  validation_fraction=None, device="auto", precision="float32",
                  n_threads=None, random_state=None,
@@ -388,12 +383,7 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
         self.image_features = image_features
         self.image_size = image_size
         self.n_image_components = n_image_components
-        self.text_features = text_features
-        self.tokenizer = tokenizer
-        self.vector_size = vector_size
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.max_text_features = max_text_features
+        self.text_encoder = text_encoder
         self.n_components = n_components
         self.hidden_size = hidden_size
         self.column_batch_size = column_batch_size
@@ -409,11 +399,9 @@ class AutoencoderMF(_FeatureBlocks, BaseEmbedder):
 
     def _prepare(self, X, *, fitting: bool, state: dict | None = None) -> dict:
         if fitting:
-            seeds = state["seeds"]
-            image, text = self._builders(seeds["image"], seeds["text"])
-            collect_problems(lambda: text.check(X), lambda: image.check(X))
-            blocks = image.fit_transform(X), text.fit_transform(X)
-            state.update(image_features_=image, text_features_=text)
+            fitted = self._fit_blocks(X, (state["seeds"]["image"], state["seeds"]["text"]))
+            blocks = fitted.pop("image"), fitted.pop("text")
+            state.update(fitted)
         else:
             blocks = self._blocks(X)
         return {"features": torch.from_numpy(np.hstack(blocks))}

@@ -2,8 +2,9 @@
 
 * :class:`ImageFeatures`: the image matrix (pixels, PCA of pixels,
   conv-autoencoder codes, vectors held in the column, or any transformer);
-* the text matrix is :class:`skmm.inputs.TextFeatures` (mean word vectors,
-  TF-IDF or numeric columns);
+* the text matrix is :class:`skmm.inputs.TextFeatures`, built as the
+  ``text_encoder`` says (a :class:`~skmm.encoders.TextMatrix`: mean word
+  vectors, TF-IDF or both; or ``"passthrough"``: precomputed vectors);
 * ``_FeatureBlocks``: the mixin that builds, checks and fits both blocks for
   :class:`~skmm.baselines.EarlyFusion`, :class:`~skmm.baselines.CollectiveMF`
   and :class:`~skmm.baselines.AutoencoderMF`.
@@ -27,16 +28,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from skmm._params import constraints, fill_doc
+from skmm._params import CONSTRAINTS, constraints, fill_doc
 from skmm.baselines.autoencoders import ConvAutoencoder
-from skmm.inputs import TextFeatures, as_size, check_columns, check_frame, load_images
+from skmm.inputs import as_size, check_columns, check_frame, load_images
 from skmm.inputs.checks import FrameMixin, collect_problems, load_vectors, set_input_features
+from skmm.inputs.text_features import text_matrix
 
 __all__ = ["ImageFeatures"]
 
 
 _IMAGE_FEATURES = StrOptions({"pixels", "pca", "convae", "vector"})
-_TEXT_FEATURES = StrOptions({"word2vec", "tfidf"})
 _POSITIVE = Interval(Integral, 1, None, closed="left")
 
 # ---------------------------------------------------------------------------
@@ -185,9 +186,9 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
 #: The parameters of the two feature blocks, shared by the estimators built on them.
 _BLOCK_CONSTRAINTS = constraints(
-    "image_col", "text_col", "image_size", "n_image_components", "text_features", "tokenizer",
-    "vector_size", "word_vectors", "word_vector_dims", "max_text_features", "random_state",
+    "image_col", "text_col", "image_size", "n_image_components", "random_state",
     image_features=[_IMAGE_FEATURES, HasMethods(["fit", "transform"])],
+    text_encoder=[*CONSTRAINTS["text_encoder"], None],
 )
 
 #: ``%(blocks)s`` in their docstrings.
@@ -201,51 +202,71 @@ image_size : int or (int, int)
     Size of the images for pixels, PCA and the conv autoencoder.
 n_image_components : int, default=50
     PCA components / conv-autoencoder code width.
-text_features : {"word2vec", "tfidf", "vector"} or list of str, default="word2vec"
-    The text matrix; see :class:`skmm.inputs.TextFeatures` (``"vector"``: a
-    column of precomputed text vectors).
-%(tokenizer)s
-%(vector_size)s
-%(word_vectors)s
-%(word_vector_dims)s
-max_text_features : int, default=1000
-    Vocabulary cap of TF-IDF."""
+text_encoder : TextMatrix, "tfidf", "passthrough" or None, default=None
+    How the text matrix is built (:mod:`skmm.encoders`; its settings are
+    nested parameters, ``text_encoder__vector_size``). None:
+    ``TextMatrix("word2vec")``, the mean of Word2Vec vectors trained in fit
+    (the paper's), standardised. A :class:`~skmm.encoders.TextMatrix`
+    (``"tfidf"`` is ``TextMatrix()``): TF-IDF, mean word vectors or both,
+    with its tokenizer, word vectors and vocabulary cap (see
+    :class:`skmm.inputs.TextFeatures`). ``"passthrough"``: ``text_col``
+    holds one precomputed vector per row (1-D arrays or lists of one
+    length), standardised per dimension."""
 
 #: Fill the docstrings of the block estimators (``%(blocks)s`` and the shared entries).
 fill_block_doc = fill_doc(blocks=_BLOCK_DOC)
+
+
+#: ``text_encoder=None``: the paper's text matrix, the mean of Word2Vec vectors.
+DEFAULT_TEXT_FEATURES = "word2vec"
 
 
 class _FeatureBlocks:
     """Mixin: the image block and the text block of a DataFrame.
 
     For estimators with the parameters of ``_BLOCK_CONSTRAINTS``
-    (``image_col``, ``image_features``, ..., ``max_text_features``); the
-    fitted blocks are ``image_features_`` and ``text_features_``.
+    (``image_col``, ``image_features``, ..., ``text_encoder``); the fitted
+    blocks are ``image_features_`` and ``text_features_``, the fitted text
+    encoder (a clone, its ``"auto"`` resolved) ``text_encoder_``.
     """
 
-    def _builders(self, seed_image=None, seed_text=None):
+    def _text_encoder(self):
+        """A new :class:`~skmm.encoders.TextMatrix` (or ``"passthrough"``) of
+        ``text_encoder``, validated, its ``"auto"`` resolved."""
+        from skmm.encoders import TextMatrix
+        from skmm.encoders._base import resolve_encoder
+
+        value = (TextMatrix(DEFAULT_TEXT_FEATURES) if self.text_encoder is None
+                 else self.text_encoder)
+        encoder = resolve_encoder(value, "text", allowed=(TextMatrix, str), estimator=self,
+                                  parameter="text_encoder")
+        if not isinstance(encoder, str):
+            encoder._validate_params()
+            encoder.resolve_auto()
+        return encoder
+
+    def _builders(self, encoder, seed_image=None, seed_text=None):
         image = ImageFeatures(self.image_col, self.image_features, image_size=self.image_size,
                               n_image_components=self.n_image_components,
                               random_state=seed_image)
-        text = TextFeatures(self.text_col, list(self.text_features)
-                            if not isinstance(self.text_features, str) else self.text_features,
-                            tokenizer=self.tokenizer, vector_size=self.vector_size,
-                            word_vectors=self.word_vectors,
-                            word_vector_dims=self.word_vector_dims,
-                            max_text_features=self.max_text_features, random_state=seed_text)
-        return image, text
+        return image, text_matrix(encoder, self.text_col, random_state=seed_text)
 
     def _columns(self):
-        """The image column and the columns the text block reads."""
-        image, text = self._builders()
-        return [self.image_col, *text.columns()]
+        """The image column and the text column."""
+        return [self.image_col, self.text_col]
 
-    def _fit_blocks(self, X):
-        """Check every cell, then fit both blocks; return (image, text) matrices."""
-        seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
-        image, text = self._builders(int(seeds[0]), int(seeds[1]))
+    def _fit_blocks(self, X, seeds=None):
+        """Check every cell, then fit both blocks: ``text_encoder_``, ``image_features_``
+        and ``text_features_`` into ``state`` (returned), with the (image, text)
+        matrices under ``"image"`` and ``"text"``. ``seeds``: those of the two
+        blocks (by default drawn from ``random_state``)."""
+        encoder = self._text_encoder()
+        if seeds is None:
+            seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)[:2]
+        image, text = self._builders(encoder, int(seeds[0]), int(seeds[1]))
         collect_problems(lambda: text.check(X), lambda: image.check(X))
-        return image, text, image.fit_transform(X), text.fit_transform(X)
+        return {"text_encoder_": encoder, "image_features_": image, "text_features_": text,
+                "image": image.fit_transform(X), "text": text.fit_transform(X)}
 
     def _blocks(self, X):
         """The fitted blocks' (image, text) matrices of ``X``; every cell checked first."""

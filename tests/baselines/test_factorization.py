@@ -7,10 +7,12 @@ from sklearn.pipeline import make_pipeline
 from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion
 from skmm.baselines.factorization import collective_als
 from skmm.datasets import make_shapes
+from skmm.encoders import RecurrentTextEncoder, TextMatrix, TextTower
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import TextFeatures
 
-SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+WORDS = TextMatrix("word2vec", vector_size=8)  # the default matrix, at 8 dimensions
+SMALL = dict(n_image_components=5, text_encoder=WORDS, random_state=0)
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
 
@@ -61,14 +63,14 @@ def test_collective_mf_image_feature_choices(X, image_features):
     if image_features == "vector":
         Xv["image"] = [np.asarray(im, dtype=float).mean(axis=(0, 1)) for im in X["image"]]
     cmf = CollectiveMF(n_components=2, image_features=image_features, image_size=8,
-                       text_features="tfidf", random_state=0).fit(Xv)
+                       text_encoder="tfidf", random_state=0).fit(Xv)
     width = {"pixels": 3 * 8 * 8, "pca": 50 if 48 > 50 else 48, "vector": 3}[image_features]
     assert cmf.loadings_["image"].shape == (width, 2)
 
 
 def test_collective_mf_with_a_conv_autoencoder_as_image_extractor(X):
     cmf = CollectiveMF(n_components=2, image_features=ConvAutoencoder(**CONV),
-                       vector_size=8, random_state=0).fit(X)
+                       text_encoder=WORDS, random_state=0).fit(X)
     assert isinstance(cmf.image_features_.extractor_, ConvAutoencoder)
     assert cmf.loadings_["image"].shape == (4, 2)
 
@@ -132,18 +134,81 @@ def test_autoencoder_mf_terms_column_autoencoder_size_and_transform(X):
 
 def test_conv_ae_mf_uses_conv_autoencoder_codes(X):
     amf = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
-                        vector_size=8, random_state=0, validation_fraction=0.25)
+                        text_encoder=WORDS, random_state=0, validation_fraction=0.25)
     Z = amf.fit_transform(X)
     assert Z.shape == (48, 3) and amf.n_train_ == 36
     assert amf.components_.shape == (4 + 8, 3)
     again = AutoencoderMF(image_features=ConvAutoencoder(**CONV), n_components=3, max_epochs=1,
-                          vector_size=8, random_state=0, validation_fraction=0.25).fit(X)
+                          text_encoder=WORDS, random_state=0, validation_fraction=0.25).fit(X)
     np.testing.assert_array_equal(again.transform(X), amf.transform(X))
 
 
 @pytest.mark.parametrize("cls", [EarlyFusion, CollectiveMF])
 def test_word_vector_dims_truncates_wordllama(cls):
     X = make_shapes(30, image_size=16, random_state=0)
-    est = cls(word_vectors="wordllama", word_vector_dims=64, n_image_components=5,
-              random_state=0).fit(X)
+    est = cls(text_encoder=TextMatrix("word2vec", word_vectors="wordllama", word_vector_dims=64),
+              n_image_components=5, random_state=0).fit(X)
     assert est.text_features_.n_features_out_ == 64
+
+
+# ---- the text encoder -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [EarlyFusion, CollectiveMF, AutoencoderMF])
+def test_the_default_text_matrix_is_the_mean_of_word2vec_vectors(cls):
+    est = cls()
+    assert est.get_params()["text_encoder"] is None
+    for gone in ("text_features", "tokenizer", "vector_size", "word_vectors",
+                 "word_vector_dims", "max_text_features"):
+        assert gone not in est.get_params()
+    X = make_shapes(24, image_size=16, random_state=0)
+    kwargs = {"max_epochs": 1} if cls is AutoencoderMF else {}
+    fitted = cls(n_image_components=5, random_state=0, **kwargs).fit(X)
+    assert fitted.text_encoder_.features_ == "word2vec"
+    assert fitted.text_features_.n_features_out_ == 50  # Word2Vec's default size
+
+
+def test_text_matrix_settings_are_nested_parameters_and_act(X):
+    ef = EarlyFusion(**SMALL)
+    assert ef.get_params()["text_encoder__vector_size"] == 8
+    assert ef.fit_transform(X).shape == (48, 5 + 8)
+    assert ef.set_params(text_encoder__vector_size=6).fit_transform(X).shape == (48, 5 + 6)
+    tfidf = EarlyFusion(**{**SMALL, "text_encoder": TextMatrix("tfidf", max_features=7)})
+    assert tfidf.fit_transform(X).shape == (48, 5 + 7)
+    both = EarlyFusion(**{**SMALL, "text_encoder": TextMatrix("tfidf+word2vec", vector_size=4,
+                                                              max_features=7)})
+    assert both.fit_transform(X).shape == (48, 5 + 11)
+    split = EarlyFusion(**{**SMALL, "text_encoder": TextMatrix("tfidf", tokenizer=str.split)})
+    assert set(split.fit(X).text_features_.tfidf_.vocabulary_) != set(
+        EarlyFusion(**{**SMALL, "text_encoder": "tfidf"}).fit(X).text_features_.tfidf_.vocabulary_)
+
+
+def test_grid_search_over_a_nested_text_setting(X):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    pipe = make_pipeline(CollectiveMF(n_components=3, **SMALL), LogisticRegression(max_iter=500))
+    search = GridSearchCV(pipe, {"collectivemf__text_encoder__vector_size": [4, 8]},
+                          cv=2).fit(X, X["label"])
+    best = search.best_params_["collectivemf__text_encoder__vector_size"]
+    assert search.best_estimator_[0].loadings_["text"].shape == (best, 3)
+
+
+def test_precomputed_text_vectors_are_passthrough(X):
+    rng = np.random.RandomState(0)
+    Xv = X.assign(text=list(rng.normal(size=(len(X), 6))))
+    cmf = CollectiveMF(n_components=2, n_image_components=5, text_encoder="passthrough",
+                       random_state=0).fit(Xv)
+    assert cmf.loadings_["text"].shape == (6, 2) and cmf.text_encoder_ == "passthrough"
+
+
+@pytest.mark.parametrize("encoder, message", [
+    (TextTower(), "TextTower.*not taken by EarlyFusion"),
+    (RecurrentTextEncoder(), "RecurrentTextEncoder.*not taken by EarlyFusion"),
+    ("vector", "'vector' is no text encoder"),
+    (TextMatrix("tfidf", vector_size=8), "reads no word vectors"),
+    (TextMatrix("word2vec", max_features=5), "max_features"),
+])
+def test_a_text_encoder_the_baselines_cannot_use_is_refused(X, encoder, message):
+    with pytest.raises(ValueError, match=message):
+        EarlyFusion(**{**SMALL, "text_encoder": encoder}).fit(X)
