@@ -145,11 +145,6 @@ QUICK_LEAVES_OUT = (
     "ConvAE MF",
 )
 
-#: The encoders of the CRVAE and MMEDA-II rows without a tower: the trained CNN and the
-#: word encoders (``"auto"``: recurrent, or TF-IDF; with wordllama, the mean vectors join).
-#: The rows named "(towers)" are the embedders' defaults.
-CNN_WORDS = {"image_encoder": "cnn", "text_encoder": "auto"}
-
 #: Settings of each configuration, by name: image side, training epochs of the
 #: CNN, the late fusion, CRVAE and MMEDA-II (``"auto"``: a cap of about 1,000
 #: optimiser steps and a plateau rule, see :func:`skmm._params.auto_epochs`;
@@ -314,7 +309,7 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         make_tfidf_pca_fusion,
     )
     from skmm.embedders.crvae import CRVAEEmbedder
-    from skmm.encoders import ConvEncoder, RecurrentTextEncoder
+    from skmm.encoders import ConvEncoder, RecurrentTextEncoder, TextMatrix
     from skmm.inputs import ImageLoader, MeanWordVectors
 
     skipped = {} if skipped is None else skipped
@@ -365,13 +360,14 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
     ]
     mmeda = _optional("skmm.embedders.mmeda", "MMEDAEmbedder", skipped, "MMEDA")
     if mmeda is not None:
-        # the default text matrix: TF-IDF, and with wordllama TF-IDF + the mean of its vectors
-        for label, text in [("MMEDA-II", {}),
-                            ("MMEDA-II (wordllama)", {"word_vectors": "wordllama"})]:
+        # the trained CNN and the text matrix: TF-IDF, and with wordllama TF-IDF + the mean
+        # of its vectors (TextMatrix's features="auto")
+        for label, text in [("MMEDA-II", TextMatrix()),
+                            ("MMEDA-II (wordllama)", TextMatrix(word_vectors="wordllama"))]:
             out.append(Contender(label, both,
-                                 mmeda(variant="II", image_size=min(size, 32), n_components=k,
-                                       max_epochs=epochs, random_state=seed, **CNN_WORDS,
-                                       **text)))
+                                 mmeda(variant="II", image_encoder=ConvEncoder(min(size, 32)),
+                                       text_encoder=text, n_components=k, max_epochs=epochs,
+                                       random_state=seed)))
     convae = _optional("skmm.baselines.autoencoders", "ConvAutoencoder", {}, "")
     ae_kwargs = {"n_components": k, "max_epochs": cfg["ae_epochs"]}
     if convae is not None:  # the image codes of the paper's ConvAE MF, trained as long
@@ -383,7 +379,8 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         ("EarlyFusion", "early fusion (PCA + word vectors)", {}),
         # the same number of dimensions as the embedders (k/2 + k/2)
         ("EarlyFusion", f"early fusion (PCA + word vectors, {k} dims)",
-         {"n_image_components": k // 2, "vector_size": k - k // 2}),
+         {"n_image_components": k // 2,
+          "text_encoder": TextMatrix("word2vec", vector_size=k - k // 2)}),
     ]:
         cls = _optional("skmm.baselines", cls_name, skipped, label)
         if cls is not None:
