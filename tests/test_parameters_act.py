@@ -107,6 +107,13 @@ CASES = {
     "CRVAEEmbedder[cnn]": Case(lambda: skmm.CRVAEEmbedder(
         **CRVAE, image_encoder=ConvEncoder(image_size=16, channels=4), text_encoder=words()),
         {**CNN, **RECURRENT}),
+    "TowerCCA": Case(lambda: skmm.baselines.TowerCCA(
+        n_components=2, pca_components=4, image_encoder=ImageTower(), text_encoder=TextTower()),
+        {"image_col": "image2", "text_col": "text2", "n_components": 3, "pca_components": 6,
+         **IMAGE_TOWER, **TEXT_TOWER}),
+    "TowerCCA[shortcuts]": Case(lambda: skmm.baselines.TowerCCA(n_components=2,
+                                                                pca_components=4),
+                                {"image_encoder": "cnn", "text_encoder": "recurrent"}),
     "CRVAEEmbedder[module]": Case(lambda: skmm.CRVAEEmbedder(
         **CRVAE, image_encoder=ModuleEncoder(backbone(0), image_size=16, fine_tune=True)),
         MODULE),

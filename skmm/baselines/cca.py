@@ -23,11 +23,13 @@ from sklearn.base import (
 from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from skmm.inputs.checks import FrameMixin, set_input_features
-from skmm.metrics import cross_modal_mrr, top_k
+from skmm.metrics import cross_modal_mrr
+from skmm.search.index import GalleryIndex
+from skmm.search.index import retrieve as search_retrieve
 
 __all__ = ["TowerCCA"]
 
@@ -56,13 +58,16 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     pca_components : int, default=128
         Dimensions of each side before CCA (CCA on the raw 1,280 and 512
         features of a few thousand rows finds spurious correlations).
-    image_encoder : {"efficientnet_lite0"}, default="efficientnet_lite0"
-    text_encoder : {"use"}, default="use"
+    image_encoder : ImageTower or "efficientnet_lite0", default="efficientnet_lite0"
+        The image tower (:class:`skmm.encoders.ImageTower`; its settings,
+        e.g. ``image_encoder__image_size``, are nested parameters).
+    text_encoder : TextTower or "use", default="use"
+        The text tower (:class:`skmm.encoders.TextTower`).
 
     Attributes
     ----------
-    image_tower_, text_tower_ : ImageTower, TextTower
-        The towers.
+    image_encoder_, text_encoder_ : ImageTower, TextTower
+        The towers, fitted on their columns.
     reducers_ : dict of str to sklearn.pipeline.Pipeline
         ``"image"`` and ``"text"``: StandardScaler + whitening PCA of each side.
     directions_ : dict of str to ndarray of shape (pca_components, n_components)
@@ -87,8 +92,8 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "text_col": [str],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "pca_components": [Interval(Integral, 1, None, closed="left")],
-        "image_encoder": [StrOptions({"efficientnet_lite0"})],
-        "text_encoder": [StrOptions({"use"})],
+        "image_encoder": [str, HasMethods(["get_params"])],
+        "text_encoder": [str, HasMethods(["get_params"])],
     }
 
     def __init__(self, image_col="image", text_col="text", *, n_components=64,
@@ -120,7 +125,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _features(self, X, modality: str) -> np.ndarray:
         column = self.image_col if modality == "image" else self.text_col
-        tower = self.image_tower_ if modality == "image" else self.text_tower_
+        tower = self.image_encoder_ if modality == "image" else self.text_encoder_
         return tower.transform(X[[column]])
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -144,6 +149,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             (naming both), or the input errors of the towers.
         """
         from skmm.encoders import ImageTower, TextTower
+        from skmm.encoders._base import resolve_encoder
 
         X = self._check_X(X)
         width = min(self.pca_components, 512)
@@ -153,8 +159,18 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if self.n_components > width:
             raise ValueError(f"n_components={self.n_components} exceeds pca_components="
                              f"{self.pca_components}")
-        self.image_tower_ = ImageTower(self.image_col, encoder=self.image_encoder).fit(X)
-        self.text_tower_ = TextTower(self.text_col, encoder=self.text_encoder).fit(X)
+        towers = {}
+        for parameter, modality, column, cls in (
+                ("image_encoder", "image", self.image_col, ImageTower),
+                ("text_encoder", "text", self.text_col, TextTower)):
+            tower = resolve_encoder(getattr(self, parameter), modality, allowed=(cls,),
+                                    estimator=self, parameter=parameter)
+            if tower.column is not None and tower.column != column:
+                raise ValueError(f"TowerCCA: {parameter}={cls.__name__}(column="
+                                 f"{tower.column!r}) reads another column than {column!r}; "
+                                 "leave the tower's column=None")
+            towers[parameter] = tower.set_params(column=column).fit(X)
+        self.image_encoder_, self.text_encoder_ = towers.values()
         sides = {m: self._features(X, m) for m in ("image", "text")}
         self.reducers_ = {m: make_pipeline(StandardScaler(),
                                            PCA(width, whiten=True, random_state=0)).fit(f)
@@ -203,16 +219,31 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self, "directions_")
         return (self.embed(X, "image") + self.embed(X, "text")) / 2
 
-    def retrieve(self, query, query_modality: str, gallery, gallery_modality: str, k: int = 10):
+    def retrieve(self, query, query_modality: str, gallery, gallery_modality=None,
+                 k: int = 10, *, return_labels: bool = False):
         """The ``k`` gallery rows closest to each query (as :meth:`CommonSpaceEmbedder.retrieve`).
+
+        ``gallery`` is a frame, or a :class:`skmm.search.GalleryIndex` built
+        once by :meth:`build_index` (then only the queries are embedded).
 
         Returns
         -------
         indices : ndarray of shape (n_queries, k), int64
         similarities : ndarray of shape (n_queries, k), float32
+        labels : ndarray of shape (n_queries, k)
+            Only with ``return_labels``: the gallery's row labels.
         """
-        return top_k(self.embed(query, query_modality), self.embed(gallery, gallery_modality),
-                     k)
+        return search_retrieve(self, query, query_modality, gallery, gallery_modality, k,
+                               return_labels=return_labels)
+
+    def build_index(self, X, modality: str, **params):
+        """Embed one side of a gallery once (as :meth:`CommonSpaceEmbedder.build_index`).
+
+        Returns
+        -------
+        skmm.search.GalleryIndex
+        """
+        return GalleryIndex.from_embedder(self, X, modality, **params)
 
     def score(self, X, y=None):
         """The mean reciprocal rank of each row's own partner, both directions (higher is better).
