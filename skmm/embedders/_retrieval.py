@@ -14,7 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import check_labels
 from skmm.inputs import check_columns, check_frame
-from skmm.metrics import cross_modal_map, cross_modal_mrr, top_k
+from skmm.metrics import cross_modal_map, cross_modal_mrr
+from skmm.search.index import GalleryIndex
+from skmm.search.index import retrieve as search_retrieve
 from skmm.training import torch_threads
 
 __all__ = ["RetrievalMixin"]
@@ -86,27 +88,80 @@ class RetrievalMixin:
         data = self._prepare_fitted(X, [modality], require_all=True)
         return self._embed_all(data, [modality])[modality]
 
-    def retrieve(self, query, query_modality: str, gallery, gallery_modality: str, k: int = 10):
+    def retrieve(self, query, query_modality: str, gallery, gallery_modality=None,
+                 k: int = 10, *, return_labels: bool = False):
         """Find the ``k`` gallery items closest to each query, across modalities.
 
         Parameters
         ----------
-        query, gallery : pandas.DataFrame
-            Rows holding ``query_modality`` and ``gallery_modality``.
-        query_modality, gallery_modality : str
-            Trained modalities (equal for intra-modal retrieval).
+        query : pandas.DataFrame
+            Rows holding ``query_modality``.
+        query_modality : str
+            A trained modality.
+        gallery : pandas.DataFrame or skmm.search.GalleryIndex
+            Rows holding ``gallery_modality``, embedded on every call; or an
+            index built once by :meth:`build_index` (possibly saved and
+            loaded), of which only the queries are embedded.
+        gallery_modality : str or None, default=None
+            A trained modality (equal to ``query_modality`` for intra-modal
+            retrieval); needed with a frame, taken from an index.
         k : int, default=10
             Results per query (at most the gallery size).
+        return_labels : bool, default=False
+            Also return the gallery's row labels of the results.
 
         Returns
         -------
         indices : ndarray of shape (n_queries, k), int64
-            Positions in ``gallery``, best first.
+            Positions in ``gallery``, best first (ties by position).
         similarities : ndarray of shape (n_queries, k), float32
             Cosine similarities.
+        labels : ndarray of shape (n_queries, k)
+            The gallery's row labels (its index) at ``indices``; only with
+            ``return_labels``.
+
+        See Also
+        --------
+        build_index : embed a gallery once, for many searches.
         """
-        return top_k(self.embed(query, query_modality), self.embed(gallery, gallery_modality),
-                     k)
+        return search_retrieve(self, query, query_modality, gallery, gallery_modality, k,
+                        return_labels=return_labels)
+
+    def build_index(self, X, modality: str, **params):
+        """Embed one modality of a gallery once, for many :meth:`retrieve` calls.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The gallery: every row holds ``modality``; its index labels the
+            results.
+        modality : str
+            A trained modality.
+        **params
+            Parameters of :class:`skmm.search.GalleryIndex`: ``method``
+            (``"exact"`` by default; ``"hnsw"`` or ``"auto"`` for approximate
+            search with faiss), ``ef_search`` ...
+
+        Returns
+        -------
+        skmm.search.GalleryIndex
+            Fitted; ``save`` it, ``GalleryIndex.load`` it, pass it to
+            :meth:`retrieve` as ``gallery``.
+
+        Examples
+        --------
+        >>> from skmm import CommonSpaceEmbedder
+        >>> from skmm.datasets import make_shapes
+        >>> X = make_shapes(24, image_size=16, random_state=0)
+        >>> space = CommonSpaceEmbedder(n_components=8, max_epochs=1, random_state=0)
+        >>> space = space.fit(X, X["label"])
+        >>> index = space.build_index(X, "image")
+        >>> indices, similarities, labels = space.retrieve(X[:2], "text", index, k=3,
+        ...                                                return_labels=True)
+        >>> labels.shape
+        (2, 3)
+        """
+        return GalleryIndex.from_embedder(self, X, modality, **params)
 
     def score(self, X, y=None):
         """Cross-modal retrieval on ``X``: of its classes with ``y``, of its own pairs without.
