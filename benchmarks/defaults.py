@@ -53,7 +53,7 @@ def contenders():
          CRVAEEmbedder(image_encoder="cnn", text_encoder="auto", **COMMON), False),
         ("CRVAE, today (towers)", CRVAEEmbedder(**COMMON), False),
         ("MMEDA-II, before (CNN + TF-IDF)",
-         MMEDAEmbedder(image_encoder="cnn", text_encoder="auto", **COMMON), False),
+         MMEDAEmbedder(image_encoder="cnn", text_encoder="tfidf", **COMMON), False),
         ("MMEDA-II, today (towers)", MMEDAEmbedder(**COMMON), False),
         ("common space, before (CNN + mean Word2Vec)",
          CommonSpaceEmbedder(image_encoder="cnn", text_encoder="mean", **SPACE), True),

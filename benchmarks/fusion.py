@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder  # noqa: E402
 from skmm.datasets import make_shapes  # noqa: E402
+from skmm.encoders import ConvEncoder, TextMatrix  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMON = dict(image_size=32, random_state=0, n_threads=1)
@@ -55,6 +56,10 @@ TARGETS = ("label", "shape", "mood")
 #: defaults before the pretrained towers.
 CLASSIC = dict(image_encoder="cnn", text_encoder="auto")
 CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")
+#: MMEDA's: the CNN at 32 pixels and TF-IDF (its image size is the encoder's).
+CLASSIC_MMEDA = dict(image_encoder=ConvEncoder(image_size=32), text_encoder=TextMatrix(),
+                     random_state=0, n_threads=1)
+SEEDED = dict(random_state=0, n_threads=1)
 #: The pretrained towers (the defaults), named.
 TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
 
@@ -67,16 +72,16 @@ def contenders():
          CRVAEEmbedder(**COMMON, **CLASSIC, text_loss="mse", bow_weight=0.0,
                        normalize_terms=False, lr=1e-3, max_epochs=20), False,
          "the issue's 0.25"),
-        ("MMEDA-II (CNN + TF-IDF)", MMEDAEmbedder(**COMMON, **CLASSIC), False,
+        ("MMEDA-II (CNN + TF-IDF)", MMEDAEmbedder(**CLASSIC_MMEDA), False,
          ">= 0.5 (aim 0.8)"),
         ("MMEDA-II (paper: z from the text only, 30 epochs)",
-         MMEDAEmbedder.paper(**COMMON, max_epochs=30), False, "the issue's 0.27"),
+         MMEDAEmbedder.paper(**SEEDED, max_epochs=30), False, "the issue's 0.27"),
         ("common space (supervised, CNN + mean vectors)",
          CommonSpaceEmbedder(modalities={"image": "image", "en": "text"}, **COMMON,
                              **CLASSIC_SPACE), True, ">= 0.9"),
         # the pretrained towers (EfficientNet-Lite0 of the pictures, USE of the captions)
         ("CRVAE (towers)", CRVAEEmbedder(**COMMON, **TOWERS), False, ">= CRVAE (CNN + GRU)"),
-        ("MMEDA-II (towers)", MMEDAEmbedder(**COMMON, **TOWERS), False,
+        ("MMEDA-II (towers)", MMEDAEmbedder(**SEEDED, **TOWERS), False,
          ">= MMEDA-II (CNN + TF-IDF)"),
         ("common space (towers)",
          CommonSpaceEmbedder(modalities={"image": "image", "en": "text"}, **COMMON, **TOWERS),

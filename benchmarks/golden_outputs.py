@@ -13,7 +13,8 @@ absolute difference, and exits non-zero when anything differs.
 
 The three embedders are pinned to the trained CNN and word-based text
 encoders (``image_encoder="cnn"`` and ``text_encoder="auto"``, or ``"mean"``
-for the common space), the defaults before the pretrained towers became
+for the common space; MMEDA's as encoder objects: a ``ConvEncoder`` and
+``TextMatrix()``, TF-IDF), the defaults before the pretrained towers became
 them, so that files recorded before that change still compare.
 """
 
@@ -37,14 +38,19 @@ from skmm.baselines import (
     TextSVMClassifier,
 )
 from skmm.datasets import make_shapes
+from skmm.encoders import ConvEncoder, TextMatrix
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 
 NET = dict(max_epochs=2, batch_size=16, random_state=0)
-SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+#: The factorization baselines' blocks: 5 pixel PCs and 8 Word2Vec dimensions.
+SMALL = dict(n_image_components=5, text_encoder=TextMatrix("word2vec", vector_size=8),
+             random_state=0)
 #: The encoders recorded: the trained CNN and the word-based text encoders
 #: (not the defaults, the frozen pretrained towers).
 CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
 CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")  # the common space
+MMEDA_CLASSIC = dict(image_encoder=ConvEncoder(image_size=16, channels=4),
+                     text_encoder=TextMatrix())  # MMEDA: the CNN and TF-IDF
 
 
 def estimators():
@@ -58,14 +64,14 @@ def estimators():
                                               hidden_size=8, fusion_size=16, vector_size=8,
                                               validation_fraction=0.25, **CLASSIC, **NET),
          "embedder"),
-        ("MMEDAEmbedder-II", MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4,
-                                           image_code=8, text_code=8, hidden_size=16,
-                                           fusion_size=16, vector_size=8, **CLASSIC, **NET),
+        ("MMEDAEmbedder-II", MMEDAEmbedder(n_components=4, image_code=8, text_code=8,
+                                           hidden_size=16, fusion_size=16, **MMEDA_CLASSIC,
+                                           **NET),
          "embedder"),
-        ("MMEDAEmbedder-I-valid", MMEDAEmbedder(image_size=16, n_components=4, conv_channels=4,
-                                                image_code=8, text_code=8, hidden_size=16,
-                                                fusion_size=16, vector_size=8, variant="I",
-                                                validation_fraction=0.25, **CLASSIC, **NET),
+        ("MMEDAEmbedder-I-valid", MMEDAEmbedder(n_components=4, image_code=8, text_code=8,
+                                                hidden_size=16, fusion_size=16, variant="I",
+                                                validation_fraction=0.25, **MMEDA_CLASSIC,
+                                                **NET),
          "embedder"),
         ("CommonSpaceEmbedder", CommonSpaceEmbedder(image_size=16, n_components=8,
                                                     hidden_size=16, conv_channels=4,
@@ -87,7 +93,8 @@ def estimators():
         ("EarlyFusion", EarlyFusion(**SMALL), "embedder"),
         ("CollectiveMF", CollectiveMF(n_components=4, **SMALL), "embedder"),
         ("AutoencoderMF", AutoencoderMF(image_size=16, n_components=4, n_image_components=5,
-                                        vector_size=8, hidden_size=16, **NET), "embedder"),
+                                        text_encoder=TextMatrix("word2vec", vector_size=8),
+                                        hidden_size=16, **NET), "embedder"),
         ("TextFeatures", TextFeatures(vector_size=8, random_state=0), "embedder"),
         ("MeanWordVectors", MeanWordVectors(vector_size=8, random_state=0), "text"),
         ("TextEncoder", TextEncoder(vector_size=8, random_state=0), "encoder"),

@@ -59,6 +59,7 @@ from sklearn.svm import LinearSVC
 from skmm.baselines import AutoencoderMF, CollectiveMF, ConvAutoencoder, EarlyFusion, ImageFeatures
 from skmm.datasets import load_emoji
 from skmm.embedders.mmeda import MMEDAEmbedder
+from skmm.encoders import ConvEncoder, TextMatrix
 from skmm.inputs import TextFeatures
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -73,8 +74,8 @@ def representations(size: int, epochs: int, conv_epochs: int) -> dict:
     n = 50  # the paper's representation width
     conv = dict(image_size=size, n_components=n, max_epochs=conv_epochs, random_state=SEED)
     # the CNN and word-based text path, not the defaults (the frozen pretrained towers)
-    mmeda = dict(image_encoder="cnn", text_encoder="auto", image_size=size, n_components=n,
-                 max_epochs=epochs, random_state=SEED)
+    mmeda = dict(image_encoder=ConvEncoder(image_size=size), text_encoder=TextMatrix(),
+                 n_components=n, max_epochs=epochs, random_state=SEED)
     return {
         "text only: mean word vectors": lambda: TextFeatures(random_state=SEED),
         "image only: PCA of pixels": lambda: ImageFeatures(image_size=size, random_state=SEED),

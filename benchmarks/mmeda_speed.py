@@ -30,20 +30,22 @@ import torch
 
 from skmm.datasets import load_emoji, make_shapes
 from skmm.embedders.mmeda import MMEDAEmbedder
+from skmm.encoders import ConvEncoder, TextMatrix
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import epoch_overhead, machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-#: The path measured: the trained CNN and the word-based text matrix (not the
+#: The path measured: the trained CNN and the TF-IDF text matrix (not the
 #: defaults, the frozen pretrained towers).
-CLASSIC = {"image_encoder": "cnn", "text_encoder": "auto"}
+CLASSIC_TEXT = TextMatrix()
 
 
 def measure(X, image_size, epochs, variant, device):
     """Median skorch and plain epoch times, and transform throughput."""
-    emb = MMEDAEmbedder(image_size=image_size, variant=variant, max_epochs=1, random_state=0,
-                        device=device, **CLASSIC)
+    emb = MMEDAEmbedder(image_encoder=ConvEncoder(image_size=image_size),
+                        text_encoder=CLASSIC_TEXT, variant=variant, max_epochs=1,
+                        random_state=0, device=device)
     emb.fit(X)
     data = emb._prepare(X, fitting=False)
     o = epoch_overhead(emb, data, epochs)

@@ -29,6 +29,8 @@ EPOCHS = dict(max_epochs=2, random_state=SEED)
 #: encoders (not the defaults, the frozen pretrained towers).
 CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
 CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")  # the common space
+#: MMEDA's: the CNN at 32 pixels and TF-IDF (the shortcuts of ConvEncoder() and TextMatrix()).
+MMEDA_CLASSIC = dict(image_encoder="cnn", text_encoder="tfidf")
 
 
 def _get(module, name):
@@ -63,7 +65,7 @@ ESTIMATORS = {
     "CRVAEEmbedder": (lambda: _get("skmm.embedders.crvae", "CRVAEEmbedder")(
         image_size=32, n_components=16, **CLASSIC, **EPOCHS), "embedder"),
     "MMEDAEmbedder": (lambda: _get("skmm.embedders.mmeda", "MMEDAEmbedder")(
-        image_size=32, n_components=16, **CLASSIC, **EPOCHS), "embedder"),
+        n_components=16, **MMEDA_CLASSIC, **EPOCHS), "embedder"),
     "ConvAutoencoder": (lambda: _get("skmm.baselines.autoencoders", "ConvAutoencoder")(
         image_size=32, n_components=16, **EPOCHS), "embedder"),
     "CollectiveMF": (lambda: _get("skmm.baselines.factorization", "CollectiveMF")(
