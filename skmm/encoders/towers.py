@@ -269,14 +269,19 @@ class TextTower(_Tower):
     encoder : {"use"}, default="use"
         The tower.
     max_words : int or None, default=128
-        Encode only the first ``max_words`` words of a text (a word: a run
-        of characters between white space, or one CJK character). The
-        encoder's cost grows with the length of a text, and it was trained
-        on sentences and short paragraphs: 800-word texts cost about 6
-        times the time of 50-word ones read whole, and about as much as
-        128-word ones cut at 128 words, with little loss of what the
-        vector says (measured in the user guide's "Long texts",
-        ``benchmarks/long_text.py``). None reads every word.
+        The most words of a text the encoder reads (a word: a run of
+        characters between white space, or one CJK character). A longer text
+        is read as ``windows`` evenly spaced windows of ``max_words //
+        windows`` words, and its vector is the mean of theirs. The encoder's
+        cost grows with the length of a text: 800-word texts read whole cost
+        about 20 times the time of 50-word ones, and about 2 times read
+        through 128 words (measured in the user guide's "Long texts",
+        ``benchmarks/long_text.py``, with what each choice keeps of a long
+        text). None reads every word.
+    windows : int, default=4
+        The windows a long text is read through: spread over the text, they
+        keep more of what a long document is about than its first words
+        (``windows=1``) at the same cost.
     n_threads : int or None, default=None
         BLAS threads of the encoder (None: torch's thread count).
     %(memory)s
@@ -305,22 +310,35 @@ class TextTower(_Tower):
         "column": "no_validation",
         "encoder": [StrOptions(set(TEXT_TOWERS))],
         "max_words": [Interval(Integral, 1, None, closed="left"), None],
+        "windows": [Interval(Integral, 1, None, closed="left")],
         "n_threads": CONSTRAINTS["n_threads"],
         "memory": [None, str, HasMethods(["cache"])],
     }
 
-    def __init__(self, column=None, *, encoder="use", max_words=128, n_threads=None,
+    def __init__(self, column=None, *, encoder="use", max_words=128, windows=4, n_threads=None,
                  memory=None):
         self.column = column
         self.encoder = encoder
         self.max_words = max_words
+        self.windows = windows
         self.n_threads = n_threads
         self.memory = memory
+
+    def _fit_extra(self):
+        if self.max_words is None and self.windows != 4:
+            raise ValueError(f"TextTower(windows={self.windows}) splits texts longer than "
+                             "max_words, and max_words=None reads every word: set max_words "
+                             "or leave windows=4")
+        if self.max_words is not None and self.windows > self.max_words:
+            raise ValueError(f"TextTower(windows={self.windows}) is more windows than "
+                             f"max_words={self.max_words} words")
+        return {}
 
     def _features(self, values):
         from sklearn.utils.validation import check_memory
 
         return text_tower_features(values, tower=self.encoder, column=self.column_,
-                                   max_words=self.max_words, n_threads=self.n_threads,
+                                   max_words=self.max_words, windows=self.windows,
+                                   n_threads=self.n_threads,
                                    memory=None if self.memory is None
                                    else check_memory(self.memory))

@@ -24,8 +24,8 @@ from skmm.towers.cache import digest, feature_cache
 from skmm.training.net import native_bf16
 from skmm.training.runtime import torch_threads
 
-__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "first_words", "image_module", "image_tower_features",
-           "resolve_precision", "text_tower_features"]
+__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "image_module", "image_tower_features",
+           "resolve_precision", "text_tower_features", "text_windows"]
 
 #: The image towers by name: the input size (height, width) the frozen tower
 #: reads images at and the width of its features. 128 px, not the 224 of
@@ -181,27 +181,33 @@ def _use_model(n_threads: int):
     return _USE[n_threads]
 
 
-#: A word of :func:`first_words`: a run of characters between white space, or one CJK
+#: A word of :func:`text_windows`: a run of characters between white space, or one CJK
 #: character (Chinese and Japanese are written without spaces).
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
 
 
-def first_words(text: str, max_words: int | None) -> str:
-    """``text`` up to the end of its ``max_words``-th word (None: whole).
+def text_windows(text: str, max_words: int | None, windows: int = 1) -> list[str]:
+    """The pieces of ``text`` a sentence tower reads: ``[text]`` if it has at most
+    ``max_words`` words (None: always), else ``windows`` evenly spaced windows of
+    ``max_words // windows`` words each (the first and the last among them).
 
     A word is a run of characters between white space, or one CJK character.
+    Each window is the text between its first word's start and its last word's
+    end, as written.
     """
     if max_words is None or len(text) <= max_words:  # fewer characters than words allowed
-        return text
-    for i, match in enumerate(_WORD.finditer(text)):
-        if i + 1 == max_words:
-            return text[: match.end()]
-    return text
+        return [text]
+    spans = [m.span() for m in _WORD.finditer(text)]
+    if len(spans) <= max_words:
+        return [text]
+    width = max(max_words // windows, 1)
+    starts = np.linspace(0, len(spans) - width, windows).round().astype(int)
+    return [text[spans[i][0]: spans[i + width - 1][1]] for i in starts]
 
 
 def text_tower_features(values: pd.Series, *, tower: str = "use", column,
-                        max_words: int | None = None, n_threads: int | None = None,
-                        memory=None) -> np.ndarray:
+                        max_words: int | None = None, windows: int = 1,
+                        n_threads: int | None = None, memory=None) -> np.ndarray:
     """The sentence vectors of every text of a column, computing each distinct text once.
 
     ``"use"`` is Google's multilingual Universal Sentence Encoder v3 (16
@@ -217,7 +223,11 @@ def text_tower_features(values: pd.Series, *, tower: str = "use", column,
         A key of :data:`TEXT_TOWERS`.
     column : hashable
     max_words : int or None, default=None
-        Encode only the first words of each text (:func:`first_words`).
+        A text of more words is read as ``windows`` evenly spaced windows of
+        ``max_words // windows`` words (:func:`text_windows`), and its vector
+        is the mean of theirs, scaled to unit length. None reads every word.
+    windows : int, default=1
+        1 reads the first ``max_words`` words.
     n_threads : int or None, default=None
         BLAS threads of the encoder (None: torch's thread count).
     memory : joblib.Memory or None, default=None
@@ -234,12 +244,22 @@ def text_tower_features(values: pd.Series, *, tower: str = "use", column,
     if tower not in TEXT_TOWERS:
         raise ValueError(f"unknown text tower {tower!r}; the towers are {sorted(TEXT_TOWERS)}")
     raise_problems(check_text(values, column=column, tokenizer=str.split))
-    texts = [first_words(str(t), max_words) for t in values.tolist()]
-    keys = [digest(tower, t) for t in texts]
+    pieces, owners = [], []
+    for row, text in enumerate(values.tolist()):
+        for piece in text_windows(str(text), max_words, windows):
+            pieces.append(piece)
+            owners.append(row)
+    keys = [digest(tower, t) for t in pieces]
     threads = int(n_threads or torch.get_num_threads())
     run = _run_texts if memory is None else memory.cache(_run_texts, ignore=["n_threads"])
-    return _cached(keys, lambda rows: run(tower, [texts[i] for i in rows], threads),
-                   TEXT_TOWERS[tower]["out_features"])
+    vectors = _cached(keys, lambda rows: run(tower, [pieces[i] for i in rows], threads),
+                      TEXT_TOWERS[tower]["out_features"])
+    if len(pieces) == len(values):  # one piece a text: its vector as the tower gives it
+        return vectors
+    out = np.zeros((len(values), vectors.shape[1]), dtype=np.float64)
+    np.add.at(out, np.asarray(owners), vectors)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
 
 
 def _run_texts(tower: str, texts: list, n_threads: int) -> np.ndarray:
