@@ -136,9 +136,23 @@ def _preset_table(spec: str) -> str:
     preset = getattr(module, preset_name)
     defaults = getattr(module, class_name)().get_params()
     rows = ["| parameter | paper | skmm default |", "| --- | --- | --- |"]
-    for key, value in preset.items():
-        rows.append(f"| `{key}` | `{value!r}` | `{defaults.get(key)!r}` |")
+    for key, value, default in preset_rows(preset, defaults):
+        rows.append(f"| `{key}` | `{value}` | `{default}` |")
     return "\n".join(rows) + "\n"
+
+
+def preset_rows(preset: dict, defaults: dict):
+    """``(parameter, paper, default)`` of a preset; an encoder is its class, then each
+    of its settings that differs from the class's default (``image_encoder__channels``)."""
+    for key, value in preset.items():
+        if not hasattr(value, "get_params"):
+            yield key, repr(value), repr(defaults.get(key))
+            continue
+        yield key, type(value).__name__, repr(defaults.get(key))
+        own = type(value)().get_params(deep=False) if key != "modalities" else {}
+        for name, setting in value.get_params(deep=False).items():
+            if setting != own.get(name):
+                yield f"{key}__{name}", repr(setting), repr(own.get(name))
 
 
 def _expand_markers(app, docname, source):
