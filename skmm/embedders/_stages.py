@@ -18,9 +18,9 @@ from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 
 from skmm._base import check_labels
+from skmm.embedders._modality_encoders import same_encoder
 from skmm.inputs import check_frame
 from skmm.inputs.checks import set_input_features
-from skmm.inputs.modalities import resolve_modalities
 from skmm.nn.encoders import ImageFeatureEncoder
 from skmm.training import torch_seed, unwrap
 
@@ -75,23 +75,25 @@ class StagesMixin:
         Raises
         ------
         ValueError
-            New modalities with ``strategy="cvs"``, a changed spec of a
-            trained modality, or the errors of :meth:`fit`. A failed call
-            keeps the previous state.
+            New modalities with ``strategy="cvs"``, a changed column, kind or
+            encoder setting of a trained modality, a changed
+            ``n_components`` or ``attention``, or the errors of :meth:`fit`.
+            A failed call keeps the previous state.
         """
         if not hasattr(self, "net_"):
             return self.fit(X, y)
         X = check_frame(X)
         if len(X) < 2:
             raise ValueError(f"partial_fit needs at least 2 rows, got {len(X)}")
-        specs_now = self._with_towers(resolve_modalities(self.modalities, X))
+        specs_now, encoders_now = self._resolve_modalities(X)
         for m, spec in self.modalities_.items():
             if m not in specs_now:
                 raise ValueError(f"modality {m!r} was trained and is missing from modalities; "
                                  "modalities can only be added")
-            if specs_now[m] != spec:
-                raise ValueError(f"modality {m!r} changed from {spec} to {specs_now[m]}; "
-                                 "a trained modality cannot change")
+            if specs_now[m] != spec or not same_encoder(encoders_now[m], self.encoders_[m]):
+                raise ValueError(f"modality {m!r} changed from {spec} read by "
+                                 f"{self.encoders_[m]!r} to {specs_now[m]} read by "
+                                 f"{encoders_now[m]!r}; a trained modality cannot change")
         new = [m for m in specs_now if m not in self.modalities_]
         if new and self.strategy == "cvs":
             raise ValueError(f"strategy='cvs' trains all modalities together: fit again with "
@@ -101,22 +103,38 @@ class StagesMixin:
             raise ValueError("this embedder was fitted without labels (objective_="
                              "'contrastive'): partial_fit learns from the pairing of the rows "
                              "too; call it without y, or fit a new one on labels")
+        self._check_settings(not contrastive, len(specs_now))
+        fitted = unwrap(self.net_.module_)
+        for name, value in (("n_components", fitted.n_components),
+                            ("attention", fitted.attention or contrastive)):
+            if getattr(self, name) != value:
+                raise ValueError(f"{name}={getattr(self, name)!r} differs from the trained "
+                                 f"space's {value!r}, which every stage keeps; fit again to "
+                                 "change it")
         if not contrastive:
             y = check_labels(X, y, estimator=self, min_classes=1)
         specs = {**self.modalities_, **{m: specs_now[m] for m in new}}
+        encoders = {**self.encoders_, **{m: encoders_now[m] for m in new}}
+        self._fit_state = {"encoders_": encoders}  # what this stage's net reads
+        try:
+            self._partial_fit(X, y, specs, encoders, new, contrastive)
+        finally:
+            del self._fit_state
+        return self
+
+    def _partial_fit(self, X, y, specs: dict, encoders: dict, new: list,
+                     contrastive: bool) -> None:
         seeds = self._stage_seeds(len(self.stages_))
-        encoders = dict(self.tokenizers_)
+        tokenizers = dict(self.tokenizers_)
         fit_names = []
         for i, m in enumerate(new):
-            if specs[m]["kind"] == "text":
-                encoders[m] = self._new_text_encoder(specs[m], seeds["word"] + i)
+            if self._role(encoders[m]) == "words":
+                tokenizers[m] = encoders[m].text_encoder(seeds["word"] + i)
                 fit_names.append(m)
         vector_sizes = dict(self.vector_sizes_)
-        size = self.image_size_
         stage = {"tower_scalers_": dict(self.tower_scalers_)}  # a new modality's are added
-        data = self._prepare_modalities(X, specs, stage, encoders=encoders,
-                                        fit_names=tuple(fit_names), vector_sizes=vector_sizes,
-                                        size=size)
+        data = self._prepare_modalities(X, specs, encoders, stage, tokenizers=tokenizers,
+                                        fit_names=tuple(fit_names), vector_sizes=vector_sizes)
         classes, added_classes = getattr(self, "classes_", np.array([])), []
         if not contrastive:
             known = set(classes.tolist())
@@ -129,32 +147,35 @@ class StagesMixin:
         if contrastive:
             self._check_pairs(data, specs)
         module = copy.deepcopy(unwrap(self.net_.module_))
+        for name, value in self._loss_settings().items():  # the stage's weights and margins
+            setattr(module, name, value)
         with torch_seed(seeds["torch"]):
             module.grow_classifier(len(classes))
             device = module._device()
             if new:
                 for m in new:
-                    module.add_branch(m, self._branch(m, specs[m], encoders, vector_sizes,
-                                                      size, data).to(device))
+                    module.add_branch(m, self._branch(m, encoders[m], tokenizers, vector_sizes,
+                                                      data).to(device))
                 module.connect(new, list(self.modalities_), strategy=self.strategy,
                                reference=self.reference_)
             elif self.strategy == "rvs" and len(module.trainable) > 1:
                 # the reference is frozen after the first stage
                 module.trainable = tuple(m for m in module.trainable if m != self.reference_)
         module.freeze(classifier=bool(added_classes) or not new,
-                      word_vectors=self.fine_tune_word_vectors)
+                      word_vectors={m for m, e in encoders.items()
+                                    if self._role(e) == "words" and e.fine_tune})
         self._cache_frozen_features(module, data)
         net = self._train_net(module, data, seeds)
         self.modalities_ = specs
+        self.encoders_ = encoders
         if not contrastive:
             self.classes_ = classes
-        self.tokenizers_ = encoders
+        self.tokenizers_ = tokenizers
         self.vector_sizes_ = vector_sizes
         self.tower_scalers_ = stage["tower_scalers_"]
         self.net_ = net
         self.stages_ = [*self.stages_, self._stage_record(new, net, len(classes))]
         set_input_features(self, X, self._columns())
-        return self
 
     def _cache_frozen_features(self, module, data: dict) -> None:
         """Features of the image modules that do not train this stage, in place of images."""

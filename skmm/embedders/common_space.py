@@ -4,12 +4,13 @@ from class labels or, without them, from the pairing of the rows."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import _fit_context
+from sklearn.base import _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -18,7 +19,6 @@ from skmm._checkpointing import CheckpointMixin
 from skmm._encoding import EncoderMixin
 from skmm._params import (
     AUTO_CONSTRAINTS,
-    CONSTRAINTS,
     DEFAULT_MEMORY_BUDGET,
     INFRASTRUCTURE,
     TRAINING,
@@ -26,46 +26,51 @@ from skmm._params import (
     fill_doc,
 )
 from skmm._scaling import ScalingMixin
+from skmm.embedders._modality_encoders import (
+    DEFAULT_ENCODERS,
+    INPUTS,
+    SUPERVISED_ONLY,
+    ModalityEncodersMixin,
+)
 from skmm.embedders._retrieval import RetrievalMixin
 from skmm.embedders._stages import StagesMixin
-from skmm.inputs import TextEncoder, as_size
-from skmm.inputs.modalities import parse_modalities, prepare_modalities, resolve_modalities
+from skmm.encoders import (
+    ConvEncoder,
+    MeanWordEncoder,
+)
+from skmm.inputs.modalities import (
+    inferred_kinds,
+    parse_modalities,
+    prepare_modalities,
+)
 from skmm.inputs.tokenizers import shared_tokens
-from skmm.nn.common_space import CommonSpaceNet, ModalityBranch, make_encoder
+from skmm.nn.common_space import CommonSpaceNet
 from skmm.training import (
     ClassBalancedLoader,
     ClassBalancedWorkerLoader,
     PreparedData,
 )
 
-__all__ = ["CommonSpaceEmbedder", "PAPER_PRESET"]
+__all__ = ["DEFAULT_ENCODERS", "PAPER_PRESET", "SUPERVISED_ONLY", "CommonSpaceEmbedder"]
 
-#: The settings of the common-vector-space thesis: 512 dimensions, margins 1.0,
-#: gammas 0.25 / 0.25 / 0.5, batch 128, Adam 1e-3 (the width of the first fully
-#: connected layer is ours: the common space's).
+#: The settings of the common-vector-space thesis: a CNN and the mean of Word2Vec
+#: vectors on the columns "image" and "text", 512 dimensions, margins 1.0, gammas
+#: 0.25 / 0.25 / 0.5, batch 128, Adam 1e-3 (the width of the first fully connected
+#: layer is ours: the common space's). :meth:`CommonSpaceEmbedder.paper` clones it.
 PAPER_PRESET = {
+    "modalities": {"image": ("image", ConvEncoder()), "text": ("text", MeanWordEncoder())},
     "n_components": 512,
     "hidden_size": 512,
-    "margin_intra": 1.0,
-    "margin_inter": 1.0,
-    "gamma1": 0.25,
-    "gamma2": 0.25,
-    "gamma3": 0.5,
+    "margins": (1.0, 1.0),
+    "gammas": (0.25, 0.25, 0.5),
     "batch_size": 128,
     "lr": 1e-3,
-    "image_encoder": "cnn",
-    "text_encoder": "mean",
 }
 
 
-# ---------------------------------------------------------------------------
-# The embedder
-# ---------------------------------------------------------------------------
-
-
 @fill_doc
-class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointMixin,
-                          ScalingMixin, BaseEmbedder):
+class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, ModalityEncodersMixin, EncoderMixin,
+                          CheckpointMixin, ScalingMixin, BaseEmbedder):
     """Common vector space of any number of modalities (CVS, M-CVS, RVS).
 
     Items of the same class lie close in the common space whatever their
@@ -75,19 +80,20 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     rows of the batch pushed away (the symmetric InfoNCE of CLIP, learned
     temperature), so that a picture retrieves its own caption; see Notes.
 
-    Each modality has a branch: its encoder (a three-block
-    CNN for images, pooled or recurrent word vectors for texts, none for
-    vectors) and two fully connected layers into the common space; aligned
-    attention blocks refine the branch output, which is L2-normalised. The
-    loss is ``ce_weight`` x the cross-entropy of a linear classifier on the
-    common space + ``triplet_weight`` x a triplet loss: ``gamma1`` x the intra-modal
-    term of the first modality, ``gamma2`` x the mean intra-modal term of the
-    others, ``gamma3`` x the mean inter-modal term over modality pairs (both
-    directions), over the semi-hard triplets of the batch (inter-modal:
-    anchors from one modality, positives and negatives from the other). The
-    triplet term is that of pytorch-metric-learning's
-    ``TripletMarginMiner("semihard")`` + ``TripletMarginLoss`` (with
-    ``ref_emb`` across modalities), computed by
+    Each modality is a column and its encoder (:mod:`skmm.encoders`), and
+    has a branch: the encoder's output (a frozen tower's standardised
+    features, a trained CNN's, pooled or recurrent word vectors, or the
+    column's own vectors) through two fully connected layers into the
+    common space; aligned attention blocks refine the branch output, which
+    is L2-normalised. The loss is ``ce_weight`` x the cross-entropy of a
+    linear classifier on the common space + ``triplet_weight`` x a triplet
+    loss: ``gammas[0]`` x the intra-modal term of the first modality,
+    ``gammas[1]`` x the mean intra-modal term of the others, ``gammas[2]``
+    x the mean inter-modal term over modality pairs (both directions), over
+    the semi-hard triplets of the batch (inter-modal: anchors from one
+    modality, positives and negatives from the other). The triplet term is
+    that of pytorch-metric-learning's ``TripletMarginMiner("semihard")`` +
+    ``TripletMarginLoss`` (with ``ref_emb`` across modalities), computed by
     :func:`skmm.nn.losses.semihard_triplet_loss` with masks instead of
     enumerated triplets: the same values and gradients (tested), several
     times faster on class-balanced batches.
@@ -95,24 +101,53 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     Parameters
     ----------
     modalities : dict, list of str or None, default=None
-        ``{name: spec}``; see :func:`resolve_modalities`. E.g.
-        ``{"image": "image", "en": "text", "zh": ("text_zh", "text",
-        {"tokenizer": "jieba"})}``. A row may carry any subset of the
-        modalities (missing cells are None or NaN): fully paired rows and
-        rows with a single modality both train. ``None`` means
-        ``{"image": "image", "text": "text"}``.
+        ``{name: spec}``, a spec being one of:
+
+        - ``column``: the kind (image, text or vector) is inferred from the
+          cells (:func:`skmm.inputs.modalities.infer_kind`), and the
+          modality has the kind's default encoder (:data:`DEFAULT_ENCODERS`):
+          :class:`~skmm.encoders.ImageTower` for images,
+          :class:`~skmm.encoders.TextTower` for texts, ``"passthrough"`` for a
+          column of precomputed vectors (1-D arrays or lists of one length);
+        - ``(column, kind)``, kind ``"image"``, ``"text"`` or ``"vector"``:
+          the same, with the kind given;
+        - ``(column, encoder)``: an encoder of :mod:`skmm.encoders`
+          (:class:`~skmm.encoders.ImageTower`,
+          :class:`~skmm.encoders.ConvEncoder`,
+          :class:`~skmm.encoders.ModuleEncoder`,
+          :class:`~skmm.encoders.TextTower`,
+          :class:`~skmm.encoders.MeanWordEncoder`,
+          :class:`~skmm.encoders.RecurrentTextEncoder`, whose decoding
+          settings do not apply here), a shortcut (``"efficientnet_lite0"``,
+          ``"cnn"``, ``"use"``, ``"mean"``, ``"recurrent"``, ``"passthrough"``)
+          or a ``torch.nn.Module`` (a frozen image encoder). The encoder says
+          the kind.
+
+        E.g. ``{"image": ("image", ImageTower(image_size=96)), "en": ("text",
+        TextTower()), "zh": ("text_zh", RecurrentTextEncoder(tokenizer=
+        "jieba"))}``. A word encoder left at ``tokenizer="english"`` on a
+        column of mostly Chinese, Japanese or Korean texts raises (it would
+        read each text as one word): give it ``tokenizer="jieba"``. A row may
+        carry any subset of the modalities (missing cells are None or NaN):
+        fully paired rows and rows with a single modality both train. A list
+        of columns makes each its own modality; ``None`` means ``{"image":
+        "image", "text": "text"}``. The encoders are cloned in ``fit``: the
+        fitted ones are ``encoders_``. ``modalities`` is one parameter (a
+        grid search tries whole ``modalities`` values).
     strategy : {"cvs", "mcvs", "rvs"}, default="cvs"
         ``"cvs"``: all modalities trained together, one attention block per
-        pair (n(n-1)/2 blocks). ``"mcvs"``: after :meth:`fit`, extend
-        ``modalities`` with :meth:`set_params` and call :meth:`partial_fit`:
-        only the new modality's branch and its blocks (towards every earlier
-        modality) train, everything earlier is frozen and its embeddings stay
+        pair (n(n-1)/2 blocks); :meth:`partial_fit` adds no modality.
+        ``"mcvs"``: trains as ``"cvs"``; then extend ``modalities`` with
+        :meth:`set_params` and call :meth:`partial_fit`: only the new
+        modality's branch and its blocks (towards every earlier modality)
+        train, everything earlier is frozen and its embeddings stay
         bit-identical. ``"rvs"``: one ``reference`` modality with its own
         block; every other modality adds one block towards it (n blocks for
         n modalities) and only inter-modal terms towards it; the reference is
         frozen after the first stage.
     reference : str or None, default=None
-        The reference modality of ``"rvs"`` (default: the first modality).
+        The reference modality of ``"rvs"`` (None: the first modality);
+        another strategy refuses one.
     n_components : int, default=128
         Dimensions of the common space (the thesis used 512,
         :data:`PAPER_PRESET`).
@@ -131,65 +166,44 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         In training, the probability that a row's real partner features are
         replaced by the stand-in in an attention block (see Notes), so that
         the paired (fused) and the standalone embeddings are both trained.
-    %(image_size:32)s
-    conv_channels : int, default=16
-        Filters of the image CNN.
-    text_encoder : {"use", "mean", "gru", "lstm"}, default="use"
-        Text encoder of every text modality: mean of the word vectors
-        (:meth:`paper`), or a bidirectional recurrent net (one layer of
-        ``rnn_hidden_size`` units); ``"use"`` (the default): the pretrained
-        multilingual Universal Sentence Encoder (:mod:`skmm.towers`; frozen,
-        512 dimensions per text, computed once per process, any of its 16
-        languages, no tokenizer), and the modality enters as those vectors.
-    rnn_hidden_size : int, default=64
-    word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
-        ``"word2vec"`` trains gensim Word2Vec on each text modality's
-        training texts; ``"wordllama"`` (wordllama's pretrained subword
-        vectors, offline, with its own tokenizer), a path or KeyedVectors is
-        used for every text modality.
-    %(word_vector_dims)s
-    %(vector_size)s
-    fine_tune_word_vectors : bool, default=True
-        Train the word-vector tables (initialised by Word2Vec or the loaded
-        vectors) with the rest; the special tokens stay zero vectors. On
-        small corpora Word2Vec gives words used in the same contexts (colour
-        names in templated captions) near-identical vectors, and a frozen
-        table leaves the text branch unable to tell them apart. False keeps
-        the table frozen.
-    %(min_count)s
+        Only with ``attention=True``.
     ce_weight, triplet_weight : float, default=1.0, 1.0
         Weights of the cross-entropy and triplet terms.
-    gamma1, gamma2, gamma3 : float, default=0.25, 0.25, 0.5
-        Weights of the first modality's intra-modal term, the other
-        modalities' intra-modal terms, and the inter-modal terms.
-    margin_intra, margin_inter : float, default=1.0, 1.0
-        Triplet margins (embeddings are L2-normalised: distances lie in [0, 2]).
+    gammas : (float, float, float), default=(0.25, 0.25, 0.5)
+        Weights, inside the triplet term, of the first modality's
+        intra-modal term, the other modalities' intra-modal terms, and the
+        inter-modal terms.
+    margins : (float, float), default=(1.0, 1.0)
+        The intra-modal and inter-modal triplet margins (embeddings are
+        L2-normalised: distances lie in [0, 2]).
     items_per_class : int, default=4
         With labels, training batches are built of groups of this many rows of one class
         (:class:`~skmm.training.ClassBalancedLoader`; with streamed images
         :class:`~skmm.training.ClassBalancedWorkerLoader`), so that the miner
         finds positives.
     map_k : int, default=50
-        K of the mAP@K that :meth:`score` returns.
+        K of the mAP@K that :meth:`score` returns with labels.
     max_epochs : int or "auto", default=40
         Epochs of :meth:`fit` and of every :meth:`partial_fit` stage: a
         fixed budget. ``"auto"`` trains until the loss stops improving, by
         the rule of the other embedders' ``max_epochs="auto"`` (a cap of
-        about 1,000 optimiser steps; ``valid_loss`` with
-        ``validation_fraction``, else ``train_loss``), which here trains
-        longer than 40 epochs: the common space's loss is still falling,
-        and its retrieval and pair-label scores still rising, at 40 epochs
-        on the benchmarks of the user guide ("When training stops").
+        about 1,000 optimiser steps, 400 when every modality enters as fixed
+        vectors; ``valid_loss`` with ``validation_fraction``, else
+        ``train_loss``), which here trains longer than 40 epochs: the
+        common space's loss is still falling, and its retrieval and
+        pair-label scores still rising, at 40 epochs on the benchmarks of
+        the user guide ("When training stops").
     batch_size : int, default=128
         Rows per optimiser step.
     lr : float or "auto", default="auto"
-        Adam learning rate. ``"auto"``: with labels and a frozen pretrained
-        tower (``image_encoder="efficientnet_lite0"`` or
-        ``text_encoder="use"``) 3e-4, as the branches fit the tower's
-        standardised features fast enough to lose, at 1e-3, the labels that
-        need both modalities; 1e-3 otherwise, and without labels (where 3e-4
-        retrieves worse). The value used is ``lr_`` (measurements: the user
-        guide's "Pretrained towers" and "Unlabelled pairs").
+        Adam learning rate. ``"auto"``: with labels and a modality read
+        through a frozen pretrained tower (:class:`~skmm.encoders.ImageTower`,
+        :class:`~skmm.encoders.TextTower`: the defaults) 3e-4, as the
+        branches fit the tower's standardised features fast enough to lose,
+        at 1e-3, the labels that need both modalities; 1e-3 otherwise, and
+        without labels (where 3e-4 retrieves worse). The value used is
+        ``lr_`` (measurements: the user guide's "Pretrained towers" and
+        "Unlabelled pairs").
     %(validation_fraction)s
     %(infrastructure)s
 
@@ -199,9 +213,12 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         The net of the last stage; ``net_.module_`` is the
         :class:`~skmm.nn.common_space.CommonSpaceNet`.
     modalities_ : dict of str to dict
-        The resolved modalities trained so far, in the order they were added.
-        A modality read through a frozen tower has kind ``"vector"`` and
-        its ``"tower"`` (``"efficientnet_lite0"`` or ``"use"``).
+        The resolved modalities trained so far, in the order they were
+        added: ``{"column", "kind"}`` (``"image"``, ``"text"`` or
+        ``"vector"``: what the column holds).
+    encoders_ : dict of str to encoder or "passthrough"
+        The fitted encoder of each modality (clones of those given: a tower
+        fitted on its column; a recurrent encoder with ``mean_pooling_``).
     tower_scalers_ : dict of str to sklearn.preprocessing.StandardScaler
         Per towered column, the standardisation of the tower's features
         (fitted on the training rows). Empty without a frozen tower.
@@ -213,11 +230,12 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     classes_ : ndarray
         The class labels seen so far (with labels only).
     tokenizers_ : dict of str to skmm.inputs.TextEncoder
-        The fitted tokenizer of each text modality: it splits a text and
-        maps its words to ids; its ``vocabulary_`` and ``vectors_`` are the
-        modality's words and their initial vectors.
+        The fitted tokenizer of each modality with a word encoder: it splits
+        a text and maps its words to ids; its ``vocabulary_`` and
+        ``vectors_`` are the modality's words and their initial vectors.
     vector_sizes_ : dict of str to int
-        Length of each vector modality.
+        Length of the vectors of each modality read as vectors (a tower's
+        features or precomputed vectors).
     attention_blocks_ : list of tuple
         ``(modality_a, modality_b, targets)`` of every attention block.
     stages_ : list of dict
@@ -231,11 +249,16 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         without labels ``train_loss``, ``train_contrastive`` and
         ``train_temperature``.
     lr_ : float
-        The learning rate used (``lr`` with ``"auto"`` resolved).
+        The learning rate of fit and of every stage (``lr`` with ``"auto"``
+        resolved in fit).
     %(stopping_attributes)s
     %(runtime_attributes)s
     n_features_in_ : int
     feature_names_in_ : ndarray of str
+
+    See Also
+    --------
+    skmm.encoders : the encoders and their settings.
 
     Notes
     -----
@@ -260,16 +283,19 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     is LiT's "locked-image tuning". A row contributes the pairs of the
     modalities it has. There is no classifier, no triplet term and no
     attention block (a block reads a row's partner: the pairing that is to
-    be learned), and batches are plain shuffled slices. ``ce_weight``,
-    ``triplet_weight``, the ``gamma``s, margins and ``items_per_class`` then play no part.
-    :meth:`score` without ``y`` measures retrieval of each row's own
-    partner. The figures: the user guide's "Unlabelled pairs".
+    be learned), and batches are plain shuffled slices: ``fit(X)`` refuses
+    the parameters that act only with labels (:data:`SUPERVISED_ONLY`) at
+    other values than their defaults. :meth:`score` without ``y`` measures
+    retrieval of each row's own partner. The figures: the user guide's
+    "Unlabelled pairs".
 
     **Stages.** :meth:`partial_fit` with new modalities (``"mcvs"`` or
     ``"rvs"``) trains their branches and blocks only; text vocabularies of
     earlier modalities stay fixed (new words map to ``<unk>``). With new
     classes only, it continues training what the last stage trained and
-    grows the classifier.
+    grows the classifier. Each stage trains with the loss weights and
+    margins set at the time; ``n_components`` and ``attention`` stay those
+    of :meth:`fit`.
 
     Examples
     --------
@@ -282,50 +308,42 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     (64, 8)
     >>> emb.embed(X, "text").shape
     (64, 8)
+
+    One encoder per modality, here the thesis' CNN and mean word vectors:
+
+    >>> from skmm.encoders import ConvEncoder, MeanWordEncoder
+    >>> emb = CommonSpaceEmbedder({"image": ("image", ConvEncoder(image_size=16)),
+    ...                            "text": ("text", MeanWordEncoder(vector_size=8))},
+    ...                           n_components=8, max_epochs=2, random_state=0)
+    >>> emb.fit(X, X["label"]).encoders_["image"]
+    ConvEncoder(image_size=16)
     """
 
     _parameter_constraints = constraints(
-        "n_components", "hidden_size", "image_size", "conv_channels", "word_vectors",
-        "word_vector_dims", "vector_size", "min_count", "dropout", *TRAINING, *INFRASTRUCTURE,
-        image_encoder=[StrOptions({"cnn", "efficientnet_lite0"}),
-                       CONSTRAINTS["image_encoder"][1]],
+        "n_components", "hidden_size", "dropout", *TRAINING, *INFRASTRUCTURE,
         modalities=[dict, list, tuple, None],
         strategy=[StrOptions({"cvs", "mcvs", "rvs"})],
         reference=[str, None],
         attention=["boolean"],
         partner_dropout=[Interval(Real, 0, 1, closed="both")],
-        text_encoder=[StrOptions({"mean", "gru", "lstm", "use"})],
-        rnn_hidden_size=[Interval(Integral, 1, None, closed="left")],
-        fine_tune_word_vectors=["boolean"],
         ce_weight=[Interval(Real, 0, None, closed="left")],
         triplet_weight=[Interval(Real, 0, None, closed="left")],
-        gamma1=[Interval(Real, 0, None, closed="left")],
-        gamma2=[Interval(Real, 0, None, closed="left")],
-        gamma3=[Interval(Real, 0, None, closed="left")],
-        margin_intra=[Interval(Real, 0, None, closed="left")],
-        margin_inter=[Interval(Real, 0, None, closed="left")],
+        gammas=[tuple],
+        margins=[tuple],
         items_per_class=[Interval(Integral, 1, None, closed="left")],
         map_k=[Interval(Integral, 1, None, closed="left")],
         lr=[Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         **AUTO_CONSTRAINTS,
-        fine_tune_image_encoder=["boolean"], image_encoder_lr=["no_validation"],  # TODO port
     )
 
     def __init__(self, modalities=None, *, strategy="cvs", reference=None, n_components=128,
                  hidden_size=256, dropout=0.3, attention=True, partner_dropout=0.5,
-                 image_size=32,
-                 image_encoder="efficientnet_lite0", fine_tune_image_encoder=False,
-                 image_encoder_lr=None,
-                 conv_channels=16, text_encoder="use", rnn_hidden_size=64, word_vectors="word2vec",
-                 word_vector_dims=None, vector_size=50, fine_tune_word_vectors=True, min_count=1,
-                 ce_weight=1.0,
-                 triplet_weight=1.0, gamma1=0.25, gamma2=0.25,
-                 gamma3=0.5, margin_intra=1.0, margin_inter=1.0, items_per_class=4, map_k=50,
-                 max_epochs=40, batch_size=128, lr="auto", validation_fraction=None,
-                 device="auto", precision="auto", cache="auto",
-                 memory_budget=DEFAULT_MEMORY_BUDGET, num_workers=2, accelerator=None,
-                 channels_last=True, compile=False, checkpoint_dir=None, n_threads=None,
-                 random_state=None, verbose=0):
+                 ce_weight=1.0, triplet_weight=1.0, gammas=(0.25, 0.25, 0.5),
+                 margins=(1.0, 1.0), items_per_class=4, map_k=50, max_epochs=40,
+                 batch_size=128, lr="auto", validation_fraction=None, device="auto",
+                 precision="auto", cache="auto", memory_budget=DEFAULT_MEMORY_BUDGET,
+                 num_workers=2, accelerator=None, channels_last=True, compile=False,
+                 checkpoint_dir=None, n_threads=None, random_state=None, verbose=0):
         self.modalities = modalities
         self.strategy = strategy
         self.reference = reference
@@ -334,25 +352,10 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         self.dropout = dropout
         self.attention = attention
         self.partner_dropout = partner_dropout
-        self.image_size = image_size
-        self.image_encoder = image_encoder
-        self.fine_tune_image_encoder = fine_tune_image_encoder
-        self.image_encoder_lr = image_encoder_lr
-        self.conv_channels = conv_channels
-        self.text_encoder = text_encoder
-        self.rnn_hidden_size = rnn_hidden_size
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.vector_size = vector_size
-        self.fine_tune_word_vectors = fine_tune_word_vectors
-        self.min_count = min_count
         self.ce_weight = ce_weight
         self.triplet_weight = triplet_weight
-        self.gamma1 = gamma1
-        self.gamma2 = gamma2
-        self.gamma3 = gamma3
-        self.margin_intra = margin_intra
-        self.margin_inter = margin_inter
+        self.gammas = gammas
+        self.margins = margins
         self.items_per_class = items_per_class
         self.map_k = map_k
         self.max_epochs = max_epochs
@@ -374,8 +377,13 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
 
     @classmethod
     def paper(cls, **overrides) -> CommonSpaceEmbedder:
-        """An embedder with the thesis settings (:data:`PAPER_PRESET`), updated by ``overrides``."""
-        return cls(**{**PAPER_PRESET, **overrides})
+        """The thesis settings (:data:`PAPER_PRESET`, encoders cloned), updated by ``overrides``.
+
+        The preset reads the columns ``"image"`` and ``"text"``; for others,
+        pass ``modalities`` with :class:`~skmm.encoders.ConvEncoder` and
+        :class:`~skmm.encoders.MeanWordEncoder` encoders.
+        """
+        return cls(**{**clone(PAPER_PRESET, safe=False), **overrides})
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -406,6 +414,7 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
             return [s["column"] for s in self.modalities_.values()]
         return [s["column"] for s in parse_modalities(self.modalities).values()]
 
+    # ---- the modalities and their encoders -------------------------------------
     # ---- data ------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -428,7 +437,10 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         Raises
         ------
         ValueError
-            ``y`` missing or of the wrong length, a malformed ``modalities``.
+            ``y`` missing or of the wrong length, a malformed ``modalities``
+            or encoder, a setting that would not act (one of
+            :data:`SUPERVISED_ONLY` without ``y``, ``reference`` without
+            ``strategy="rvs"`` ...).
         skmm.exceptions.MissingColumnError
             A column of ``modalities`` is missing.
         skmm.exceptions.InvalidRowsError
@@ -460,27 +472,29 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         """The tensors of every modality of ``X`` (fitting: of a new embedder)."""
         if not fitting:
             return self._prepare_fitted(X, list(self.modalities_))
-        specs = self._with_towers(resolve_modalities(self.modalities, X))
+        specs, encoders = self._resolve_modalities(X, state["encoders_"])
+        supervised = self._supervised
+        self._check_settings(supervised, len(specs))
         reference = None
         if self.strategy == "rvs":
             reference = self.reference if self.reference is not None else next(iter(specs))
             if reference not in specs:
                 raise ValueError(f"reference={reference!r} is not one of the modalities "
                                  f"{list(specs)}")
+        state["encoders_"] = encoders
         word_seed = state["seeds"]["word"]
-        encoders = {m: self._new_text_encoder(s, word_seed + i)
-                    for i, (m, s) in enumerate(specs.items()) if s["kind"] == "text"}
-        size, vector_sizes = as_size(self.image_size), {}
-        data = self._prepare_modalities(X, specs, state, encoders=encoders,
-                                        fit_names=tuple(encoders),
-                                        vector_sizes=vector_sizes, size=size)
+        tokenizers = {m: e.text_encoder(word_seed + i)
+                      for i, (m, e) in enumerate(encoders.items()) if self._role(e) == "words"}
+        vector_sizes = {}
+        data = self._prepare_modalities(X, specs, encoders, state, tokenizers=tokenizers,
+                                        fit_names=tuple(tokenizers),
+                                        vector_sizes=vector_sizes)
         self._check_present(data, specs, specs)
-        objective = "supervised" if self._supervised else "contrastive"
-        if objective == "contrastive":
+        if not supervised:
             self._check_pairs(data, specs)
-        state.update(modalities_=specs, reference_=reference, image_size_=size,
-                     tokenizers_=encoders, vector_sizes_=vector_sizes,
-                     lr_=self._learning_rate(), objective_=objective)
+        state.update(modalities_=specs, reference_=reference, tokenizers_=tokenizers,
+                     vector_sizes_=vector_sizes, lr_=self._auto_lr(encoders),
+                     objective_="supervised" if supervised else "contrastive")
         return data
 
     @staticmethod
@@ -497,22 +511,9 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
                              f"{[s['column'] for s in specs.values()]})")
 
     def _learning_rate(self) -> float:
-        """``lr``; ``"auto"``: 3e-4 with labels and a frozen tower, 1e-3 otherwise."""
-        if self.lr != "auto":
-            return self.lr
-        towered = self._image_tower() is not None or self._text_tower() is not None
-        return 3e-4 if towered and self._supervised else 1e-3
-
-    def _with_towers(self, specs: dict) -> dict:
-        """The modalities, those read through a frozen tower marked as ``"vector"`` ones.
-
-        An image modality with ``image_encoder="efficientnet_lite0"`` (not
-        fine-tuned) and a text modality with ``text_encoder="use"`` enter the
-        model as the tower's vectors; the spec keeps the tower's name.
-        """
-        towers = {"image": self._image_tower(), "text": self._text_tower()}
-        return {m: {**s, "kind": "vector", "tower": towers[s["kind"]]}
-                if towers.get(s["kind"]) else s for m, s in specs.items()}
+        """``lr``; ``"auto"``: ``lr_``, resolved in fit (3e-4 with labels and a frozen
+        tower, 1e-3 otherwise)."""
+        return self.lr if self.lr != "auto" else self._resolved("lr")
 
     @staticmethod
     def _check_present(data: dict, specs: dict, names) -> None:
@@ -522,45 +523,29 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
                                  "in any row")
 
     @shared_tokens()  # the check, the vocabulary and the encoding split each text once
-    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, state=None,
+    def _prepare_modalities(self, X: pd.DataFrame, specs: dict, encoders: dict, state=None,
                             **kwargs) -> dict:
-        """:func:`skmm.inputs.modalities.prepare_modalities` as tensors, images via
-        :meth:`_image_data` (decoded now, or streamed)."""
+        """:func:`skmm.inputs.modalities.prepare_modalities` as tensors: images via
+        :meth:`_image_data` (decoded now, or streamed), a tower's standardised
+        features via :meth:`_vectors`."""
         def images(values, *, column, size, present):
             return self._image_data(values, column=column, size=size, present=present)
 
-        inferred = [m for m, s in parse_modalities(self.modalities).items() if "kind" not in s]
-        only = kwargs.get("only")
-        X = self._tower_frame(X, {s["column"]: s["tower"] for m, s in specs.items()
-                                  if s.get("tower") and (only is None or m in only)},
-                              self._tower_scalers(state))
-        data = as_tensors(prepare_modalities(X, specs, images=images, inferred=inferred,
-                                             **kwargs))
+        scalers = self._tower_scalers(state)
+        inputs = {m: {"column": s["column"], "kind": INPUTS[self._role(encoders[m])]}
+                  for m, s in specs.items()}
+        towers = {m: functools.partial(self._vectors, column=s["column"], tower=encoders[m],
+                                       scalers=scalers)
+                  for m, s in specs.items() if self._role(encoders[m]) == "tower"}
+        sizes = {m: self._image_size(encoders[m]) for m, s in inputs.items()
+                 if s["kind"] == "image"}
+        data = as_tensors(prepare_modalities(
+            X, inputs, images=images, towers=towers, sizes=sizes,
+            inferred=[m for m in inferred_kinds(self.modalities)
+                      if m in specs and specs[m]["kind"] == "image"],
+            encoders=kwargs.pop("tokenizers"),
+            **kwargs))
         return self._labelled(data, X, fitting=state is not None)
-
-    def _new_text_encoder(self, spec, seed):
-        return TextEncoder(tokenizer=spec["tokenizer"], min_count=self.min_count,
-                           word_vectors=self.word_vectors,
-                           word_vector_dims=self.word_vector_dims,
-                           vector_size=self.vector_size, random_state=seed)
-
-    def _branch(self, m, spec, encoders, vector_sizes, size, data):
-        image_encoder = None
-        if spec["kind"] == "image" and self._image_input() == "module":
-            image_encoder = self._image_feature_encoder(
-                data[f"{m}__image"], (3, *size), data, f"{m}__features", data[f"{m}__mask"])
-            if not image_encoder.fine_tune:  # its cached features stand for the images
-                del data[f"{m}__image"]
-        encoder = make_encoder(
-            spec["kind"], image_shape=(3, *size), conv_channels=self.conv_channels,
-            vectors=encoders[m].vectors_ if m in encoders else None,
-            text_encoder=self.text_encoder, hidden_size=self.rnn_hidden_size,
-            n_features=vector_sizes.get(m), fine_tune_word_vectors=self.fine_tune_word_vectors,
-            image_encoder=image_encoder)
-        # without labels, a frozen tower's features are also dropped out at the input
-        input_dropout = self.dropout if spec.get("tower") and not self._supervised else 0.0
-        return ModalityBranch(spec["kind"], encoder, self.hidden_size, self.n_components,
-                              dropout=self.dropout, input_dropout=input_dropout)
 
     # ---- fit -------------------------------------------------------------
     def _targets(self, y, state: dict) -> dict:
@@ -569,17 +554,13 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
         return {"y": torch.from_numpy(y_ids.astype(np.int64))}
 
     def _build_module(self, data: dict, state: dict) -> CommonSpaceNet:
-        specs, reference = state["modalities_"], state["reference_"]
-        branches = {m: self._branch(m, s, state["tokenizers_"], state["vector_sizes_"],
-                                    state["image_size_"], data)
-                    for m, s in specs.items()}
-        module = CommonSpaceNet(
-            branches, self.n_components, len(state.get("classes_", ())),
-            ce_weight=self.ce_weight, triplet_weight=self.triplet_weight,
-            gamma1=self.gamma1, gamma2=self.gamma2, gamma3=self.gamma3,
-            margin_intra=self.margin_intra, margin_inter=self.margin_inter,
-            attention=self.attention, partner_dropout=self.partner_dropout,
-            objective=state["objective_"])
+        specs, reference, encoders = state["modalities_"], state["reference_"], state["encoders_"]
+        branches = {m: self._branch(m, encoders[m], state["tokenizers_"],
+                                    state["vector_sizes_"], data)
+                    for m in specs}
+        module = CommonSpaceNet(branches, self.n_components, len(state.get("classes_", ())),
+                                attention=self.attention, objective=state["objective_"],
+                                **self._loss_settings())
         new = list(specs)
         if self.strategy == "rvs":  # the reference first
             new = [reference, *(m for m in new if m != reference)]
@@ -610,15 +591,14 @@ class CommonSpaceEmbedder(RetrievalMixin, StagesMixin, EncoderMixin, CheckpointM
     def _prepare_fitted(self, X, names, require_all=False) -> PreparedData:
         """The tensors of new rows; their tokens unseen in fit keep their pretrained vectors."""
         unseen = {}
-        data = self._prepare_modalities(X, self.modalities_, encoders=self.tokenizers_,
-                                        vector_sizes=dict(self.vector_sizes_),
-                                        size=self.image_size_, only=names,
+        data = self._prepare_modalities(X, self.modalities_, self.encoders_,
+                                        tokenizers=self.tokenizers_,
+                                        vector_sizes=dict(self.vector_sizes_), only=names,
                                         require_all=require_all, unseen=unseen)
         return PreparedData(data, unseen)
 
     def _word_tables(self, module) -> dict:
-        return {f"{m}__tokens": module.branches[m].encoder.embedding
-                for m, s in self.modalities_.items() if s["kind"] == "text"}
+        return {f"{m}__tokens": module.branches[m].encoder.embedding for m in self.tokenizers_}
 
     def transform(self, X):
         """Embed each row as the mean of the embeddings of its modalities.

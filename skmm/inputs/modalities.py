@@ -1,13 +1,16 @@
-"""The ``modalities`` parameter: which columns, of which kind, with which options.
+"""The ``modalities`` parameter: which columns, of which kind, through which encoder.
 
-A modality is a column plus a kind (``"image"``, ``"text"`` or ``"vector"``).
-:func:`parse_modalities` normalises the parameter without looking at data;
-:func:`resolve_modalities` then reads a table to infer what was left out (the
-kind from the cells, the tokenizer from the script of the texts).
+A modality is a column plus an encoder (:mod:`skmm.encoders`); the encoder's
+kind (``"image"``, ``"text"`` or ``"vector"``) says how the column's cells
+are read. :func:`parse_modalities` normalises the parameter without looking
+at data; :func:`resolve_modalities` then reads a table to infer the kinds
+that were left out (from the cells) and to refuse a kind the cells cannot
+have. The encoders themselves are resolved by the embedder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import warnings
@@ -15,6 +18,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from skmm._params import is_torch_module
+from skmm.encoders._base import PASSTHROUGH, SHORTCUTS
 from skmm.exceptions import InvalidRowsError, shorten
 from skmm.inputs.checks import (
     check_columns,
@@ -27,12 +32,11 @@ from skmm.inputs.checks import (
 )
 from skmm.inputs.text import encode_new_texts
 
-__all__ = ["KINDS", "infer_kind", "inferred_kinds", "parse_modalities", "prepare_modalities",
-           "resolve_modalities"]
+__all__ = ["KINDS", "encoder_kind", "infer_kind", "inferred_kinds", "mostly_cjk",
+           "parse_modalities", "prepare_modalities", "resolve_modalities"]
 
 #: The kinds of modality.
 KINDS = ("image", "text", "vector")
-_OPTIONS = {"tokenizer"}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -134,7 +138,7 @@ def infer_kind(values: pd.Series, column) -> str:
 
 
 def inferred_kinds(modalities) -> list[str]:
-    """The modalities whose kind is left to :func:`infer_kind` (no kind given).
+    """The modalities whose kind is left to :func:`infer_kind` (neither kind nor encoder given).
 
     Parameters
     ----------
@@ -149,6 +153,12 @@ def inferred_kinds(modalities) -> list[str]:
     return [m for m, spec in parse_modalities(modalities).items() if "kind" not in spec]
 
 
+def mostly_cjk(values: pd.Series) -> bool:
+    """Whether most of the first 500 texts of ``values`` hold CJK characters."""
+    texts = [c for c in values.tolist()[:500] if isinstance(c, str)]
+    return bool(texts) and sum(bool(_CJK.search(t)) for t in texts) > len(texts) / 2
+
+
 def _guessed_image_hint(name, column, values: pd.Series) -> str | None:
     """The advice of an image error on a column whose kind was inferred from strings."""
     first = next((c for c in values.tolist() if not is_missing(c)), None)
@@ -159,33 +169,73 @@ def _guessed_image_hint(name, column, values: pd.Series) -> str | None:
             f"text, give the kind: modalities={{{name!r}: ({column!r}, 'text'), ...}}")
 
 
+@contextlib.contextmanager
+def _hinted(name, column, values: pd.Series, inferred):
+    """Add to an image error of a modality inferred to be images what was guessed."""
+    try:
+        yield
+    except InvalidRowsError as err:
+        hint = _guessed_image_hint(name, column, values) if name in inferred else None
+        if hint is None:
+            raise
+        raise InvalidRowsError(err.report, hints=[hint, *err.hints]) from None
+
+
+def encoder_kind(encoder, name="") -> str:
+    """The kind of column an encoder reads.
+
+    Parameters
+    ----------
+    encoder : Encoder, str or torch.nn.Module
+        An encoder of :mod:`skmm.encoders`, a shortcut of
+        :data:`skmm.encoders._base.SHORTCUTS`, ``"passthrough"`` or a torch
+        module (an image encoder).
+    name : str, default=""
+        The modality, for messages.
+
+    Returns
+    -------
+    {"image", "text", "vector"}
+
+    Raises
+    ------
+    ValueError
+        Neither an encoder nor a shortcut.
+    """
+    if isinstance(encoder, str):
+        if encoder == PASSTHROUGH:
+            return "vector"
+        for kind, names in SHORTCUTS.items():
+            if encoder in names:
+                return kind
+        raise ValueError(
+            f"modality {name!r}: {encoder!r} is neither a kind {KINDS} nor an encoder "
+            f"shortcut ({', '.join(repr(s) for names in SHORTCUTS.values() for s in names)}, "
+            f"{PASSTHROUGH!r})")
+    if getattr(encoder, "modality", None) in ("image", "text") and hasattr(encoder,
+                                                                         "get_params"):
+        return encoder.modality
+    if is_torch_module(encoder):
+        return "image"
+    raise ValueError(f"modality {name!r}: the second item must be a kind {KINDS}, an encoder "
+                     "of skmm.encoders, a shortcut string or a torch.nn.Module; got "
+                     f"{type(encoder).__name__}")
+
+
 def _spec_of(name, value) -> dict:
     """Normalise one entry of ``modalities`` (without looking at the data)."""
     if isinstance(value, str):
-        spec = {"column": value}
-    elif isinstance(value, tuple | list) and 1 <= len(value) <= 3:
-        spec = {"column": value[0]}
-        if len(value) >= 2 and value[1] is not None:
-            spec["kind"] = value[1]
-        if len(value) == 3:
-            if not isinstance(value[2], dict):
-                raise ValueError(f"modality {name!r}: the third item must be a dict of options, "
-                                 f"got {value[2]!r}")
-            spec.update(value[2])
-    elif isinstance(value, dict):
-        spec = dict(value)
-        spec.setdefault("column", name)
-    else:
-        raise ValueError(f"modality {name!r}: expected a column name, (column, kind[, options]) "
-                         f"or a dict; got {value!r}")
-    unknown = set(spec) - {"column", "kind"} - _OPTIONS
-    if unknown:
-        raise ValueError(f"modality {name!r}: unknown option(s) {sorted(unknown)}; "
-                         f"known: {sorted(_OPTIONS)}")
-    if "kind" in spec and spec["kind"] not in KINDS:
-        raise ValueError(f"modality {name!r}: kind must be one of {KINDS}, got {spec['kind']!r}")
-    if "tokenizer" in spec and spec.get("kind", "text") != "text":
-        raise ValueError(f"modality {name!r}: tokenizer is an option of text modalities")
+        return {"column": value}
+    if not (isinstance(value, tuple | list) and 1 <= len(value) <= 2):
+        raise ValueError(f"modality {name!r}: expected a column name, (column, kind) or "
+                         f"(column, encoder); got {value!r}")
+    spec = {"column": value[0]}
+    if len(value) == 2 and value[1] is not None:
+        second = value[1]
+        if isinstance(second, str) and second in KINDS:
+            spec["kind"] = second
+        else:
+            spec.update(kind=encoder_kind(second, name), encoder=second)
     return spec
 
 
@@ -200,12 +250,13 @@ def parse_modalities(modalities) -> dict:
     Returns
     -------
     dict of str to dict
-        ``{name: {"column"[, "kind"][, "tokenizer"]}}`` in the given order.
+        ``{name: {"column"[, "kind"][, "encoder"]}}`` in the given order
+        (``"kind"``: given, or the given encoder's; ``"encoder"``: as given).
 
     Raises
     ------
     ValueError
-        A malformed name or spec, an unknown kind or option.
+        A malformed name or spec, an unknown kind or encoder shortcut.
     """
     if modalities is None:
         modalities = {"image": "image", "text": "text"}
@@ -221,6 +272,36 @@ def parse_modalities(modalities) -> dict:
     return out
 
 
+def _check_kind(name, spec: dict, values: pd.Series) -> None:
+    """Refuse a given kind (or encoder) that the cells cannot have.
+
+    Only where the cells say it for sure: strings are never vectors, and
+    arrays, bytes and images are not texts; strings may be texts or image
+    paths, which the image loader checks.
+    """
+    cells = [c for c in values.tolist()[:_SAMPLE_ROWS] if not is_missing(c)][:1]
+    if not cells:
+        return
+    kind = spec["kind"]
+    if isinstance(cells[0], str):
+        actual = "text" if kind == "vector" else kind
+    else:
+        try:
+            actual = infer_kind(values, spec["column"])
+        except ValueError:
+            return  # a cell of another type: the reader of the kind reports it
+    if actual != kind:
+        encoder = spec.get("encoder")
+        given = (f"the kind {kind!r}" if "encoder" not in spec else
+                 f"the encoder {encoder!r}" if isinstance(encoder, str) else
+                 f"the encoder {type(encoder).__name__}")
+        raise ValueError(
+            f"modality {name!r}: {given} reads {kind} cells, but column "
+            f"{shorten(repr(spec['column']))} holds {actual} cells (e.g. a "
+            f"{type(cells[0]).__name__}); give an encoder of that kind, or the kind "
+            f"({spec['column']!r}, {actual!r})")
+
+
 def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
     """Resolve a ``modalities`` parameter against a table.
 
@@ -228,26 +309,28 @@ def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
     ----------
     modalities : dict, list of str or None
         ``{name: spec}``. A spec is a column name (the kind is inferred from
-        the cells), a tuple ``(column, kind)`` or ``(column, kind, options)``,
-        or a dict ``{"column": ..., "kind": ..., **options}``. Kinds are
-        ``"image"``, ``"text"`` and ``"vector"`` (a column of pre-computed 1-D
-        numeric vectors); the only option is ``tokenizer`` of a text modality
-        (``"english"``, ``"jieba"`` or a callable; by default ``"jieba"`` when
-        most texts hold CJK characters, else ``"english"``). A list of
-        column names uses each column as its own modality; ``None`` means
-        ``{"image": "image", "text": "text"}``.
+        the cells, :func:`infer_kind`), a tuple ``(column, kind)`` with kind
+        ``"image"``, ``"text"`` or ``"vector"`` (a column of pre-computed
+        1-D numeric vectors), or ``(column, encoder)`` with an encoder of
+        :mod:`skmm.encoders`, a shortcut string (``"efficientnet_lite0"``,
+        ``"cnn"``, ``"use"``, ``"mean"``, ``"recurrent"``, ``"passthrough"``)
+        or a ``torch.nn.Module`` (an image encoder); the encoder's kind is
+        the modality's. A list of column names uses each column as its own
+        modality; ``None`` means ``{"image": "image", "text": "text"}``.
     X : pandas.DataFrame
-        The table whose cells decide the inferred kinds and tokenizers.
+        The table whose cells decide the inferred kinds.
 
     Returns
     -------
     dict of str to dict
-        ``{name: {"column", "kind"[, "tokenizer"]}}`` in the given order.
+        ``{name: {"column", "kind"[, "encoder"]}}`` in the given order.
 
     Raises
     ------
     ValueError
-        A malformed spec, or a kind that cannot be inferred.
+        A malformed spec, a kind that cannot be inferred, or a given kind
+        (or encoder) that the cells cannot have (strings as vectors; arrays,
+        bytes or images as text ...).
     skmm.exceptions.MissingColumnError
         A column is not in ``X``.
     """
@@ -259,44 +342,49 @@ def resolve_modalities(modalities, X: pd.DataFrame) -> dict:
         values = X[spec["column"]]
         if "kind" not in spec:
             spec["kind"] = infer_kind(values, spec["column"])
-        if spec["kind"] == "text" and "tokenizer" not in spec:
-            texts = [c for c in values.tolist()[:500] if isinstance(c, str)]
-            cjk = sum(bool(_CJK.search(t)) for t in texts)
-            spec["tokenizer"] = "jieba" if texts and cjk > len(texts) / 2 else "english"
+        else:
+            _check_kind(name, spec, values)
         out[name] = spec
     return out
 
 
 def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_sizes: dict,
-                       size, images, fit_names=(), only=None, require_all=False,
-                       inferred=(), unseen=None) -> dict:
+                       sizes: dict, images, towers=None, fit_names=(), only=None,
+                       require_all=False, inferred=(), unseen=None) -> dict:
     """Check, decode and encode the modalities of ``X`` into arrays.
 
     Parameters
     ----------
     X : pandas.DataFrame
     specs : dict
-        Resolved modalities (:func:`resolve_modalities`).
+        ``{name: {"column", "kind"}}``, the kind saying what the model reads:
+        ``"image"`` (pixels), ``"text"`` (token ids) or ``"vector"`` (the
+        cells' vectors, or a tower's features of the cells: ``towers``).
     encoders : dict of str to TextEncoder
         The encoder of each text modality; those named in ``fit_names`` are
         fitted here on the present cells (once every cell is known usable).
     vector_sizes : dict of str to int
         The length of each vector modality; filled in for new ones.
-    size : (int, int)
-        Image size.
+    sizes : dict of str to (int, int)
+        The size of each image modality's images.
     images : callable
         ``images(values, column=, size=, present=)`` returns the uint8 NCHW
         images of a column (black where ``present`` is False), or a lazy
         column that decodes them on access.
+    towers : dict of str to callable or None, default=None
+        For a vector modality read through a frozen tower: ``towers[m](cells)``
+        returns the float32 (n_cells, d) features of its present cells
+        (raising :class:`~skmm.exceptions.InvalidRowsError` for unusable
+        ones).
     fit_names : tuple of str, default=()
     only : list of str or None, default=None
         Prepare only these modalities.
     require_all : bool, default=False
         Every row must hold every prepared modality (else: at least one).
     inferred : collection of str, default=()
-        The modalities whose kind was inferred (:func:`inferred_kinds`): when
-        the images of one of them cannot be read, the error says what was
-        guessed and how to give the kind instead.
+        The modalities inferred to be images (:func:`inferred_kinds`): when
+        the images of one of them cannot be read (as pixels or by a tower),
+        the error says what was guessed and how to give the kind instead.
     unseen : dict or None, default=None
         For fitted encoders: when a dict, tokens that fit did not see keep
         their pretrained vectors (:meth:`TextEncoder.encode_with_unseen`)
@@ -332,21 +420,21 @@ def prepare_modalities(X: pd.DataFrame, specs: dict, *, encoders: dict, vector_s
         kind = spec["kind"]
         if kind == "image":
             def image(m=m, col=col, values=values, mask=mask):
-                try:
-                    out[f"{m}__image"] = images(values, column=col, size=size, present=mask)
-                except InvalidRowsError as err:
-                    hint = _guessed_image_hint(m, col, values) if m in inferred else None
-                    if hint is None:
-                        raise
-                    raise InvalidRowsError(err.report, hints=[hint, *err.hints]) from None
+                with _hinted(m, col, values, inferred):
+                    out[f"{m}__image"] = images(values, column=col, size=sizes[m],
+                                                present=mask)
             checks.append(image)
         elif kind == "text":
             def text(m=m, col=col, present=present):
                 raise_problems(encoders[m].check(present, column=col))
             checks.append(text)
         else:
-            def vector(m=m, col=col, present=present, mask=mask):
-                vectors = load_vectors(present, column=col, length=vector_sizes.get(m))
+            def vector(m=m, col=col, present=present, mask=mask, values=values):
+                if m in (towers or {}):
+                    with _hinted(m, col, values, inferred):
+                        vectors = towers[m](present)
+                else:
+                    vectors = load_vectors(present, column=col, length=vector_sizes.get(m))
                 vector_sizes.setdefault(m, vectors.shape[1] if len(vectors) else None)
                 full = np.zeros((n, vectors.shape[1]), dtype=np.float32)
                 full[mask] = vectors

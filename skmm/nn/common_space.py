@@ -303,21 +303,23 @@ class CommonSpaceNet(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def freeze(self, *, classifier: bool, word_vectors: bool) -> None:
+    def freeze(self, *, classifier: bool, word_vectors=False) -> None:
         """Train only the branches of ``trainable`` and the blocks that refine them.
 
         ``classifier``: also train the classifier (contrastive: the
-        temperature); ``word_vectors``: also the
-        word-vector tables of the trainable branches. A user's image module
-        trains only where it is fine-tuned (:class:`ImageFeatureEncoder`).
+        temperature); ``word_vectors``: also the word-vector tables of the
+        trainable branches (True: of every one; a collection of modality
+        names: of those). A user's image module trains only where it is
+        fine-tuned (:class:`ImageFeatureEncoder`).
         """
         for p in self.parameters():
             p.requires_grad_(False)
         for m in self.trainable:
             branch = self.branches[m]
+            words = word_vectors if isinstance(word_vectors, bool) else m in word_vectors
             for name, p in branch.named_parameters():
                 if not name.startswith("encoder.backbone.") and (
-                        word_vectors or "embedding" not in name):
+                        words or "embedding" not in name):
                     p.requires_grad_(True)
             if isinstance(branch.encoder, ImageFeatureEncoder):
                 branch.encoder.set_trainable(True)
@@ -536,8 +538,9 @@ def _common_rows(ia: torch.Tensor, ib: torch.Tensor):
 
 
 def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
-                 text_encoder="mean", hidden_size=64, n_features=None,
-                 fine_tune_word_vectors=False, image_encoder=None) -> nn.Module:
+                 text_encoder="mean", hidden_size=64, num_layers=1, bidirectional=True,
+                 mean_pooling=False, n_features=None, fine_tune_word_vectors=False,
+                 image_encoder=None) -> nn.Module:
     """Build the encoder of one modality.
 
     Parameters
@@ -549,10 +552,13 @@ def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
         Filters of the three conv blocks (images).
     vectors : array-like of shape (vocabulary, dim)
         Word vectors (texts).
-    text_encoder : {"mean", "gru", "lstm"}
-        Pooled word vectors or a bidirectional recurrent net (texts).
-    hidden_size : int
-        Units of the recurrent net.
+    text_encoder : {"mean", "gru", "lstm", "rnn"}
+        Pooled word vectors or a recurrent net (texts).
+    hidden_size, num_layers : int
+        Units and stacked layers of the recurrent net.
+    bidirectional, mean_pooling : bool
+        A bidirectional recurrent net; the mean of the word vectors joins its
+        state (:class:`~skmm.nn.encoders.RecurrentTextEncoder`).
     n_features : int
         Length of the vectors (vectors).
     fine_tune_word_vectors : bool
@@ -576,7 +582,8 @@ def make_encoder(kind: str, *, image_shape=None, conv_channels=16, vectors=None,
         embedding = word_vector_table(vectors, trainable=fine_tune_word_vectors)
         if text_encoder == "mean":
             return PooledTextEncoder(embedding)
-        return RecurrentTextEncoder(embedding, text_encoder, hidden_size, 1, True)
+        return RecurrentTextEncoder(embedding, text_encoder, hidden_size, num_layers,
+                                    bidirectional, mean_pooling)
     if kind == "vector":
         return VectorEncoder(n_features)
     raise ValueError(f"unknown modality kind {kind!r}")

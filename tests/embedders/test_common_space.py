@@ -6,19 +6,34 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from skmm.datasets import make_shapes
 from skmm.embedders.common_space import CommonSpaceEmbedder
+from skmm.encoders import ConvEncoder, MeanWordEncoder, TextTower
 from skmm.exceptions import InvalidRowsError, MissingColumnError, NonFiniteLossError
 from skmm.metrics import mean_average_precision
 from skmm.nn.common_space import AlignedAttention
 from skmm.nn.losses import semihard_triplet_loss
 from skmm.training import ClassBalancedLoader, TensorDict
 
-TINY = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-            max_epochs=2, batch_size=32, random_state=0,
-            image_encoder="cnn", text_encoder="mean")
+
+def cnn(channels=4):
+    return ConvEncoder(image_size=16, channels=channels)
+
+
+def words(**params):
+    return MeanWordEncoder(vector_size=8, **params)
+
+
+def mods(**extra):
+    """The trained CNN and mean word vectors on image and text, and ``extra`` modalities."""
+    return {"image": ("image", cnn()), "text": ("text", words()), **extra}
+
+
+TINY = dict(modalities=mods(), n_components=8, hidden_size=16, max_epochs=2, batch_size=32,
+            random_state=0)
 
 
 def with_vectors(X, seed=0):
@@ -124,7 +139,8 @@ def test_row_without_any_modality_and_missing_column(X, y):
     with pytest.raises(InvalidRowsError, match=r"\[7\].*no modality present"):
         CommonSpaceEmbedder(**TINY).fit(Xb, y)
     with pytest.raises(MissingColumnError, match="caption"):
-        CommonSpaceEmbedder(**TINY, modalities={"image": "image", "t": "caption"}).fit(X, y)
+        CommonSpaceEmbedder(**{**TINY, "modalities": mods(text=("caption", words()))}
+                            ).fit(X, y)
 
 
 def test_failed_fit_keeps_previous_state(X, y, fitted):
@@ -150,10 +166,10 @@ def test_transform_errors(X, y, fitted):
 
 
 def test_bad_modalities_specs(X, y):
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="'audio' is neither a kind"):
         CommonSpaceEmbedder(modalities={"a": ("image", "audio")}).fit(X, y)
-    with pytest.raises(ValueError, match="unknown option"):
-        CommonSpaceEmbedder(modalities={"a": ("text", "text", {"lang": "fr"})}).fit(X, y)
+    with pytest.raises(ValueError, match=r"\(column, kind\) or \(column, encoder\)"):
+        CommonSpaceEmbedder(modalities={"a": ("text", "text", {"tokenizer": "jieba"})}).fit(X, y)
     with pytest.raises(ValueError, match="reference"):
         CommonSpaceEmbedder(**TINY, strategy="rvs", reference="audio").fit(X, y)
 
@@ -161,7 +177,8 @@ def test_bad_modalities_specs(X, y):
 # ---- modalities --------------------------------------------------------------
 def test_vector_modality_and_bad_vectors(X, y):
     Xv = with_vectors(X)
-    emb = CommonSpaceEmbedder(**TINY, modalities={"image": "image", "v": "vec"}).fit(Xv, y)
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": {"image": ("image", cnn()),
+                                                        "v": "vec"}}).fit(Xv, y)
     assert emb.vector_sizes_ == {"v": 5}
     assert emb.embed(Xv, "v").shape == (len(X), 8)
     Xb = Xv.copy()
@@ -276,11 +293,10 @@ def Xv(X):
 
 
 def test_mcvs_adding_a_modality_keeps_earlier_embeddings_bit_identical(Xv, y):
-    emb = CommonSpaceEmbedder(**TINY, strategy="mcvs",
-                              modalities={"image": "image", "text": "text"}).fit(Xv, y)
+    emb = CommonSpaceEmbedder(**TINY, strategy="mcvs").fit(Xv, y)
     before = {m: emb.embed(Xv, m) for m in ("image", "text")}
     state = {k: v.clone() for k, v in emb.net_.module_.state_dict().items()}
-    emb.set_params(modalities={"image": "image", "text": "text", "v": "vec"})
+    emb.set_params(modalities=mods(v="vec"))  # equal encoders: the same modalities
     emb.partial_fit(Xv, y)
     for m in ("image", "text"):
         np.testing.assert_array_equal(emb.embed(Xv, m), before[m])
@@ -300,26 +316,28 @@ def test_mcvs_adding_a_modality_keeps_earlier_embeddings_bit_identical(Xv, y):
 
 
 def test_rvs_and_cvs_block_counts(Xv, y):
-    mods = {"image": "image", "text": "text", "v": "vec", "cap": "caption"}
-    cvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}, modalities=mods).fit(Xv, y)
+    four = mods(v="vec", cap=("caption", words()))
+    cvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": four}).fit(Xv, y)
     assert len(cvs.attention_blocks_) == 4 * 3 // 2
-    rvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}, modalities=mods, strategy="rvs",
-                              reference="text").fit(Xv, y)
+    rvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": four},
+                              strategy="rvs", reference="text").fit(Xv, y)
     assert len(rvs.attention_blocks_) == 4
     assert rvs.attention_blocks_[0] == ("text", "text", ("text",))
     assert all(a == "text" for a, _, _ in rvs.attention_blocks_)
 
 
 def test_rvs_stagewise_freezes_the_reference(Xv, y):
-    emb = CommonSpaceEmbedder(**TINY, strategy="rvs",
-                              modalities={"image": "image", "v": "vec"}).fit(Xv, y)
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": {"image": ("image", cnn()),
+                                                        "v": "vec"}},
+                              strategy="rvs").fit(Xv, y)
     assert emb.reference_ == "image" and len(emb.attention_blocks_) == 2
     ref = emb.embed(Xv, "image")
     vec = emb.embed(Xv, "v")
     emb.partial_fit(Xv, y)  # after the first stage the reference is frozen
     np.testing.assert_array_equal(emb.embed(Xv, "image"), ref)
     assert not np.array_equal(emb.embed(Xv, "v"), vec)
-    emb.set_params(modalities={"image": "image", "v": "vec", "text": "text"})
+    emb.set_params(modalities={"image": ("image", cnn()), "v": "vec",
+                               "text": ("text", words())})
     emb.partial_fit(Xv, y)
     assert len(emb.attention_blocks_) == 3
     assert emb.attention_blocks_[-1] == ("image", "text", ("text",))
@@ -332,13 +350,16 @@ def test_rvs_stagewise_freezes_the_reference(Xv, y):
 
 def test_partial_fit_rules(X, y, fitted):
     emb = pickle.loads(pickle.dumps(fitted))
-    emb.set_params(modalities={"image": "image", "text": "text", "c": "color"})
+    emb.set_params(modalities=mods(c=("color", words())))
     with pytest.raises(ValueError, match="strategy='cvs'"):
         emb.partial_fit(X, y)
-    emb.set_params(modalities={"image": "image", "text": ("text", "text",
-                                                          {"tokenizer": "jieba"})})
-    with pytest.raises(ValueError, match="cannot change"):
+    # a trained modality's encoder settings cannot change: they would not act
+    emb.set_params(modalities=mods(text=("text", words(tokenizer="jieba"))))
+    with pytest.raises(ValueError, match="'text' changed .* cannot change"):
         emb.partial_fit(X, y)
+    emb.set_params(modalities=mods(text=("caption", words())))
+    with pytest.raises(ValueError, match="cannot change"):
+        emb.partial_fit(X.assign(caption=X["text"]), y)
     # unfitted: partial_fit is fit
     fresh = CommonSpaceEmbedder(**TINY).partial_fit(X, y)
     np.testing.assert_array_equal(fresh.transform(X), fitted.transform(X))
@@ -379,7 +400,8 @@ def test_cross_modal_retrieval_far_above_chance():
     X = make_shapes(240, image_size=16, label="color", random_state=0)
     X_test = make_shapes(120, image_size=16, label="color", random_state=1)
     emb = CommonSpaceEmbedder(**{**TINY, "max_epochs": 12, "n_components": 16, "lr": 3e-3,
-                                 "hidden_size": 32, "conv_channels": 8}).fit(X, X["label"])
+                                 "hidden_size": 32, "modalities": mods(image=("image", cnn(8)))}
+                              ).fit(X, X["label"])
     y_test = X_test["label"].to_numpy()
     q, g = emb.embed(X_test, "image"), emb.embed(X_test, "text")
     rng = np.random.default_rng(0)
@@ -390,12 +412,17 @@ def test_cross_modal_retrieval_far_above_chance():
 
 
 def test_paper_preset():
+    from skmm.embedders.common_space import PAPER_PRESET
+
     emb = CommonSpaceEmbedder.paper(max_epochs=1)
     params = emb.get_params()
     assert params["n_components"] == 512 and params["batch_size"] == 128
-    assert (params["gamma1"], params["gamma2"], params["gamma3"]) == (0.25, 0.25, 0.5)
-    assert params["margin_intra"] == params["margin_inter"] == 1.0 and params["lr"] == 1e-3
-    assert params["max_epochs"] == 1
+    assert params["gammas"] == (0.25, 0.25, 0.5) and params["margins"] == (1.0, 1.0)
+    assert params["lr"] == 1e-3 and params["max_epochs"] == 1
+    # the thesis' encoders: the CNN and the mean of the word vectors, cloned
+    image, text = params["modalities"]["image"][1], params["modalities"]["text"][1]
+    assert isinstance(image, ConvEncoder) and isinstance(text, MeanWordEncoder)
+    assert image is not PAPER_PRESET["modalities"]["image"][1]
 
 
 # ---- modality kinds inferred from the cells ------------------------------------
@@ -403,15 +430,19 @@ def test_captions_ending_in_jpg_are_text_and_a_wrong_guess_says_how_to_override(
         X, y, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     captions = X.assign(text=X["text"] + ".jpg")
+    inferred = {**TINY, "modalities": {"image": ("image", cnn()), "text": "text"}}
     with pytest.warns(UserWarning, match="taken as text"):
-        emb = CommonSpaceEmbedder(**TINY).fit(captions, y)
-    assert emb.modalities_["text"]["kind"] == "text"
+        emb = CommonSpaceEmbedder(**inferred).fit(captions, y)
+    assert emb.modalities_["text"] == {"column": "text", "kind": "text"}
+    assert isinstance(emb.encoders_["text"], TextTower)  # the default encoder of texts
     # one-word names ending in .jpg look like files: the error says what was guessed
     named = X.assign(name=[f"item{i}.jpg" for i in range(len(X))])
     with pytest.raises(InvalidRowsError, match=r"modality 'name' was taken as images .*"
                                                r"modalities=\{'name': \('name', 'text'\)"):
-        CommonSpaceEmbedder(**TINY, modalities={"image": "image", "name": "name"}).fit(named, y)
-    emb = CommonSpaceEmbedder(**TINY, modalities={"image": "image", "name": ("name", "text")})
+        CommonSpaceEmbedder(**{**TINY, "modalities": {"image": ("image", cnn()),
+                                                       "name": "name"}}).fit(named, y)
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": {"image": ("image", cnn()),
+                                                         "name": ("name", words())}})
     emb.fit(named, y)
     # the input features are the columns read; transform takes any other column
     assert emb.feature_names_in_.tolist() == ["image", "name"] and emb.n_features_in_ == 2
@@ -434,10 +465,220 @@ def test_fused_cross_entropy_is_that_of_the_rows_mean_embedding():
     assert torch.allclose(net._fused_cross_entropy(out, y), expected, atol=1e-6)
 
 
-def test_lr_auto_is_lower_with_a_tower():
-    assert CommonSpaceEmbedder(image_encoder="cnn", text_encoder="mean")._learning_rate() == 1e-3
-    assert CommonSpaceEmbedder(image_encoder="cnn")._learning_rate() == 3e-4  # USE text
-    assert CommonSpaceEmbedder(text_encoder="mean")._learning_rate() == 3e-4  # the image tower
-    assert CommonSpaceEmbedder()._learning_rate() == 3e-4  # the defaults: both towers
-    assert CommonSpaceEmbedder(image_encoder="efficientnet_lite0", fine_tune_image_encoder=True,
-                               lr=0.01)._learning_rate() == 0.01
+@pytest.mark.parametrize(("modalities", "labelled", "lr_"), [
+    (mods(), True, 1e-3),  # trained encoders
+    (mods(text=("text", "use")), True, 3e-4),  # a frozen tower, with labels
+    (mods(text=("text", "use")), False, 1e-3),  # ... without
+])
+def test_lr_auto_is_lower_with_a_tower_and_labels(X, y, modalities, labelled, lr_):
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": 1})
+    emb.fit(X, y) if labelled else emb.fit(X)
+    assert emb.lr_ == lr_ and emb.net_.lr == lr_
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": 1}, lr=0.01)
+    assert emb.fit(X, y).net_.lr == 0.01
+
+
+# ---- one encoder per modality ----------------------------------------------------
+ZH = {"red": "红色的", "green": "绿色的", "blue": "蓝色的", "orange": "橙色的",
+      "purple": "紫色的"}
+
+
+@pytest.fixture(scope="module")
+def bilingual(X):
+    shapes = {"circle": "圆形", "square": "正方形", "triangle": "三角形"}
+    return X.assign(text_zh=[ZH[c] + shapes.get(s, "形状") for c, s in zip(X["color"],
+                                                                          X["shape"])])
+
+
+def test_the_issue_example_one_encoder_per_modality(bilingual, y):
+    from skmm.encoders import ImageTower, RecurrentTextEncoder
+
+    zh = RecurrentTextEncoder(tokenizer="jieba", vector_size=8, hidden_size=8, num_layers=1)
+    emb = CommonSpaceEmbedder(
+        modalities={"image": ("image", ImageTower(image_size=32)), "en": ("text", TextTower()),
+                    "zh": ("text_zh", zh)}, **{k: v for k, v in TINY.items()
+                                                if k != "modalities"}).fit(bilingual, y)
+    fitted = emb.encoders_
+    assert isinstance(fitted["image"], ImageTower) and fitted["image"].image_size_ == (32, 32)
+    assert isinstance(fitted["en"], TextTower) and fitted["zh"] is not zh  # a fitted clone
+    assert fitted["zh"].mean_pooling_ is False  # "auto": Word2Vec trained in fit
+    assert emb.vector_sizes_ == {"image": 1280, "en": 512}
+    assert set(emb.tokenizers_) == {"zh"} and "红色" in emb.tokenizers_["zh"].vocabulary_.stoi
+    assert emb.modalities_["zh"] == {"column": "text_zh", "kind": "text"}
+    assert emb.lr_ == 3e-4  # towers, with labels
+    assert emb.embed(bilingual, "zh").shape == (len(bilingual), 8)
+    idx, _ = emb.retrieve(bilingual.iloc[:3], "zh", bilingual, "image", k=2)
+    assert idx.shape == (3, 2)
+
+
+def test_a_word_encoder_splitting_chinese_as_english_is_refused(bilingual, y):
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(zh=("text_zh", words()))})
+    with pytest.raises(ValueError, match=r"modality 'zh': most texts of column 'text_zh' are "
+                                         r"Chinese.*MeanWordEncoder\(tokenizer='english'\)"
+                                         r".*tokenizer='jieba'"):
+        emb.fit(bilingual, y)
+    assert not hasattr(emb, "net_")
+
+
+def test_recurrent_encoder_settings_act_and_its_decoder_settings_raise(X, y):
+    from skmm.encoders import RecurrentTextEncoder
+
+    text = RecurrentTextEncoder(vector_size=8, cell="lstm", hidden_size=6, num_layers=3,
+                                bidirectional=False, mean_pooling=True, fine_tune=True)
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(text=("text", text)),
+                                 "max_epochs": 1}).fit(X, y)
+    encoder = emb.net_.module_.branches["text"].encoder
+    rnn = encoder.rnn
+    assert isinstance(rnn, torch.nn.LSTM) and rnn.hidden_size == 6 and rnn.num_layers == 3
+    assert not rnn.bidirectional and encoder.mean_pooling
+    assert encoder.out_features == 6 + 8 and encoder.embedding.weight.requires_grad
+    for setting in (dict(bow_weight=0.5), dict(text_loss="mse"), dict(word_dropout=0.1),
+                    dict(mean_vector_weight=1.0)):
+        name = next(iter(setting))
+        bad = RecurrentTextEncoder(vector_size=8, **setting)
+        with pytest.raises(ValueError, match=rf"modalities\['text'\]=RecurrentTextEncoder\("
+                                             rf"{name}=.*does not act on .*{name}"):
+            CommonSpaceEmbedder(**{**TINY, "modalities": mods(text=("text", bad))}).fit(X, y)
+
+
+def test_encoder_settings_act(X, y):
+    base = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}).fit(X, y).transform(X)
+    for changed in (mods(image=("image", cnn(channels=3))),
+                    mods(image=("image", ConvEncoder(image_size=12, channels=4))),
+                    mods(text=("text", words(fine_tune=False))),
+                    mods(text=("text", words(max_length=2)))):
+        Z = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": changed}
+                                ).fit(X, y).transform(X)
+        assert not np.allclose(Z, base)
+
+
+@pytest.mark.parametrize(("modalities", "match"), [
+    ({"text": ("text", "tfidf")}, r"modalities\['text'\]=TextMatrix\(...\) is not taken by "
+                                  r"CommonSpaceEmbedder; it takes TextTower, MeanWordEncoder, "
+                                  r"RecurrentTextEncoder"),
+    ({"image": ("image", TextTower())}, "the encoder TextTower reads text cells, but column "
+                                        "'image' holds image cells"),
+    ({"image": ("image", "passthrough")}, "the encoder 'passthrough' reads vector cells"),
+    ({"image": ("image", 42)}, "the second item must be a kind"),
+])
+def test_a_wrong_encoder_for_a_column_is_refused(X, y, modalities, match):
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(**modalities)})
+    with pytest.raises(ValueError, match=match):
+        emb.fit(X, y)
+
+
+def test_two_towers_on_one_column_must_agree(X, y):
+    from skmm.encoders import ImageTower
+
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(
+        a=("image", ImageTower()), b=("image", ImageTower(image_size=32)))})
+    with pytest.raises(ValueError, match="'a' and 'b' read column 'image' through different"):
+        emb.fit(X, y)
+
+
+def test_modalities_is_one_parameter_for_clone_pickle_and_grid_search(X, y, fitted):
+    emb = CommonSpaceEmbedder(**TINY)
+    params = emb.get_params(deep=True)
+    assert params["modalities"] is TINY["modalities"]
+    assert not any(k.startswith("modalities__") for k in params)  # a dict: no nested params
+    copy = clone(emb)
+    image = copy.get_params()["modalities"]["image"][1]
+    assert image is not TINY["modalities"]["image"][1] and image.get_params() == cnn().get_params()
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.transform(X), fitted.transform(X))
+    assert again.encoders_["image"].get_params() == fitted.encoders_["image"].get_params()
+    candidates = [mods(), mods(image=("image", cnn(channels=2)))]
+    grid = GridSearchCV(CommonSpaceEmbedder(**{**TINY, "max_epochs": 1}),
+                        {"modalities": candidates}, cv=2).fit(X, y)
+    assert grid.best_params_["modalities"] in candidates
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+def test_a_users_module_per_modality_pickles(X, y):
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4), torch.nn.AdaptiveAvgPool2d(1),
+                                 torch.nn.Flatten())
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(image=("image", module))}).fit(X, y)
+    assert emb.encoders_["image"].fine_tune is False  # a module is a frozen ModuleEncoder
+    again = pickle.loads(pickle.dumps(emb))
+    np.testing.assert_array_equal(again.transform(X), emb.transform(X))
+    assert isinstance(clone(emb).modalities["image"][1], torch.nn.Sequential)
+
+
+def test_a_fine_tuned_module_trains_at_its_own_rate(X, y):
+    from skmm.encoders import ModuleEncoder
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=4),
+                                 torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    tuned = ModuleEncoder(module, image_size=16, fine_tune=True, lr=1e-4)
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": mods(image=("image", tuned))}).fit(X, y)
+    rates = sorted(g["lr"] for g in emb.net_.optimizer_.param_groups)
+    assert rates == [1e-4, emb.lr_]
+    copy = emb.net_.module_.branches["image"].encoder.backbone
+    assert not torch.equal(copy[0].weight.detach().cpu(), module[0].weight)
+
+
+# ---- every setting acts, or the fit says why not -----------------------------------
+@pytest.mark.parametrize(("params", "match"), [
+    (dict(reference="text"), r"reference='text'\) names the reference modality of "
+                             r"strategy='rvs'; strategy='cvs' has none"),
+    (dict(attention=False, partner_dropout=0.2), "attention=False builds none"),
+    (dict(triplet_weight=0.0, gammas=(0.5, 0.25, 0.5)), "triplet_weight=0 switches them off"),
+    (dict(modalities={"image": ("image", cnn())}, gammas=(0.25, 0.5, 0.5)),
+     "modalities has one"),
+    (dict(modalities={"image": ("image", cnn())}, attention=False),
+     "one modality has no attention block"),
+    (dict(gammas=(0.5, 0.5)), r"gammas must be a tuple of 3 non-negative numbers"),
+    (dict(margins=(1.0, -1.0)), r"margins must be a tuple of 2 non-negative numbers"),
+])
+def test_a_setting_that_would_not_act_is_refused(X, y, params, match):
+    with pytest.raises(ValueError, match=match):
+        CommonSpaceEmbedder(**{**TINY, **params}).fit(X, y)
+
+
+@pytest.mark.slow
+def test_every_parameter_acts(X, y):
+    """Each non-infrastructure parameter, set to another valid value, changes the output."""
+    def output(**params):
+        emb = CommonSpaceEmbedder(**{**TINY, "max_epochs": 3, **params}).fit(X, y)
+        return np.concatenate([emb.transform(X).ravel(), [emb.score(X, y)]])
+
+    base = output()
+    changes = dict(n_components=6, hidden_size=12, dropout=0.1, attention=False,
+                   partner_dropout=0.0, ce_weight=0.5, triplet_weight=2.0,
+                   gammas=(1.0, 0.25, 0.5), margins=(0.2, 0.3), items_per_class=2, map_k=3,
+                   max_epochs=2, batch_size=16, lr=0.01, validation_fraction=0.2,
+                   random_state=1, strategy="rvs",
+                   modalities=mods(text=("text", MeanWordEncoder(vector_size=6))))
+    for name, value in changes.items():
+        Z = output(**{name: value})
+        assert Z.shape != base.shape or not np.allclose(Z, base), name
+
+
+def test_stages_train_with_the_loss_settings_of_the_time(Xv, y):
+    emb = CommonSpaceEmbedder(**TINY, strategy="mcvs").fit(Xv, y)
+    emb.set_params(modalities=mods(v="vec"), ce_weight=0.5, margins=(0.5, 0.5))
+    emb.partial_fit(Xv, y)
+    module = emb.net_.module_
+    assert module.ce_weight == 0.5 and module.margin_inter == 0.5
+    emb.set_params(n_components=4, modalities=mods(v="vec", c=("caption", words())))
+    with pytest.raises(ValueError, match="n_components=4 differs from the trained space's 8"):
+        emb.partial_fit(Xv, y)
+    assert list(emb.modalities_) == ["image", "text", "v"]
+
+
+@pytest.mark.parametrize(("modalities", "steps"), [
+    ({"v": ("vec", "vector"), "t": ("text", "use")}, "vectors"),  # fixed vectors only
+    ({"v": ("vec", "passthrough"), "t": ("text", words())}, None),  # a trained encoder
+    (mods(), None),
+])
+def test_auto_cap_and_lr_read_the_encoders_of_the_modalities(modalities, steps):
+    from skmm._params import AUTO_VECTOR_STEPS
+
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": "auto"})
+    emb._fit_state = emb._resolve_auto()  # the kinds given: resolved before the data
+    try:
+        assert emb._auto_steps() == (AUTO_VECTOR_STEPS if steps else None)
+        assert emb._learning_rate() == (3e-4 if "t" in modalities and steps else 1e-3)
+    finally:
+        del emb._fit_state

@@ -8,11 +8,18 @@ from sklearn.model_selection import train_test_split
 
 from skmm import CommonSpaceEmbedder
 from skmm.datasets import make_shapes
+from skmm.embedders.common_space import SUPERVISED_ONLY
+from skmm.encoders import ConvEncoder, MeanWordEncoder
 from skmm.metrics import paired_retrieval_table, recall_at_k
 
-SMALL = dict(image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-             max_epochs=3, batch_size=32, random_state=0, n_threads=1)
-TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use")
+
+def mods(**extra):
+    return {"image": ("image", ConvEncoder(image_size=16, channels=4)),
+            "text": ("text", MeanWordEncoder(vector_size=8)), **extra}
+
+
+SMALL = dict(modalities=mods(), n_components=8, hidden_size=16, max_epochs=3, batch_size=32,
+             random_state=0, n_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +93,9 @@ def test_same_seed_same_space(fitted, X):
      "at least 2 modalities"),
 ])
 def test_without_pairs_there_is_nothing_to_learn(X, make_X, message):
-    modalities = {"image": "image"} if message == "at least 2 of them" else None
+    modalities = ({"image": mods()["image"]} if message == "at least 2 of them" else mods())
     with pytest.raises(ValueError, match=message):
-        CommonSpaceEmbedder(modalities=modalities, **SMALL).fit(make_X(X))
+        CommonSpaceEmbedder(**{**SMALL, "modalities": modalities}).fit(make_X(X))
 
 
 def test_a_failed_unlabelled_fit_keeps_the_fitted_state(X):
@@ -103,8 +110,7 @@ def test_partial_fit_adds_a_modality_on_the_pairs(X):
     X = X.assign(caption2=X["text"].str.upper())
     emb = CommonSpaceEmbedder(strategy="mcvs", **SMALL).fit(X)
     before = emb.embed(X, "image")
-    emb.set_params(modalities={"image": "image", "text": "text",
-                               "shout": ("caption2", "text")})
+    emb.set_params(modalities=mods(shout=("caption2", MeanWordEncoder(vector_size=8))))
     emb.partial_fit(X)
     assert emb.objective_ == "contrastive"
     assert list(emb.modalities_) == ["image", "text", "shout"]
@@ -121,8 +127,34 @@ def test_held_out_captions_are_found_far_above_chance():
 
     data = load_emoji(image_size=64).sample(600, random_state=0)
     train, test = train_test_split(data, test_size=200, random_state=0)
-    emb = CommonSpaceEmbedder(**TOWERS, max_epochs=30, random_state=0, n_threads=2).fit(train)
+    emb = CommonSpaceEmbedder(max_epochs=30, random_state=0, n_threads=2).fit(train)  # towers
     image, text = emb.embed(test, "image"), emb.embed(test, "text")
     chance = 10 / len(test)
     assert recall_at_k(image, text, k=10) > 6 * chance
     assert recall_at_k(text, image, k=10) > 6 * chance
+
+
+NOT_DEFAULT = {"ce_weight": 0.5, "triplet_weight": 2.0, "gammas": (0.5, 0.25, 0.5),
+               "margins": (0.5, 1.0), "items_per_class": 2, "attention": False,
+               "partner_dropout": 0.2}
+
+
+@pytest.mark.parametrize("name", SUPERVISED_ONLY)
+def test_a_setting_that_acts_only_with_labels_is_refused_without_them(X, name):
+    emb = CommonSpaceEmbedder(**SMALL, **{name: NOT_DEFAULT[name]})
+    with pytest.raises(ValueError, match=rf"CommonSpaceEmbedder\({name}=.*acts only with "
+                                         r"labels.*fit\(X\) without y"):
+        emb.fit(X)
+    assert not hasattr(emb, "net_")
+    emb.fit(X, X["label"])  # with labels it acts
+    fitted = CommonSpaceEmbedder(**SMALL).fit(X)
+    fitted.set_params(**{name: NOT_DEFAULT[name]})
+    with pytest.raises(ValueError, match="acts only with labels"):
+        fitted.partial_fit(X)
+
+
+def test_without_labels_map_k_still_acts_on_a_labelled_score(fitted, X):
+    # score(X, y) of a space learned from pairs is the class mAP@map_k
+    scores = {k: fitted.set_params(map_k=k).score(X, X["label"]) for k in (3, 50)}
+    fitted.set_params(map_k=50)
+    assert scores[3] != scores[50]

@@ -22,7 +22,7 @@ CRVAE = dict(n_components=4, fusion_size=16, max_epochs=3, batch_size=16, random
 MMEDA = dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
              max_epochs=3, batch_size=16, random_state=0, **TOWERS)
 COMMON_SPACE = dict(n_components=8, hidden_size=16, max_epochs=3, batch_size=32,
-                    random_state=0, **TOWERS)
+                    random_state=0)  # each modality's default encoder: the towers
 EMBEDDERS = {"crvae": (CRVAEEmbedder, CRVAE), "mmeda": (MMEDAEmbedder, MMEDA),
              "common_space": (CommonSpaceEmbedder, COMMON_SPACE)}
 
@@ -60,9 +60,10 @@ def test_towers_give_the_model_their_vectors(name, fitted, X):
     assert Z.shape == (len(X), emb.n_components) and Z.dtype == np.float32
     assert np.isfinite(Z).all()
     if name == "common_space":
-        assert {s["tower"] for s in emb.modalities_.values()} == {"efficientnet_lite0", "use"}
-        assert all(s["kind"] == "vector" for s in emb.modalities_.values())
-        assert sorted(emb.vector_sizes_.values()) == [512, 1280]
+        assert isinstance(emb.encoders_["image"], ImageTower)
+        assert isinstance(emb.encoders_["text"], TextTower)
+        assert [s["kind"] for s in emb.modalities_.values()] == ["image", "text"]
+        assert emb.vector_sizes_ == {"image": 1280, "text": 512} and emb.tokenizers_ == {}
     else:
         assert isinstance(emb.image_encoder_, ImageTower)
         assert isinstance(emb.text_encoder_, TextTower)
@@ -153,7 +154,15 @@ def test_tower_features_are_standardised_on_the_training_rows(name, fitted, X):
     assert np.allclose(z.std(0)[raw.std(0) > 1e-3], 1, atol=1e-3)
 
 
-@pytest.mark.parametrize("cls", [CRVAEEmbedder, MMEDAEmbedder, CommonSpaceEmbedder])
+def test_the_common_space_defaults_are_the_towers(fitted):
+    assert CommonSpaceEmbedder().get_params()["modalities"] is None  # each kind's default
+    assert {m: type(e) for m, e in fitted["common_space"].encoders_.items()} == {
+        "image": ImageTower, "text": TextTower}
+    paper = CommonSpaceEmbedder.paper().get_params()["modalities"]
+    assert isinstance(paper["image"][1], ConvEncoder) and paper["text"][1] != "use"
+
+
+@pytest.mark.parametrize("cls", [CRVAEEmbedder, MMEDAEmbedder])
 def test_the_defaults_are_the_towers(cls):
     params = cls().get_params()
     assert params["image_encoder"] == "efficientnet_lite0" and params["text_encoder"] == "use"

@@ -3,15 +3,25 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from skmm.datasets import make_shapes
+from skmm.encoders import (
+    ImageTower,
+    MeanWordEncoder,
+    ModuleEncoder,
+    RecurrentTextEncoder,
+    TextTower,
+)
 from skmm.exceptions import InvalidRowsError, MissingColumnError
 from skmm.inputs import TextEncoder, load_images
 from skmm.inputs.modalities import (
     KINDS,
+    encoder_kind,
     infer_kind,
     inferred_kinds,
+    mostly_cjk,
     parse_modalities,
     prepare_modalities,
     resolve_modalities,
@@ -30,39 +40,81 @@ def X():
     return X
 
 
-def test_resolve_modalities_infers_kinds_and_tokenizers(X):
+def test_resolve_modalities_infers_kinds_and_keeps_encoders(X):
+    tower, words = ImageTower(image_size=24), MeanWordEncoder(tokenizer="jieba")
     specs = resolve_modalities({"img": "image", "en": "text", "v": "vec", "zh": "zh",
-                                "cap": ("caption", "text", {"tokenizer": "jieba"}),
-                                "d": {"column": "text", "tokenizer": "english"}}, X)
+                                "cap": ("caption", "text"), "t": ("image", tower),
+                                "w": ("zh", words), "c": ("image", "cnn"),
+                                "p": ("vec", "passthrough")}, X)
     assert specs["img"] == {"column": "image", "kind": "image"}
-    assert specs["en"] == {"column": "text", "kind": "text", "tokenizer": "english"}
+    assert specs["en"] == {"column": "text", "kind": "text"}
     assert specs["v"] == {"column": "vec", "kind": "vector"}
-    assert specs["zh"]["tokenizer"] == "jieba"
-    assert specs["cap"]["tokenizer"] == "jieba"
-    assert specs["d"] == {"column": "text", "kind": "text", "tokenizer": "english"}
+    assert specs["zh"] == {"column": "zh", "kind": "text"}  # no tokenizer: the encoder's
+    assert specs["cap"] == {"column": "caption", "kind": "text"}
+    assert specs["t"] == {"column": "image", "kind": "image", "encoder": tower}
+    assert specs["w"]["encoder"] is words and specs["w"]["kind"] == "text"
+    assert specs["c"] == {"column": "image", "kind": "image", "encoder": "cnn"}
+    assert specs["p"] == {"column": "vec", "kind": "vector", "encoder": "passthrough"}
     assert list(resolve_modalities(["image", "text"], X)) == ["image", "text"]
     assert list(resolve_modalities(None, X)) == ["image", "text"]
     with pytest.raises(MissingColumnError, match="'audio'.*named in modalities"):
         resolve_modalities({"a": "audio"}, X)
 
 
+def test_mostly_cjk(X):
+    assert mostly_cjk(X["zh"]) and not mostly_cjk(X["text"])
+    assert not mostly_cjk(pd.Series([None, 3.0]))
+
+
+@pytest.mark.parametrize(("modalities", "match"), [
+    ({"v": ("text", "vector")}, r"the kind 'vector' reads vector cells, but column 'text' "
+                                r"holds text cells .*\('text', 'text'\)"),
+    ({"v": ("text", "passthrough")}, "the encoder 'passthrough' reads vector cells"),
+    ({"t": ("vec", TextTower())}, "the encoder TextTower reads text cells, but column 'vec' "
+                                  "holds vector cells"),
+    ({"i": ("vec", "image")}, "holds vector cells"),
+])
+def test_a_kind_the_cells_cannot_have_is_refused(X, modalities, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_modalities(modalities, X)
+
+
+def test_strings_may_be_texts_or_image_paths_whatever_the_encoder(X):
+    # strings are not checked against an image or text encoder: the loaders report them
+    paths = pd.DataFrame({"p": ["a.png", "b.png"]})
+    assert resolve_modalities({"i": ("text", "cnn")}, X)["i"]["kind"] == "image"
+    assert resolve_modalities({"t": ("p", "text")}, paths)["t"]["kind"] == "text"
+    assert resolve_modalities({"t": ("p", TextTower())}, paths)["t"]["kind"] == "text"
+
+
 def test_parse_modalities_normalises_without_data():
     assert parse_modalities(None) == {"image": {"column": "image"}, "text": {"column": "text"}}
     assert parse_modalities(["a", "b"]) == {"a": {"column": "a"}, "b": {"column": "b"}}
     assert parse_modalities({"m": ("col", None)}) == {"m": {"column": "col"}}
-    assert parse_modalities({"m": {"kind": "vector"}}) == {"m": {"column": "m", "kind": "vector"}}
-    assert parse_modalities({"m": ("c", "text", {"tokenizer": "jieba"})}) == {
-        "m": {"column": "c", "kind": "text", "tokenizer": "jieba"}}
+    assert parse_modalities({"m": ("col", "vector")}) == {"m": {"column": "col", "kind": "vector"}}
+    assert parse_modalities({"m": ("c", "use")}) == {
+        "m": {"column": "c", "kind": "text", "encoder": "use"}}
+    module = torch.nn.Identity()
+    assert parse_modalities({"m": ("c", module)})["m"] == {"column": "c", "kind": "image",
+                                                         "encoder": module}
+
+
+def test_encoder_kind():
+    assert encoder_kind("passthrough") == "vector"
+    assert [encoder_kind(s) for s in ("efficientnet_lite0", "cnn")] == ["image", "image"]
+    assert {encoder_kind(s) for s in ("use", "mean", "recurrent", "tfidf")} == {"text"}
+    assert encoder_kind(RecurrentTextEncoder()) == "text"
+    assert encoder_kind(ModuleEncoder(torch.nn.Identity())) == "image"
 
 
 @pytest.mark.parametrize(("modalities", "match"), [
     ({}, "modalities is empty"),
     ({"a|b": "x"}, "without '\\|' or '__'"),
     ({"a__b": "x"}, "without"),
-    ({"a": ("image", "audio")}, "kind must be one of"),
-    ({"a": ("text", "text", {"lang": "fr"})}, "unknown option"),
-    ({"a": ("text", "text", "jieba")}, "third item must be a dict"),
-    ({"a": ("image", "image", {"tokenizer": "jieba"})}, "tokenizer is an option of text"),
+    ({"a": ("image", "audio")}, r"'audio' is neither a kind .* nor an encoder shortcut"),
+    ({"a": ("text", "text", {"tokenizer": "jieba"})}, r"\(column, kind\) or \(column, encoder\)"),
+    ({"a": {"column": "text", "kind": "text"}}, "expected a column name"),
+    ({"a": ("text", 3)}, "the second item must be a kind .* got int"),
     ({"a": 3}, "expected a column name"),
 ])
 def test_parse_modalities_errors(modalities, match):
@@ -127,8 +179,7 @@ def test_image_paths_by_shape_or_by_existence(tmp_path, monkeypatch):
 
 def test_inferred_kinds():
     assert inferred_kinds(None) == ["image", "text"]
-    assert inferred_kinds({"a": ("x", "text"), "b": "y", "c": {"column": "z", "kind": "image"}}
-                          ) == ["b"]
+    assert inferred_kinds({"a": ("x", "text"), "b": "y", "c": ("z", "cnn")}) == ["b"]
 
 
 def _prepare(X, specs, inferred):
@@ -138,7 +189,8 @@ def _prepare(X, specs, inferred):
     def images(values, *, column, size, present):
         return load_images(values[present], column=column, size=size)
 
-    return prepare_modalities(X, specs, encoders=encoders, vector_sizes={}, size=(4, 4),
+    sizes = {m: (4, 4) for m, s in specs.items() if s["kind"] == "image"}
+    return prepare_modalities(X, specs, encoders=encoders, vector_sizes={}, sizes=sizes,
                               images=images, fit_names=tuple(encoders), inferred=inferred)
 
 
