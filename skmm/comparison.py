@@ -309,7 +309,7 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         make_tfidf_pca_fusion,
     )
     from skmm.embedders.crvae import CRVAEEmbedder
-    from skmm.encoders import ConvEncoder, RecurrentTextEncoder, TextMatrix
+    from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
     from skmm.inputs import ImageLoader, MeanWordVectors
 
     skipped = {} if skipped is None else skipped
@@ -390,12 +390,11 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
     if common is not None:
         for label, words in [("common space (supervised)", "word2vec"),
                              ("common space (wordllama)", "wordllama")]:
+            modalities = {"image": ("image", ConvEncoder(image_size=min(size, 32))),
+                          "en": ("text", MeanWordEncoder(word_vectors=words))}
             out.append(Contender(label, both,
-                                 common(modalities={"image": "image", "en": "text"},
-                                        image_size=min(size, 32), n_components=k,
-                                        max_epochs=cfg["common_epochs"], word_vectors=words,
-                                        random_state=seed, image_encoder="cnn",
-                                        text_encoder="mean"),
+                                 common(modalities=modalities, n_components=k,
+                                        max_epochs=cfg["common_epochs"], random_state=seed),
                                  supervised=True, cross_modal=("image", "en")))
     # the embedders' defaults: both pretrained towers (max_epochs="auto" caps CRVAE and
     # MMEDA at 400 optimiser steps on them)

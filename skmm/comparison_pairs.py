@@ -45,8 +45,7 @@ def paired_contenders(*, random_state: int = 0) -> list[tuple[str, Callable]]:
     return [
         ("CCA of the towers (64 dims)", lambda: TowerCCA()),
         ("common space (pairs, towers)",
-         lambda: CommonSpaceEmbedder(image_encoder="efficientnet_lite0", text_encoder="use",
-                                     random_state=random_state)),
+         lambda: CommonSpaceEmbedder(random_state=random_state)),  # the towers: the defaults
     ]
 
 
