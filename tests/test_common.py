@@ -105,8 +105,8 @@ from sklearn.utils.validation import check_is_fitted
 
 import skmm
 import skmm.baselines
-import skmm.inputs
 import skmm.encoders
+import skmm.inputs
 import skmm.towers
 from skmm.datasets import make_shapes
 from skmm.exceptions import MissingColumnError
@@ -123,7 +123,8 @@ FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vecto
               max_epochs=2, batch_size=16, random_state=0)
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
-SMALL = dict(n_image_components=5, vector_size=8, random_state=0)
+SMALL = dict(n_image_components=5, text_encoder=skmm.encoders.TextMatrix("word2vec", vector_size=8),
+             random_state=0)
 
 
 # the defaults read the pretrained towers; these select the trained CNN and word encoders

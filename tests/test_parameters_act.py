@@ -40,9 +40,13 @@ from skmm.encoders import (
 #: Parameters that change where and how fast a model trains, not what it computes:
 #: the embedders' infrastructure (skmm._params.INFRASTRUCTURE: device, precision,
 #: scaling, checkpoints, threads, seed, verbosity; random_state is tested in
-#: test_common.py) and the towers' batch, device, precision, threads, disk cache and
-#: verbosity. A tower's ``encoder`` has one valid value (one tower of each kind ships).
+#: test_common.py), MMEDA's ``column_batch_size`` (a memory bound), and the towers'
+#: batch, device, precision, threads, disk cache and verbosity. A tower's ``encoder``
+#: has one valid value (one tower of each kind ships).
 EXEMPT = set(INFRASTRUCTURE) | {
+    # MMEDA's and AutoencoderMF's: the columns of the text matrix per step of its
+    # column autoencoder, a bound on memory (the same model in exact arithmetic)
+    "column_batch_size"} | {
     f"{prefix}__{name}" for prefix in ("image_encoder", "text_encoder")
     for name in ("batch_size", "device", "precision", "n_threads", "memory", "verbose",
                  "encoder")}
@@ -65,6 +69,11 @@ def words(**settings):
     return RecurrentTextEncoder(**{**small, **settings})
 
 
+def short_texts():
+    """The sentence tower reading at most 6 words, so that its windows act on captions."""
+    return TextTower(max_words=6)
+
+
 def backbone(seed):
     torch.manual_seed(seed)
     return TinyBackbone()
@@ -77,7 +86,8 @@ CRVAE_OWN = {"image_col": "image2", "text_col": "text2", "image_encoder": "cnn",
              "kl_warmup": 2, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
              "validation_fraction": 0.25}
 IMAGE_TOWER = {"image_encoder__image_size": 64, "image_encoder__column": "elsewhere"}
-TEXT_TOWER = {"text_encoder__max_words": 2, "text_encoder__column": "elsewhere"}
+TEXT_TOWER = {"text_encoder__max_words": 2, "text_encoder__windows": 1,
+              "text_encoder__column": "elsewhere"}
 CNN = {"image_encoder__image_size": 8, "image_encoder__channels": 2}
 RECURRENT = {"text_encoder__tokenizer": str.split, "text_encoder__word_vectors": "wordllama",
              "text_encoder__word_vector_dims": 64, "text_encoder__vector_size": 4,
@@ -88,6 +98,16 @@ RECURRENT = {"text_encoder__tokenizer": str.split, "text_encoder__word_vectors":
              "text_encoder__fine_tune": True, "text_encoder__text_loss": "mse",
              "text_encoder__word_dropout": 0.5, "text_encoder__bow_weight": 0.0,
              "text_encoder__mean_vector_weight": 1.0}
+MMEDA = dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
+             max_epochs=2, batch_size=16, random_state=0)
+MMEDA_OWN = {"image_col": "image2", "text_col": "text2", "variant": "I", "image_encoder": "cnn",
+             "text_encoder": "tfidf", "n_components": 3, "image_code": 4, "text_code": 4,
+             "hidden_size": 8, "fusion_size": 8, "fused_image": False,
+             "normalize_terms": False, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
+             "validation_fraction": 0.25}
+TEXT_MATRIX = {"text_encoder__features": "word2vec", "text_encoder__tokenizer": str.split,
+               "text_encoder__word_vectors": "wordllama", "text_encoder__word_vector_dims": 64,
+               "text_encoder__vector_size": 4, "text_encoder__max_features": 5}
 MODULE = {"image_encoder__module": TinyBackbone(width=5), "image_encoder__image_size": 8,
           "image_encoder__fine_tune": False, "image_encoder__lr": 0.05}
 
@@ -102,13 +122,22 @@ class Case:
 CASES = {
     # the defaults, the towers, given as objects so that their settings are parameters
     "CRVAEEmbedder": Case(lambda: skmm.CRVAEEmbedder(**CRVAE, image_encoder=ImageTower(),
-                                                     text_encoder=TextTower()),
+                                                     text_encoder=short_texts()),
                           {**CRVAE_OWN, **IMAGE_TOWER, **TEXT_TOWER}),
     "CRVAEEmbedder[cnn]": Case(lambda: skmm.CRVAEEmbedder(
         **CRVAE, image_encoder=ConvEncoder(image_size=16, channels=4), text_encoder=words()),
         {**CNN, **RECURRENT}),
+    "MMEDAEmbedder": Case(lambda: skmm.MMEDAEmbedder(**MMEDA, image_encoder=ImageTower(),
+                                                     text_encoder=short_texts()),
+                          {**MMEDA_OWN, **IMAGE_TOWER, **TEXT_TOWER}),
+    "MMEDAEmbedder[cnn]": Case(lambda: skmm.MMEDAEmbedder(
+        **MMEDA, image_encoder=ConvEncoder(image_size=16, channels=4), text_encoder=TextMatrix()),
+        {**CNN, **TEXT_MATRIX}),
+    "MMEDAEmbedder[module]": Case(lambda: skmm.MMEDAEmbedder(
+        **MMEDA, image_encoder=ModuleEncoder(backbone(0), image_size=16, fine_tune=True)),
+        MODULE),
     "TowerCCA": Case(lambda: skmm.baselines.TowerCCA(
-        n_components=2, pca_components=4, image_encoder=ImageTower(), text_encoder=TextTower()),
+        n_components=2, pca_components=4, image_encoder=ImageTower(), text_encoder=short_texts()),
         {"image_col": "image2", "text_col": "text2", "n_components": 3, "pca_components": 6,
          **IMAGE_TOWER, **TEXT_TOWER}),
     "TowerCCA[shortcuts]": Case(lambda: skmm.baselines.TowerCCA(n_components=2,
@@ -146,7 +175,8 @@ def outcome(case, est, X):
     except ValueError as err:
         return "raised", str(err)
     out = est.transform(X) if hasattr(est, "transform") else est.predict_proba(X)
-    return "output", (np.asarray(out, dtype=np.float64), est.score(X, X["label"]))
+    score = est.score(X, X["label"]) if hasattr(est, "score") else None
+    return "output", (np.asarray(out, dtype=np.float64), score)
 
 
 def differs(a, b) -> bool:
