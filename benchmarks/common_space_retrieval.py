@@ -22,9 +22,9 @@ dropped; the rest is split 70/30, stratified by subgroup. Written to
    modalities.
 
 Every model trains its own CNN and mean-pools fine-tuned Word2Vec vectors
-(``image_encoder="cnn", text_encoder="mean"``, pinned: the embedder's defaults
-are now the frozen pretrained towers; ``benchmarks/paired_retrieval.py`` and
-``benchmarks/towers.py`` measure those).
+(each modality's encoder: ``ConvEncoder`` and ``MeanWordEncoder``, pinned: the
+embedder's defaults are the frozen pretrained towers;
+``benchmarks/paired_retrieval.py`` and ``benchmarks/towers.py`` measure those).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from sklearn.pipeline import make_pipeline
 
 from skmm.datasets import load_emoji
 from skmm.embedders.common_space import CommonSpaceEmbedder
+from skmm.encoders import ConvEncoder, MeanWordEncoder
 from skmm.inputs import english_tokenize, jieba_tokenize
 from skmm.metrics import mean_average_precision, retrieval_table
 from skmm.training import ClassBalancedLoader, TensorDict
@@ -56,9 +57,16 @@ from _common import epoch_overhead, machine  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 K = 50
-THREE = {"image": "image", "en": "text", "zh": ("text_zh", "text", {"tokenizer": "jieba"})}
-TWO = {k: THREE[k] for k in ("image", "en")}
+THREE = ("image", "en", "zh")
 PAIRS = [(q, g) for q in THREE for g in THREE if q != g]
+
+
+def modalities(image_size, names=THREE):
+    """The thesis's encoders: the CNN at ``image_size``, mean word vectors (jieba for zh)."""
+    specs = {"image": ("image", ConvEncoder(image_size=image_size)),
+             "en": ("text", MeanWordEncoder()),
+             "zh": ("text_zh", MeanWordEncoder(tokenizer="jieba"))}
+    return {m: specs[m] for m in names}
 
 
 def load(image_size, min_items, quick):
@@ -198,11 +206,11 @@ def main():
     start = time.perf_counter()
     train, test, info = load(args.image_size, args.min_items, args.quick)
     # the CNN and mean word vectors, not the defaults (the frozen pretrained towers)
-    settings = dict(image_encoder="cnn", text_encoder="mean",
-                    image_size=args.image_size, n_components=args.n_components,
+    settings = dict(n_components=args.n_components,
                     hidden_size=args.hidden_size, lr=args.lr, max_epochs=args.epochs,
                     batch_size=128, items_per_class=4, device=args.device,
                     random_state=args.seed)
+    three, two = modalities(args.image_size), modalities(args.image_size, ("image", "en"))
     y_train = train["subgroup"]
 
     tables, fit_s, stage_s = {}, {}, {}
@@ -221,12 +229,12 @@ def main():
         print(f"{name}: {fit_s[name]:.0f} s", flush=True)
         return emb
 
-    cvs = run("CVS", CommonSpaceEmbedder(**settings), [THREE])
-    run("CVS, no attention", CommonSpaceEmbedder(**settings, attention=False), [THREE])
+    cvs = run("CVS", CommonSpaceEmbedder(**settings), [three])
+    run("CVS, no attention", CommonSpaceEmbedder(**settings, attention=False), [three])
     mcvs = run("M-CVS (image+en, then zh)", CommonSpaceEmbedder(**settings, strategy="mcvs"),
-               [TWO, THREE])
+               [two, three])
     run("RVS (image reference; image+en, then zh)",
-        CommonSpaceEmbedder(**settings, strategy="rvs", reference="image"), [TWO, THREE])
+        CommonSpaceEmbedder(**settings, strategy="rvs", reference="image"), [two, three])
     t = time.perf_counter()
     tables["linear CCA (per pair)"] = cca_table(train, test, 32, args.seed)
     fit_s["linear CCA (per pair)"] = time.perf_counter() - t
@@ -249,9 +257,10 @@ def main():
         f"({info['dropped_rows']} rows), leaving {info['rows']} emoji in {info['classes']} "
         f"classes; stratified split: {info['train']} train, {info['test']} held out. "
         f"Queries and gallery are the held-out rows.", "",
-        "Model: `CommonSpaceEmbedder(image_encoder=\"cnn\", text_encoder=\"mean\", "
+        "Model: `CommonSpaceEmbedder` with the encoders `ConvEncoder(image_size="
+        f"{args.image_size})` and `MeanWordEncoder()` (`tokenizer=\"jieba\"` for zh), "
         f"n_components={args.n_components}, "
-        f"hidden_size={args.hidden_size}, image_size={args.image_size}, lr={args.lr}, "
+        f"hidden_size={args.hidden_size}, lr={args.lr}, "
         f"max_epochs={args.epochs}, batch_size=128, items_per_class=4)`, the thesis's loss "
         "weights and margins (gammas 0.25/0.25/0.5, margins 1.0), mean-pooled fine-tuned "
         f"Word2Vec vectors; {args.n_components} dimensions instead of the thesis's 512 to fit "

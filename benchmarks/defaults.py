@@ -56,7 +56,8 @@ def contenders():
          MMEDAEmbedder(image_encoder="cnn", text_encoder="tfidf", **COMMON), False),
         ("MMEDA-II, today (towers)", MMEDAEmbedder(**COMMON), False),
         ("common space, before (CNN + mean Word2Vec)",
-         CommonSpaceEmbedder(image_encoder="cnn", text_encoder="mean", **SPACE), True),
+         CommonSpaceEmbedder(**{**SPACE, "modalities": {"image": ("image", "cnn"),
+                                                        "en": ("text", "mean")}}), True),
         ("common space, today (towers)", CommonSpaceEmbedder(**SPACE), True),
     ]
 

@@ -12,10 +12,11 @@ predict, score, loss history) are saved to an ``.npz`` file.
 absolute difference, and exits non-zero when anything differs.
 
 The three embedders are pinned to the trained CNN and word-based text
-encoders (``image_encoder="cnn"`` and ``text_encoder="auto"``, or ``"mean"``
-for the common space; MMEDA's as encoder objects: a ``ConvEncoder`` and
-``TextMatrix()``, TF-IDF), the defaults before the pretrained towers became
-them, so that files recorded before that change still compare.
+encoders (``image_encoder="cnn"`` and ``text_encoder="auto"``; MMEDA's as
+encoder objects: a ``ConvEncoder`` and ``TextMatrix()``, TF-IDF; the common
+space's per modality: a ``ConvEncoder`` and a ``MeanWordEncoder``), the
+defaults before the pretrained towers became them, so that files recorded
+before that change still compare.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from skmm.baselines import (
     TextSVMClassifier,
 )
 from skmm.datasets import make_shapes
-from skmm.encoders import ConvEncoder, TextMatrix
+from skmm.encoders import ConvEncoder, MeanWordEncoder, TextMatrix
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 
 NET = dict(max_epochs=2, batch_size=16, random_state=0)
@@ -48,7 +49,9 @@ SMALL = dict(n_image_components=5, text_encoder=TextMatrix("word2vec", vector_si
 #: The encoders recorded: the trained CNN and the word-based text encoders
 #: (not the defaults, the frozen pretrained towers).
 CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
-CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")  # the common space
+#: The common space's, per modality: the CNN and the mean of the word vectors.
+CLASSIC_SPACE = {"image": ("image", ConvEncoder(image_size=16, channels=4)),
+                 "text": ("text", MeanWordEncoder(vector_size=8))}
 MMEDA_CLASSIC = dict(image_encoder=ConvEncoder(image_size=16, channels=4),
                      text_encoder=TextMatrix())  # MMEDA: the CNN and TF-IDF
 
@@ -73,14 +76,13 @@ def estimators():
                                                 validation_fraction=0.25, **MMEDA_CLASSIC,
                                                 **NET),
          "embedder"),
-        ("CommonSpaceEmbedder", CommonSpaceEmbedder(image_size=16, n_components=8,
-                                                    hidden_size=16, conv_channels=4,
-                                                    vector_size=8, **CLASSIC_SPACE,
+        ("CommonSpaceEmbedder", CommonSpaceEmbedder(CLASSIC_SPACE, n_components=8,
+                                                    hidden_size=16,
                                                     **{**NET, "batch_size": 32}),
          "supervised"),
         ("CommonSpaceEmbedder-mcvs", CommonSpaceEmbedder(
-            image_size=16, n_components=8, hidden_size=16, conv_channels=4, vector_size=8,
-            strategy="mcvs", **CLASSIC_SPACE, **{**NET, "batch_size": 32}), "supervised"),
+            CLASSIC_SPACE, n_components=8, hidden_size=16, strategy="mcvs",
+            **{**NET, "batch_size": 32}), "supervised"),
         ("TextSVMClassifier", TextSVMClassifier(), "classifier"),
         ("ImageCNNClassifier", ImageCNNClassifier(image_size=16, channels=(4, 8), hidden_size=16,
                                                   **NET), "classifier"),

@@ -13,8 +13,8 @@ held-out names by cosine similarity (and the other way round): recall@1, 5,
 10 and the median rank of the glyph's own name (chance: R@10 = 0.016,
 median rank 319), averaged over the folds. Baseline: CCA to 64 dims of the
 frozen towers' features after a PCA to 128 each (:class:`skmm.baselines.TowerCCA`).
-The common space: ``CommonSpaceEmbedder(image_encoder="efficientnet_lite0",
-text_encoder="use").fit(X)`` without ``y`` (symmetric InfoNCE, learned
+The common space: ``CommonSpaceEmbedder().fit(X)`` (each modality's default
+encoder: ``ImageTower`` and ``TextTower``) without ``y`` (symmetric InfoNCE, learned
 temperature), at its defaults unless the row says otherwise. "3 folds" is
 the wall time of the three fits and evaluations with the towers' features
 already cached (they are computed once per process, before the table).
@@ -37,13 +37,13 @@ from sklearn.model_selection import KFold  # noqa: E402
 from skmm import CommonSpaceEmbedder  # noqa: E402
 from skmm.baselines import TowerCCA  # noqa: E402
 from skmm.datasets import load_emoji  # noqa: E402
-from skmm.metrics import paired_retrieval_table  # noqa: E402
 from skmm.encoders import ImageTower, TextTower  # noqa: E402
+from skmm.metrics import paired_retrieval_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2
-TOWERS = dict(image_encoder="efficientnet_lite0", text_encoder="use", random_state=0,
-              n_threads=THREADS)
+#: The common space's seed and threads; its modalities' default encoders are the towers.
+TOWERS = dict(random_state=0, n_threads=THREADS)
 
 
 def contenders():

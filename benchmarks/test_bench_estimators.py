@@ -28,7 +28,8 @@ EPOCHS = dict(max_epochs=2, random_state=SEED)
 #: The embedders' encoders timed: the trained CNN and the word-based text
 #: encoders (not the defaults, the frozen pretrained towers).
 CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
-CLASSIC_SPACE = dict(image_encoder="cnn", text_encoder="mean")  # the common space
+#: The common space's, per modality: the CNN at 32 pixels and mean word vectors.
+CLASSIC_SPACE = {"image": ("image", "cnn"), "en": ("text", "mean")}
 #: MMEDA's: the CNN at 32 pixels and TF-IDF (the shortcuts of ConvEncoder() and TextMatrix()).
 MMEDA_CLASSIC = dict(image_encoder="cnn", text_encoder="tfidf")
 
@@ -77,8 +78,7 @@ ESTIMATORS = {
     "EarlyFusion": (lambda: _get("skmm.baselines.factorization", "EarlyFusion")(
         random_state=SEED), "embedder"),
     "CommonSpaceEmbedder": (lambda: _get("skmm.embedders.common_space", "CommonSpaceEmbedder")(
-        modalities={"image": "image", "en": "text"}, image_size=32, n_components=16,
-        **CLASSIC_SPACE, **EPOCHS),
+        modalities=CLASSIC_SPACE, n_components=16, **EPOCHS),
         "supervised"),
 }
 
