@@ -116,7 +116,7 @@ class GalleryIndex:
         Neighbours per node of the graph (faiss's ``M``): more is a better
         recall for more memory (``8 * hnsw_m`` bytes per row) and a slower
         build.
-    ef_construction : int, default=80
+    ef_construction : int, default=40
         The candidate list of the build: more is a better graph, built
         more slowly.
     ef_search : int, default=128
@@ -162,7 +162,7 @@ class GalleryIndex:
     """
 
     def __init__(self, method="exact", *, auto_rows=AUTO_HNSW_ROWS, hnsw_m=32,
-                 ef_construction=80, ef_search=128, n_threads=None, working_memory=None):
+                 ef_construction=40, ef_search=128, n_threads=None, working_memory=None):
         self.method = method
         self.auto_rows = auto_rows
         self.hnsw_m = hnsw_m
