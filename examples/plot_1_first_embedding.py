@@ -29,10 +29,10 @@ X[["text", "text_zh", "group", "subgroup"]].head()
 # ----------------
 # The common space is supervised: it learns from classes, here the emoji
 # groups, and places a picture and a name of the same group close to each
-# other. At its defaults (``image_encoder="efficientnet_lite0"``,
-# ``text_encoder="use"``) both modalities enter as the frozen towers'
-# features, computed once per cell (a second fit reads them from
-# :data:`skmm.towers.feature_cache`).
+# other. At its defaults (each modality's encoder is the tower of its kind:
+# :class:`~skmm.encoders.ImageTower` and :class:`~skmm.encoders.TextTower`)
+# both modalities enter as the frozen towers' features, computed once per
+# cell (a second fit reads them from :data:`skmm.towers.feature_cache`).
 from skmm import CommonSpaceEmbedder
 
 emb = CommonSpaceEmbedder(

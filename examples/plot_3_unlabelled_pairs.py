@@ -36,8 +36,8 @@ print(len(X_train), "training pairs,", len(X_test), "held-out pairs")
 # %%
 # Fit without ``y``
 # -----------------
-# The towers are the defaults (``image_encoder="efficientnet_lite0"``,
-# ``text_encoder="use"``).
+# The towers are the modalities' default encoders
+# (:class:`~skmm.encoders.ImageTower`, :class:`~skmm.encoders.TextTower`).
 from skmm import CommonSpaceEmbedder
 
 emb = CommonSpaceEmbedder(

@@ -5,10 +5,12 @@ Chinese text: the multilingual sentence encoder or jieba
 :func:`~skmm.datasets.load_emoji` carries a Chinese name for every emoji
 (``text_zh``). A text column in Chinese can enter an embedder in two ways:
 
-* ``text_encoder="use"`` (the default): the multilingual Universal Sentence
-  Encoder reads Chinese (one of its 16 languages) with its own tokenizer;
-* word vectors over ``tokenizer="jieba"`` segments: jieba cuts the text into
-  words and Word2Vec learns their vectors from your texts.
+* :class:`~skmm.encoders.TextTower` (a text column's default encoder): the
+  multilingual Universal Sentence Encoder reads Chinese (one of its 16
+  languages) with its own tokenizer;
+* word vectors over jieba segments (:class:`~skmm.encoders.MeanWordEncoder`
+  with ``tokenizer="jieba"``): jieba cuts the text into words and Word2Vec
+  learns their vectors from your texts.
 
 We fit the common space on the pictures and their Chinese names both ways,
 score cross-modal retrieval on held-out emoji, and query pictures with
@@ -34,19 +36,21 @@ for zh, en in X[["text_zh", "text"]].values[[0, 45, 120, 200]]:
 # %%
 # Two ways to read the Chinese names
 # ----------------------------------
-# The modalities are declared by name. ``("text_zh", "text", {"tokenizer":
-# "jieba"})`` reads the column ``text_zh`` as text, segmented by jieba; the
-# image goes through EfficientNet-Lite0 (the default) in both models.
+# The modalities are declared by name, each a column and its encoder:
+# ``("text_zh", MeanWordEncoder(tokenizer="jieba"))`` reads the column
+# ``text_zh`` as the mean of the vectors of its jieba segments; a column given
+# alone gets the default encoder of its kind (the towers). The image goes
+# through EfficientNet-Lite0 (:class:`~skmm.encoders.ImageTower`) in both models.
 from skmm import CommonSpaceEmbedder
+from skmm.encoders import MeanWordEncoder, TextTower
 
-common = dict(image_encoder="efficientnet_lite0", n_components=32, max_epochs=20,
-              random_state=0)
+common = dict(n_components=32, max_epochs=20, random_state=0)
 models = {
     "USE (multilingual)": CommonSpaceEmbedder(
-        modalities={"image": "image", "zh": "text_zh"}, text_encoder="use", **common),
+        modalities={"image": "image", "zh": ("text_zh", TextTower())}, **common),
     "jieba + Word2Vec": CommonSpaceEmbedder(
-        modalities={"image": "image", "zh": ("text_zh", "text", {"tokenizer": "jieba"})},
-        text_encoder="mean", **common),
+        modalities={"image": "image", "zh": ("text_zh", MeanWordEncoder(tokenizer="jieba"))},
+        **common),
 }
 scores = {}
 for name, model in models.items():

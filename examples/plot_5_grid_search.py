@@ -25,7 +25,7 @@ y = X["group"]
 # The width of the space and the dropout of its branches, three folds:
 # 4 candidates x 3 folds = 12 fits, plus the refit on all rows. The
 # embedder reads the emoji through its default pretrained towers
-# (``image_encoder="efficientnet_lite0"``, ``text_encoder="use"``), whose
+# (:class:`~skmm.encoders.ImageTower`, :class:`~skmm.encoders.TextTower`), whose
 # features are computed once per cell and shared by every fit.
 from sklearn.model_selection import GridSearchCV
 

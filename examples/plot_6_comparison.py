@@ -21,8 +21,7 @@ from skmm.datasets import load_emoji
 
 emoji = load_emoji(image_size=32)
 X = emoji.groupby("group").head(40).reset_index(drop=True)
-space = CommonSpaceEmbedder(image_encoder="efficientnet_lite0", text_encoder="use",
-                            n_components=32, max_epochs=15, random_state=0)
+space = CommonSpaceEmbedder(n_components=32, max_epochs=15, random_state=0)  # the towers
 contenders = tower_contenders()[:3] + [
     Contender("common space (towers)", "image + text", space, supervised=True,
               heads=("LogisticRegression",), cross_modal=("image", "text")),
