@@ -10,9 +10,9 @@ Two models, each trained once per configuration with the same seed:
 * ``paper``: ``CRVAEEmbedder.paper()`` (120x200 images, 2-layer bidirectional
   LSTM(512), fusion 4000, latent 1000, batch 16) on ``--paper-rows`` rows of
   ``make_shapes``;
-* ``default``: ``CRVAEEmbedder(image_encoder="cnn", text_encoder="auto")``
-  (64x64 images, batch 64: the trained CNN and recurrent path at its
-  defaults, pinned: the embedder's own defaults are now the frozen
+* ``default``: ``CRVAEEmbedder(image_encoder=ConvEncoder(image_size=64),
+  text_encoder="recurrent")`` (64x64 images, batch 64: the trained CNN and
+  recurrent path at its defaults, pinned: the embedder's own defaults are now the frozen
   pretrained towers) on ``--default-rows`` rows.
 
 Configurations (joined with ``+``): ``fp32``, ``bf16`` (``precision="bf16"``:
@@ -141,13 +141,15 @@ def options(config: str) -> dict:
 
 def build(model: str, config: str):
     from skmm import CRVAEEmbedder
+    from skmm.encoders import ConvEncoder
 
     kwargs = {"max_epochs": 1, "random_state": 0, "device": "cpu", "verbose": 0,
               **options(config)}
     if model == "paper":
         return CRVAEEmbedder.paper(**kwargs)
     # the CNN and recurrent path, not the defaults (the frozen pretrained towers)
-    return CRVAEEmbedder(image_encoder="cnn", text_encoder="auto", **kwargs)
+    return CRVAEEmbedder(image_encoder=ConvEncoder(image_size=64), text_encoder="recurrent",
+                         **kwargs)
 
 
 def fp32_quality(emb, X, dataset) -> dict:

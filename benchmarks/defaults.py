@@ -39,6 +39,7 @@ from towers import _cell, _features, evaluate  # noqa: E402
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder  # noqa: E402
 from skmm.datasets import load_emoji  # noqa: E402
+from skmm.encoders import ConvEncoder  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2
@@ -49,8 +50,9 @@ SPACE = dict(modalities={"image": "image", "en": "text"}, **COMMON)
 def contenders():
     """(name, estimator, supervised)."""
     return [
-        ("CRVAE, before (CNN + GRU, trained)",
-         CRVAEEmbedder(image_encoder="cnn", text_encoder="auto", **COMMON), False),
+        ("CRVAE, before (CNN + GRU, trained)",  # its CNN read 64 pixels
+         CRVAEEmbedder(image_encoder=ConvEncoder(image_size=64), text_encoder="recurrent",
+                       **COMMON), False),
         ("CRVAE, today (towers)", CRVAEEmbedder(**COMMON), False),
         ("MMEDA-II, before (CNN + TF-IDF)",
          MMEDAEmbedder(image_encoder="cnn", text_encoder="tfidf", **COMMON), False),

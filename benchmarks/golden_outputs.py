@@ -12,11 +12,11 @@ predict, score, loss history) are saved to an ``.npz`` file.
 absolute difference, and exits non-zero when anything differs.
 
 The three embedders are pinned to the trained CNN and word-based text
-encoders (``image_encoder="cnn"`` and ``text_encoder="auto"``; MMEDA's as
-encoder objects: a ``ConvEncoder`` and ``TextMatrix()``, TF-IDF; the common
-space's per modality: a ``ConvEncoder`` and a ``MeanWordEncoder``), the
-defaults before the pretrained towers became them, so that files recorded
-before that change still compare.
+encoders, as encoder objects (CRVAE's: a ``ConvEncoder`` and a
+``RecurrentTextEncoder`` over Word2Vec; MMEDA's: a ``ConvEncoder`` and
+``TextMatrix()``, TF-IDF; the common space's per modality: a ``ConvEncoder``
+and a ``MeanWordEncoder``), the defaults before the pretrained towers became
+them, so that files recorded before that change still compare.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from skmm.baselines import (
     TextSVMClassifier,
 )
 from skmm.datasets import make_shapes
-from skmm.encoders import ConvEncoder, MeanWordEncoder, TextMatrix
+from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
 
 NET = dict(max_epochs=2, batch_size=16, random_state=0)
@@ -48,7 +48,9 @@ SMALL = dict(n_image_components=5, text_encoder=TextMatrix("word2vec", vector_si
              random_state=0)
 #: The encoders recorded: the trained CNN and the word-based text encoders
 #: (not the defaults, the frozen pretrained towers).
-CLASSIC = dict(image_encoder="cnn", text_encoder="auto")  # CRVAE and MMEDA
+#: CRVAE's: the CNN and the recurrent net over Word2Vec.
+CRVAE_CLASSIC = dict(image_encoder=ConvEncoder(image_size=16, channels=4),
+                     text_encoder=RecurrentTextEncoder(hidden_size=8, vector_size=8))
 #: The common space's, per modality: the CNN and the mean of the word vectors.
 CLASSIC_SPACE = {"image": ("image", ConvEncoder(image_size=16, channels=4)),
                  "text": ("text", MeanWordEncoder(vector_size=8))}
@@ -59,13 +61,10 @@ MMEDA_CLASSIC = dict(image_encoder=ConvEncoder(image_size=16, channels=4),
 def estimators():
     """(name, estimator, kind) of every public estimator, tiny and seeded."""
     return [
-        ("CRVAEEmbedder", CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4,
-                                        hidden_size=8, fusion_size=16, vector_size=8, **CLASSIC,
-                                        **NET),
+        ("CRVAEEmbedder", CRVAEEmbedder(n_components=4, fusion_size=16, **CRVAE_CLASSIC, **NET),
          "embedder"),
-        ("CRVAEEmbedder-valid", CRVAEEmbedder(image_size=16, n_components=4, conv_channels=4,
-                                              hidden_size=8, fusion_size=16, vector_size=8,
-                                              validation_fraction=0.25, **CLASSIC, **NET),
+        ("CRVAEEmbedder-valid", CRVAEEmbedder(n_components=4, fusion_size=16,
+                                              validation_fraction=0.25, **CRVAE_CLASSIC, **NET),
          "embedder"),
         ("MMEDAEmbedder-II", MMEDAEmbedder(n_components=4, image_code=8, text_code=8,
                                            hidden_size=16, fusion_size=16, **MMEDA_CLASSIC,

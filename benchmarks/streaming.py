@@ -14,8 +14,8 @@ the peak RSS of the training process and of the largest worker, and writes
 
 The model is deliberately small (the question is the data path, not the
 model); both modes see the same batches, so they train the same weights. It
-is the trained CNN and recurrent text path (``image_encoder="cnn",
-text_encoder="auto"``), pinned: the embedder's defaults are now the frozen
+is the trained CNN and recurrent text path (``ConvEncoder`` and
+``RecurrentTextEncoder``), pinned: the embedder's defaults are now the frozen
 pretrained towers, whose features of each image are computed once per process
 rather than decoded batch by batch in every epoch.
 """
@@ -34,11 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skmm.encoders import ConvEncoder, RecurrentTextEncoder
+
 RESULTS = Path(__file__).parent / "results"
 SIZE = (120, 200)
-MODEL = dict(image_encoder="cnn", text_encoder="auto", image_size=SIZE, n_components=16,
-             conv_channels=8, hidden_size=16, fusion_size=64, vector_size=16, max_epochs=1,
-             random_state=0)
+MODEL = dict(image_encoder=ConvEncoder(image_size=SIZE, channels=8),
+             text_encoder=RecurrentTextEncoder(hidden_size=16, vector_size=16), n_components=16,
+             fusion_size=64, max_epochs=1, random_state=0)
 
 
 def write_files(folder: Path, rows: int) -> pd.DataFrame:

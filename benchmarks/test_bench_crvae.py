@@ -3,7 +3,7 @@
 Keep a reference with ``pytest benchmarks --benchmark-only --benchmark-json
 benchmarks/results/benchmark.json`` and compare a change against it with
 ``--benchmark-compare``. The model is the trained CNN and recurrent text path
-(``image_encoder="cnn", text_encoder="auto"``), pinned: the defaults are now
+(``ConvEncoder(image_size=32)`` and ``RecurrentTextEncoder()``), pinned: the defaults are now
 the frozen pretrained towers, which these timings do not follow.
 """
 
@@ -11,9 +11,10 @@ import pytest
 
 from skmm import CRVAEEmbedder
 from skmm.datasets import make_shapes
+from skmm.encoders import ConvEncoder, RecurrentTextEncoder
 
-PARAMS = dict(image_encoder="cnn", text_encoder="auto", image_size=32, n_components=16,
-              max_epochs=2, batch_size=64, random_state=0)
+PARAMS = dict(image_encoder=ConvEncoder(image_size=32), text_encoder=RecurrentTextEncoder(),
+              n_components=16, max_epochs=2, batch_size=64, random_state=0)
 
 
 @pytest.fixture(scope="module")
