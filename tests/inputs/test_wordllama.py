@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skmm.encoders import ConvEncoder, RecurrentTextEncoder, TextMatrix
 from skmm.inputs import MeanWordVectors, TextEncoder, TextFeatures
 from skmm.inputs import tokenizers as tok_module
 from skmm.inputs.tokenizers import (
@@ -220,9 +221,14 @@ print(json.dumps({"wordllama": "wordllama" in sys.modules, "torch": "torch" in s
 
 # ---- the estimators that read text ----------------------------------------------------
 
-TINY_CRVAE = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8,
-                  fusion_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0,
-                  image_encoder="cnn", text_encoder="auto")
+#: A tiny CRVAE on the CNN; each test gives it a recurrent text encoder (``_recurrent``).
+TINY_CRVAE = dict(image_encoder=ConvEncoder(image_size=16, channels=4), n_components=4,
+                  fusion_size=16, max_epochs=1, batch_size=16, device="cpu", random_state=0)
+
+
+def _recurrent(**words):
+    """The tiny CRVAE's recurrent text encoder with these word settings."""
+    return RecurrentTextEncoder(hidden_size=8, **words)
 
 
 def test_encode_with_unseen_reads_the_wheel(offline):
@@ -276,7 +282,8 @@ def test_crvae_fits_and_verbalizes_subwords(shapes):
     torch = pytest.importorskip("torch")
     from skmm import CRVAEEmbedder
 
-    emb = CRVAEEmbedder(word_vectors="wordllama", word_vector_dims=64, **TINY_CRVAE)
+    emb = CRVAEEmbedder(text_encoder=_recurrent(word_vectors="wordllama", word_vector_dims=64),
+                        **TINY_CRVAE)
     Z = emb.fit_transform(shapes)
     assert Z.shape == (32, 4) and np.isfinite(Z).all()
     assert emb.word_vectors_.shape == (len(emb.vocabulary_), 64)
@@ -298,7 +305,8 @@ def test_crvae_refuses_jieba_with_wordllama(shapes):
     from skmm import CRVAEEmbedder
 
     with pytest.raises(ValueError, match="own subword tokenizer"):
-        CRVAEEmbedder(word_vectors="wordllama", tokenizer="jieba", **TINY_CRVAE).fit(shapes)
+        CRVAEEmbedder(text_encoder=_recurrent(word_vectors="wordllama", tokenizer="jieba"),
+                      **TINY_CRVAE).fit(shapes)
 
 
 @pytest.mark.parametrize("name", ["MMEDAEmbedder", "CommonSpaceEmbedder",
@@ -312,9 +320,11 @@ def test_estimators_take_wordllama(name, shapes):
                 word_vectors="wordllama", word_vector_dims=64)
     if name == "MMEDAEmbedder":
         # the mean of the word vectors as the text matrix (the default is TF-IDF)
-        est = skmm.MMEDAEmbedder(n_components=4, conv_channels=4, image_code=8, text_code=8,
-                                 hidden_size=16, fusion_size=16, text_encoder="word2vec",
-                                 **tiny)
+        est = skmm.MMEDAEmbedder(
+            image_encoder=ConvEncoder(image_size=16, channels=4),
+            text_encoder=TextMatrix("word2vec", word_vectors="wordllama", word_vector_dims=64),
+            n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_size=16,
+            max_epochs=1, batch_size=16, device="cpu", random_state=0)
         assert est.fit_transform(shapes).shape == (32, 4)
         assert est.text_features_.words_.encoder_.vector_size_ == 64
     elif name == "CommonSpaceEmbedder":
@@ -345,7 +355,9 @@ def test_models_read_unseen_words(name, shapes):
     X["image"] = [shapes["image"].iloc[0]] * 2
     X["text"] = ["zebra okapi", "volcano lava"]  # no piece of these is in the shape captions
     if name == "CRVAEEmbedder":
-        est = skmm.CRVAEEmbedder(**{**TINY_CRVAE, **tiny}).fit(shapes)
+        words = _recurrent(word_vectors=tiny["word_vectors"],
+                           word_vector_dims=tiny["word_vector_dims"])
+        est = skmm.CRVAEEmbedder(text_encoder=words, **TINY_CRVAE).fit(shapes)
         run = est.transform
     elif name == "CommonSpaceEmbedder":
         est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
