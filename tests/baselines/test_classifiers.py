@@ -18,14 +18,24 @@ from skmm.baselines import (
     TextSVMClassifier,
     make_tfidf_pca_fusion,
 )
+from skmm.baselines.neural import LSTM_SETTINGS
 from skmm.datasets import make_shapes
+from skmm.encoders import RecurrentTextEncoder
 from skmm.exceptions import InvalidRowsError
 from skmm.inputs import ImageLoader
 
 CNN = dict(image_size=16, channels=(4, 8), hidden_size=16, max_epochs=2, batch_size=16,
            random_state=0)
-FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vector_size=8,
-              max_epochs=2, batch_size=16, random_state=0)
+
+
+def lstm(**settings):
+    """The late fusion's LSTM (text_encoder=None) with other settings."""
+    return RecurrentTextEncoder(**{**LSTM_SETTINGS, **settings})
+
+
+FUSION = dict(image_size=16, channels=(4, 8), dense_size=8,
+              text_encoder=lstm(hidden_size=8, vector_size=8), max_epochs=2, batch_size=16,
+              random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +148,19 @@ def test_tfidf_pca_fusion_names_a_missing_column(X, y):
         make_tfidf_pca_fusion(n_components=5).fit(X.drop(columns=["text"]), y)
 
 
+@pytest.mark.parametrize("setting", [{"sublinear_tf": False}, {"stop_words": None},
+                                     {"ngram_range": (1, 1)}, {"min_df": 2}])
+def test_text_svm_acts_on_each_tfidf_setting(setting):
+    """Each TF-IDF setting changes the decision function (sublinear_tf on texts that
+    repeat a word: the shapes' captions never do)."""
+    X = make_shapes(60, label="mood", random_state=0)
+    X = X.assign(text=X["text"] + " " + X["mood"] + " " + X["mood"])
+    base = TextSVMClassifier(random_state=0).fit(X, X["label"]).decision_function(X)
+    other = TextSVMClassifier(random_state=0, **setting).fit(X, X["label"])
+    assert not np.allclose(other.decision_function(X), base)
+    assert other.text_encoder_ is None
+
+
 # ---- ImageCNNClassifier --------------------------------------------------
 
 
@@ -237,8 +260,10 @@ def test_fusion_predicts_and_uses_both_modalities(X, y, fusion):
     assert proba.shape == (len(X), 4)
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
     module = fusion.net_.module_
-    assert isinstance(module.lstm, torch.nn.LSTM) and module.lstm.hidden_size == 8
-    assert module.embedding.weight.requires_grad  # a trainable token embedding
+    rnn = module.text.encoder.rnn
+    assert isinstance(rnn, torch.nn.LSTM) and rnn.hidden_size == 8
+    assert (rnn.num_layers, rnn.bidirectional) == (1, False)
+    assert module.text.embedding.weight.requires_grad  # a trainable token embedding
     assert len(fusion.tokenizer_.vocabulary_) > 10
     # changing either the text or the image changes the prediction scores
     texts = X.assign(text="something else entirely")
@@ -253,6 +278,55 @@ def test_fusion_default_is_additive_and_fusion_size_adds_a_layer(X, y):
     assert plain.out.in_features == 8 + 8  # LSTM + image dense, straight to the output
     deep = LateFusionClassifier(**FUSION, fusion_size=12).fit(X, y).net_.module_
     assert deep.out.in_features == 12
+
+
+def test_fusion_text_branch_defaults_to_the_classic_lstm(X, y):
+    clf = LateFusionClassifier(**{**FUSION, "text_encoder": None}).fit(X, y)
+    assert clf.text_encoder is None
+    assert clf.text_encoder_.get_params() == lstm().get_params()
+    rnn = clf.net_.module_.text.encoder.rnn
+    assert isinstance(rnn, torch.nn.LSTM) and rnn.hidden_size == 128
+    assert (rnn.num_layers, rnn.bidirectional) == (1, False)
+    assert clf.tokenizer_.max_length is None  # texts read whole
+    assert clf.net_.module_.text.embedding.weight.requires_grad
+
+
+def test_fusion_acts_on_every_setting_of_its_recurrent_encoder(X, y):
+    encoder = lstm(cell="gru", hidden_size=6, num_layers=2, bidirectional=True,
+                   mean_pooling=True, fine_tune=False, vector_size=8, max_length=3)
+    clf = LateFusionClassifier(**{**FUSION, "text_encoder": encoder}).fit(X, y)
+    text = clf.net_.module_.text
+    rnn = text.encoder.rnn
+    assert isinstance(rnn, torch.nn.GRU)
+    assert (rnn.hidden_size, rnn.num_layers, rnn.bidirectional) == (6, 2, True)
+    assert text.out_features == 2 * 6 + 8  # both directions, then the mean word vector
+    assert not text.embedding.weight.requires_grad  # fine_tune=False: the table is frozen
+    assert clf.tokenizer_.max_length == 3 and clf.tokenizer_.vector_size_ == 8
+    assert clf.text_encoder_.mean_pooling_ is True
+    assert clf.text_encoder_ is not clf.text_encoder  # the fitted one is a new object
+    # the shortcut: the recurrent encoder at its defaults (a bidirectional 2-layer GRU)
+    clf = LateFusionClassifier(**{**FUSION, "text_encoder": "recurrent"}).fit(X, y)
+    rnn = clf.net_.module_.text.encoder.rnn
+    assert isinstance(rnn, torch.nn.GRU) and (rnn.num_layers, rnn.bidirectional) == (2, True)
+
+
+def test_fusion_tunes_its_text_encoder_in_a_grid_search(X, y):
+    from sklearn.model_selection import GridSearchCV
+
+    clf = LateFusionClassifier(**{**FUSION, "max_epochs": 1})
+    assert clf.get_params()["text_encoder__hidden_size"] == 8
+    search = GridSearchCV(clf, {"text_encoder__cell": ["lstm", "gru"]}, cv=2).fit(X, y)
+    assert search.best_params_["text_encoder__cell"] in ("lstm", "gru")
+    assert search.best_estimator_.text_encoder_.cell == search.best_params_["text_encoder__cell"]
+
+
+@pytest.mark.parametrize("setting", [{"bow_weight": 0.0}, {"text_loss": "mse"},
+                                     {"word_dropout": 0.1}, {"mean_vector_weight": 1.0}])
+def test_fusion_refuses_the_decoder_settings(X, y, setting):
+    """CRVAE's decoding settings of the encoder have no decoder here: named, refused."""
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match=f"LateFusionClassifier does not act on .*{name}"):
+        LateFusionClassifier(**{**FUSION, "text_encoder": lstm(**setting)}).fit(X, y)
 
 
 def test_fusion_defaults_train_until_convergence():
@@ -274,8 +348,9 @@ def test_fusion_learns_the_pair_label_far_above_each_modality():
 def test_fusion_learns_a_label_from_text_and_image():
     X = make_shapes(120, image_size=16, label="color", random_state=0)
     test = make_shapes(100, image_size=16, label="color", random_state=1)
-    clf = LateFusionClassifier(**{**FUSION, "max_epochs": 12, "hidden_size": 16}, lr=1e-2,
-                               validation_fraction=None).fit(X, X["label"])
+    clf = LateFusionClassifier(**{**FUSION, "max_epochs": 12,
+                                  "text_encoder": lstm(hidden_size=16, vector_size=8)},
+                               lr=1e-2, validation_fraction=None).fit(X, X["label"])
     assert clf.score(test, test["label"]) > 0.6  # chance is 0.2
 
 

@@ -1,6 +1,7 @@
-"""The baseline classifiers over frozen pretrained towers: ``text_encoder="use"``
-(TextSVMClassifier, LateFusionClassifier) and ``image_encoder="efficientnet_lite0"``
-(ImageCNNClassifier, LateFusionClassifier)."""
+"""The baseline classifiers over frozen pretrained towers: ``text_encoder=TextTower()``
+or ``"use"`` (TextSVMClassifier, LateFusionClassifier) and ``image_encoder=ImageTower()``
+or ``"efficientnet_lite0"`` (ImageCNNClassifier, LateFusionClassifier); None, the
+default, is each classifier's own network, whose settings a tower would not read."""
 
 import pickle
 
@@ -8,19 +9,23 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.model_selection import GridSearchCV
 
 from skmm.baselines import ImageCNNClassifier, LateFusionClassifier, TextSVMClassifier
+from skmm.baselines.neural import LSTM_SETTINGS
 from skmm.datasets import make_shapes
+from skmm.encoders import ImageTower, RecurrentTextEncoder, TextTower
 from skmm.exceptions import InvalidRowsError
-from skmm.nn.classifiers import LateFusion
-from skmm.nn.tower_heads import BranchFusion, FeatureClassifier, FeatureScaling
+from skmm.nn.tower_heads import BranchFusion, CNNBranch, FeatureClassifier, FeatureScaling
 from skmm.towers import feature_cache
 
 EFFNET = "efficientnet_lite0"
 HEAD = dict(hidden_size=16, max_epochs=2, batch_size=16, n_threads=1, random_state=0)
-FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vector_size=8,
-              max_epochs=2, batch_size=16, n_threads=1, random_state=0)
+LSTM = RecurrentTextEncoder(**{**LSTM_SETTINGS, "hidden_size": 8, "vector_size": 8})
+#: The own CNN branch's settings, without the encoders.
+CNN_BRANCH = dict(image_size=16, channels=(4, 8), dense_size=8)
+TRAIN = dict(max_epochs=2, batch_size=16, n_threads=1, random_state=0)
+FUSION = dict(**CNN_BRANCH, text_encoder=LSTM, **TRAIN)
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +54,11 @@ def _round_trip(clf, X):
     return again
 
 
-def test_defaults_are_the_trained_encoders():
-    assert TextSVMClassifier().text_encoder == "tfidf"
-    assert ImageCNNClassifier().image_encoder == "cnn"
+def test_defaults_are_the_own_networks():
+    assert TextSVMClassifier().text_encoder is None
+    assert ImageCNNClassifier().image_encoder is None
     clf = LateFusionClassifier()
-    assert (clf.image_encoder, clf.text_encoder) == ("cnn", "lstm")
+    assert (clf.image_encoder, clf.text_encoder) == (None, None)
 
 
 def test_text_svm_on_sentence_vectors(pair):
@@ -61,6 +66,7 @@ def test_text_svm_on_sentence_vectors(pair):
     clf = TextSVMClassifier(text_encoder="use", random_state=0).fit(X, X["mood"])
     # the mood is written in the caption: measured 1.0 (chance 0.25)
     assert clf.score(test, test["mood"]) > 0.9
+    assert isinstance(clf.text_encoder_, TextTower) and clf.text_encoder_.column_ == "text"
     assert list(clf.pipeline_.named_steps) == ["standardscaler", "linearsvc"]
     assert clf.pipeline_.named_steps["standardscaler"].n_features_in_ == 512
     assert clf.decision_function(test).shape == (len(test), 4)
@@ -77,6 +83,8 @@ def test_image_head_on_tower_features(pair):
     assert isinstance(clf.net_.module_, FeatureClassifier)
     assert clf.net_.module_.head[0].in_features == 1280
     assert clf.image_size_ == (128, 128)  # the tower's own size, not image_size
+    assert isinstance(clf.image_encoder_, ImageTower)
+    assert clf.image_encoder_.device_ == "cpu"  # the classifier's device
     # the picture tells the shape: measured 1.0 (chance 0.25)
     assert clf.score(test, test["shape"]) > 0.8
     proba = _round_trip(clf, test).predict_proba(test)
@@ -96,23 +104,25 @@ def test_late_fusion_of_two_towers_learns_the_pair_label(pair):
     assert isinstance(module.image, FeatureScaling) and isinstance(module.text, FeatureScaling)
     assert module.out.in_features == 1280 + 512  # the classic late fusion: additive scores
     assert clf.tokenizer_ is None
+    assert isinstance(clf.text_encoder_, TextTower) and clf.text_encoder_.column_ == "text"
     assert clf.score(test, test["label"]) > 0.6  # measured 0.93
     assert len(clf.history_) < clf.max_epochs  # early stopping, as the trained branches
     _round_trip(clf, test)
 
 
-@pytest.mark.parametrize("image_encoder, text_encoder", [("cnn", "use"), (EFFNET, "lstm")])
+@pytest.mark.parametrize("image_encoder, text_encoder", [(None, "use"), (EFFNET, LSTM)])
 def test_late_fusion_mixes_a_tower_and_a_trained_branch(X, y, image_encoder, text_encoder):
+    own = CNN_BRANCH if image_encoder is None else {}
     clf = LateFusionClassifier(image_encoder=image_encoder, text_encoder=text_encoder,
-                               fusion_size=6, **FUSION).fit(X, y)
+                               fusion_size=6, **own, **TRAIN).fit(X, y)
     module = clf.net_.module_
     assert isinstance(module, BranchFusion) and module.out.in_features == 6
-    if image_encoder == "cnn":
+    if image_encoder is None:
         assert any(isinstance(m, torch.nn.Conv2d) for m in module.image.modules())
         assert module.text.mean.shape == (512,)
         assert clf.image_size_ == (16, 16)
     else:
-        assert isinstance(module.text.lstm, torch.nn.LSTM)
+        assert isinstance(module.text.encoder.rnn, torch.nn.LSTM)
         assert module.text.embedding.weight.requires_grad
         assert len(clf.tokenizer_.vocabulary_) > 10
         # texts with words fit never saw still predict (their vectors, or <unk>)
@@ -127,15 +137,18 @@ def test_late_fusion_mixes_a_tower_and_a_trained_branch(X, y, image_encoder, tex
     _round_trip(clf, X)
 
 
-def test_default_late_fusion_keeps_its_module(X, y):
+def test_default_late_fusion_is_the_cnn_and_the_lstm(X, y):
     clf = LateFusionClassifier(**FUSION).fit(X, y)
-    assert type(clf.net_.module_) is LateFusion
+    module = clf.net_.module_
+    assert isinstance(module.image, CNNBranch)
+    assert isinstance(module.text.encoder.rnn, torch.nn.LSTM)
+    assert clf.image_encoder_ is None
 
 
 @pytest.mark.parametrize("make", [
     lambda: TextSVMClassifier(text_encoder="use"),
     lambda: ImageCNNClassifier(image_encoder=EFFNET, **HEAD),
-    lambda: LateFusionClassifier(image_encoder=EFFNET, text_encoder="use", **FUSION),
+    lambda: LateFusionClassifier(image_encoder=EFFNET, text_encoder="use", **TRAIN),
 ], ids=["text_svm", "image", "fusion"])
 def test_a_second_fit_never_reruns_the_tower(X, y, make, monkeypatch):
     first = make().fit(X, y)
@@ -161,7 +174,7 @@ def test_unusable_cells_are_named_before_any_training(X, y):
     bad.at[bad.index[2], "text"] = "   "
     bad.at[bad.index[4], "image"] = "no/such/file.png"
     with pytest.raises(InvalidRowsError) as err:
-        LateFusionClassifier(image_encoder=EFFNET, text_encoder="use", **FUSION).fit(bad, y)
+        LateFusionClassifier(image_encoder=EFFNET, text_encoder="use", **TRAIN).fit(bad, y)
     report = err.value.report
     assert set(zip(report["row"], report["column"])) == {(bad.index[2], "text"),
                                                          (bad.index[4], "image")}
@@ -175,12 +188,67 @@ def test_unusable_cells_are_named_before_any_training(X, y):
         TextSVMClassifier(text_encoder="use").fit(X, y[:-1])
 
 
-@pytest.mark.parametrize("make", [
-    lambda: TextSVMClassifier(text_encoder="word2vec"),
-    lambda: ImageCNNClassifier(image_encoder="resnet"),
-    lambda: LateFusionClassifier(text_encoder="recurrent"),
-    lambda: LateFusionClassifier(image_encoder="use"),
+@pytest.mark.parametrize("make, match", [
+    (lambda: TextSVMClassifier(text_encoder="word2vec"), "no text encoder"),
+    # the shortcuts of skmm.encoders mean the same everywhere: "tfidf" is MMEDA's
+    # TextMatrix, "cnn" the papers' ConvEncoder, which these classifiers do not take
+    (lambda: TextSVMClassifier(text_encoder="tfidf"), "TextMatrix"),
+    (lambda: ImageCNNClassifier(image_encoder="cnn"), "ConvEncoder"),
+    (lambda: ImageCNNClassifier(image_encoder="resnet"), "no image encoder"),
+    (lambda: LateFusionClassifier(image_encoder="cnn"), "ConvEncoder"),
+    (lambda: LateFusionClassifier(text_encoder="lstm"), "no text encoder"),
+    (lambda: LateFusionClassifier(text_encoder="mean"), "MeanWordEncoder"),
+    (lambda: LateFusionClassifier(text_encoder="passthrough"), "passthrough"),
+    (lambda: LateFusionClassifier(image_encoder="use"), "no image encoder"),
+    (lambda: LateFusionClassifier(image_encoder=TextTower()), "encodes texts"),
 ])
-def test_unknown_encoders_are_refused(X, y, make):
-    with pytest.raises(InvalidParameterError, match="encoder"):
+def test_encoders_not_taken_are_refused_saying_what_none_is(X, y, make, match):
+    with pytest.raises(ValueError, match=match) as err:
         make().fit(X, y)
+    assert "or None (the default)" in str(err.value)
+
+
+@pytest.mark.parametrize("make, names", [
+    (lambda: ImageCNNClassifier(image_encoder=EFFNET, image_size=32, **HEAD), "image_size"),
+    (lambda: ImageCNNClassifier(image_encoder=ImageTower(), channels=(4, 8), **HEAD),
+     "channels"),
+    (lambda: LateFusionClassifier(image_encoder=EFFNET, text_encoder="use", **CNN_BRANCH,
+                                  **TRAIN), "image_size, channels, dense_size"),
+    (lambda: LateFusionClassifier(image_encoder=EFFNET, dense_size=8, **TRAIN), "dense_size"),
+    (lambda: TextSVMClassifier(text_encoder="use", ngram_range=(1, 1)), "ngram_range"),
+    (lambda: TextSVMClassifier(text_encoder=TextTower(), stop_words=None, min_df=2,
+                               sublinear_tf=False), "stop_words, min_df, sublinear_tf"),
+], ids=["cnn-image_size", "cnn-channels", "fusion-all", "fusion-dense_size", "svm-ngram",
+        "svm-three"])
+def test_own_network_settings_with_a_tower_are_refused(X, y, make, names, monkeypatch):
+    """A setting of the classifier's own network, which a tower replaces, is not ignored:
+    fit raises before running the tower, naming the settings and the tower."""
+    import skmm.towers.features as features
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the tower ran")
+
+    monkeypatch.setattr(features, "_run_images", fail)
+    monkeypatch.setattr(features, "_run_texts", fail)
+    with pytest.raises(ValueError, match=f": {names} set") as err:
+        make().fit(X.assign(text=X["text"] + " (new)"), y)  # cells the cache has not seen
+    assert "replaces" in str(err.value) and "Tower(...)" in str(err.value)
+
+
+def test_own_network_settings_equal_to_the_defaults_are_taken(X, y):
+    clf = ImageCNNClassifier(image_encoder=EFFNET, channels=[32, 64], image_size=64, **HEAD)
+    assert clf.fit(X, y).image_size_ == (128, 128)
+
+
+def test_tower_settings_are_nested_parameters(X, y):
+    clf = ImageCNNClassifier(image_encoder=ImageTower(image_size=64), **HEAD).fit(X, y)
+    assert clf.image_size_ == (64, 64) and clf.image_encoder_.image_size_ == (64, 64)
+    assert clf.get_params()["image_encoder__image_size"] == 64
+    search = GridSearchCV(TextSVMClassifier(text_encoder=TextTower(), random_state=0),
+                          {"text_encoder__max_words": [4, 128]}, cv=2).fit(X, y)
+    assert search.best_params_["text_encoder__max_words"] in (4, 128)
+    with pytest.raises(ValueError, match="reads another column"):
+        TextSVMClassifier(text_encoder=TextTower("caption")).fit(X, y)
+    with pytest.raises(ValueError, match="reads another column"):
+        LateFusionClassifier(image_encoder=ImageTower("picture"), text_encoder="use",
+                             **TRAIN).fit(X, y)

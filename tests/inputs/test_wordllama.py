@@ -309,6 +309,20 @@ def test_crvae_refuses_jieba_with_wordllama(shapes):
                       **TINY_CRVAE).fit(shapes)
 
 
+def _late_fusion(tiny):
+    """A small LateFusionClassifier: the word settings of ``tiny`` go to its LSTM."""
+    import skmm.baselines
+    from skmm.baselines.neural import LSTM_SETTINGS
+    from skmm.encoders import RecurrentTextEncoder
+
+    words = ("word_vectors", "word_vector_dims")
+    lstm = RecurrentTextEncoder(**{**LSTM_SETTINGS, "hidden_size": 8,
+                                   **{k: tiny[k] for k in words}})
+    return skmm.baselines.LateFusionClassifier(
+        channels=(4, 8), dense_size=8, text_encoder=lstm,
+        **{k: v for k, v in tiny.items() if k not in words})
+
+
 @pytest.mark.parametrize("name", ["MMEDAEmbedder", "CommonSpaceEmbedder",
                                   "LateFusionClassifier"])
 def test_estimators_take_wordllama(name, shapes):
@@ -332,8 +346,7 @@ def test_estimators_take_wordllama(name, shapes):
                                        image_encoder="cnn", text_encoder="mean", **tiny)
         assert est.fit(shapes, shapes["label"]).transform(shapes).shape == (32, 8)
     else:
-        est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
-                                                  dense_size=8, **tiny)
+        est = _late_fusion(tiny)
         est.fit(shapes, shapes["label"])
         assert est.tokenizer_.vector_size_ == 64
         assert est.predict_proba(shapes).shape[0] == 32
@@ -365,8 +378,7 @@ def test_models_read_unseen_words(name, shapes):
                                        **tiny).fit(shapes, shapes["label"])
         run = lambda X: est.embed(X, "text")  # noqa: E731
     else:
-        est = skmm.baselines.LateFusionClassifier(channels=(4, 8), hidden_size=8,
-                                                  dense_size=8, **tiny)
+        est = _late_fusion(tiny)
         run = est.fit(shapes, shapes["label"]).predict_proba
     encoder = est.tokenizers_["text"] if name == "CommonSpaceEmbedder" else est.tokenizer_
     assert (encoder.encode(X["text"])[0] <= 1).all()  # every piece is <unk> to the vocabulary
