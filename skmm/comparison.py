@@ -308,6 +308,7 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
         TextSVMClassifier,
         make_tfidf_pca_fusion,
     )
+    from skmm.baselines.neural import LSTM_SETTINGS
     from skmm.embedders.crvae import CRVAEEmbedder
     from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
     from skmm.inputs import ImageLoader, MeanWordVectors
@@ -334,7 +335,8 @@ def make_contenders(dataset: str = "emoji", *, config: str = "full", random_stat
                   kind="classifier", baseline=True),
         Contender("LSTM + CNN late fusion (wordllama)", both,
                   LateFusionClassifier(image_size=size, max_epochs=cfg["fusion_epochs"],
-                                       patience=patience, word_vectors="wordllama",
+                                       patience=patience, text_encoder=RecurrentTextEncoder(
+                                           **{**LSTM_SETTINGS, "word_vectors": "wordllama"}),
                                        random_state=seed),
                   kind="classifier", baseline=True),
         Contender("early fusion (TF-IDF + pixel PCA)", both,
