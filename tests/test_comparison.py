@@ -181,7 +181,9 @@ def test_registry_has_every_contender_and_pipelines():
                                "common space (towers)"])
     towered = {c.name: c.estimator for c in contenders if c.name.endswith("(towers)")}
     assert all((e.image_encoder, e.text_encoder) == ("efficientnet_lite0", "use")
-               for e in towered.values())
+               for name, e in towered.items() if not name.startswith("common space"))
+    # the common space's modalities given by column: each kind's default encoder, a tower
+    assert towered["common space (towers)"].modalities == {"image": "image", "en": "text"}
     only = make_contenders("shapes", config="quick", names=["majority class", "CRVAE"])
     assert [c.name for c in only] == ["majority class", "CRVAE"]
     with pytest.raises(ValueError, match="unknown contenders"):
