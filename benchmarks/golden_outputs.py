@@ -38,6 +38,7 @@ from skmm.baselines import (
     LateFusionClassifier,
     TextSVMClassifier,
 )
+from skmm.baselines.neural import LSTM_SETTINGS
 from skmm.datasets import make_shapes
 from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
 from skmm.inputs import ImageLoader, MeanWordVectors, TextEncoder, TextFeatures
@@ -85,9 +86,10 @@ def estimators():
         ("TextSVMClassifier", TextSVMClassifier(), "classifier"),
         ("ImageCNNClassifier", ImageCNNClassifier(image_size=16, channels=(4, 8), hidden_size=16,
                                                   **NET), "classifier"),
-        ("LateFusionClassifier", LateFusionClassifier(image_size=16, channels=(4, 8),
-                                                      hidden_size=8, dense_size=8, vector_size=8,
-                                                      **NET), "classifier"),
+        ("LateFusionClassifier", LateFusionClassifier(
+            image_size=16, channels=(4, 8), dense_size=8,
+            text_encoder=RecurrentTextEncoder(**{**LSTM_SETTINGS, "hidden_size": 8,
+                                                 "vector_size": 8}), **NET), "classifier"),
         ("ConvAutoencoder", ConvAutoencoder(image_size=16, n_components=4, conv_channels=4,
                                             **NET), "embedder"),
         ("ImageFeatures", ImageFeatures(n_image_components=5, random_state=0), "embedder"),
