@@ -130,7 +130,7 @@ def test_shared_tokens_splits_each_text_once_inside_the_block():
 
 def _tiny(name, tokenizer):
     from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
-    from skmm.encoders import ConvEncoder, RecurrentTextEncoder, TextMatrix
+    from skmm.encoders import ConvEncoder, MeanWordEncoder, RecurrentTextEncoder, TextMatrix
 
     net = dict(n_components=4, max_epochs=1, batch_size=16, random_state=0)
     if name == "crvae":
@@ -142,11 +142,10 @@ def _tiny(name, tokenizer):
         return MMEDAEmbedder(image_encoder=ConvEncoder(image_size=16, channels=4),
                              text_encoder=TextMatrix(tokenizer=tokenizer), image_code=8,
                              text_code=8, hidden_size=16, fusion_size=16, **net)
-    common = dict(image_size=16, n_components=4, conv_channels=4, vector_size=8,
-                  max_epochs=1, batch_size=16, random_state=0, image_encoder="cnn")
     return CommonSpaceEmbedder(
-        modalities={"image": "image", "text": {"column": "text", "tokenizer": tokenizer}},
-        hidden_size=16, text_encoder="mean", **common)
+        modalities={"image": ("image", ConvEncoder(image_size=16, channels=4)),
+                    "text": ("text", MeanWordEncoder(tokenizer=tokenizer, vector_size=8))},
+        hidden_size=16, **net)
 
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda", "common_space"])

@@ -323,6 +323,14 @@ def _late_fusion(tiny):
         **{k: v for k, v in tiny.items() if k not in words})
 
 
+def _wordllama_space():
+    """The common space's modalities: a small CNN, the mean of wordllama's vectors."""
+    from skmm.encoders import MeanWordEncoder
+
+    return {"image": ("image", ConvEncoder(image_size=16, channels=4)),
+            "text": ("text", MeanWordEncoder(word_vectors="wordllama", word_vector_dims=64))}
+
+
 @pytest.mark.parametrize("name", ["MMEDAEmbedder", "CommonSpaceEmbedder",
                                   "LateFusionClassifier"])
 def test_estimators_take_wordllama(name, shapes):
@@ -342,9 +350,11 @@ def test_estimators_take_wordllama(name, shapes):
         assert est.fit_transform(shapes).shape == (32, 4)
         assert est.text_features_.words_.encoder_.vector_size_ == 64
     elif name == "CommonSpaceEmbedder":
-        est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
-                                       image_encoder="cnn", text_encoder="mean", **tiny)
+        est = skmm.CommonSpaceEmbedder(_wordllama_space(), n_components=8, hidden_size=16,
+                                       max_epochs=1, batch_size=16, device="cpu",
+                                       random_state=0)
         assert est.fit(shapes, shapes["label"]).transform(shapes).shape == (32, 8)
+        assert est.tokenizers_["text"].vector_size_ == 64
     else:
         est = _late_fusion(tiny)
         est.fit(shapes, shapes["label"])
@@ -373,9 +383,9 @@ def test_models_read_unseen_words(name, shapes):
         est = skmm.CRVAEEmbedder(text_encoder=words, **TINY_CRVAE).fit(shapes)
         run = est.transform
     elif name == "CommonSpaceEmbedder":
-        est = skmm.CommonSpaceEmbedder(n_components=8, hidden_size=16, conv_channels=4,
-                                       image_encoder="cnn", text_encoder="mean",
-                                       **tiny).fit(shapes, shapes["label"])
+        est = skmm.CommonSpaceEmbedder(_wordllama_space(), n_components=8, hidden_size=16,
+                                       max_epochs=1, batch_size=16, device="cpu",
+                                       random_state=0).fit(shapes, shapes["label"])
         run = lambda X: est.embed(X, "text")  # noqa: E731
     else:
         est = _late_fusion(tiny)
