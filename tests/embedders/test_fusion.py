@@ -23,11 +23,9 @@ import skmm._params
 from skmm import CRVAEEmbedder, MMEDAEmbedder
 from skmm._params import auto_epochs
 from skmm.datasets import make_shapes
-from skmm.encoders import ConvEncoder
+from skmm.encoders import ConvEncoder, RecurrentTextEncoder
 from skmm.nn.crvae import gaussian_kl
 from skmm.training.latent import KLWarmup
-
-SMALL = dict(image_size=16, n_components=16, conv_channels=8, random_state=0, n_threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +39,9 @@ def pair_accuracy(Z, y):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cls, kwargs", [
-    (CRVAEEmbedder, dict(**SMALL, hidden_size=32, fusion_size=64, vector_size=16,
+@pytest.mark.parametrize("cls, kwargs", [  # the towers (the defaults)
+    (CRVAEEmbedder, dict(n_components=16, fusion_size=64, random_state=0, n_threads=1,
                          max_epochs=150)),
-    # the towers (the defaults)
     (MMEDAEmbedder, dict(n_components=16, random_state=0, n_threads=1, max_epochs=150)),
 ], ids=["crvae", "mmeda"])
 def test_pair_label_is_above_the_single_modality_ceiling(pairs, cls, kwargs):
@@ -65,15 +62,17 @@ def test_the_published_mmeda_keeps_only_the_text(pairs):
     assert pair_accuracy(Z, pairs["mood"]) > 0.9
 
 
-TINY = dict(image_size=16, n_components=4, conv_channels=4, hidden_size=8, fusion_size=16,
-            vector_size=8, batch_size=16, random_state=0, n_threads=1,
-            image_encoder="cnn", text_encoder="auto")
+def tiny(**text) -> dict:
+    """A tiny CRVAE on the CNN and the recurrent text encoder (``text``: its settings)."""
+    return dict(image_encoder=ConvEncoder(image_size=16, channels=4),
+                text_encoder=RecurrentTextEncoder(hidden_size=8, vector_size=8, **text),
+                n_components=4, fusion_size=16, batch_size=16, random_state=0, n_threads=1)
 
 
 def test_a_collapsed_latent_warns_with_the_remedy(pairs):
     X = pairs.iloc[:48]
     with pytest.warns(UserWarning, match=r"collapsed \(0 of 4 .*free_bits"):
-        emb = CRVAEEmbedder(**TINY, beta=1000.0, max_epochs=3).fit(X)
+        emb = CRVAEEmbedder(**tiny(), beta=1000.0, max_epochs=3).fit(X)
     assert emb.history_[-1, "active_units"] == 0
     assert np.ptp(emb.transform(X), axis=0).max() < 0.5
 
@@ -82,7 +81,7 @@ def test_no_warning_when_the_latent_is_used(pairs):
     X = pairs.iloc[:48]
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        emb = CRVAEEmbedder(**TINY, max_epochs=30).fit(X)
+        emb = CRVAEEmbedder(**tiny(), max_epochs=30).fit(X)
     assert emb.history_[-1, "active_units"] > 0
 
 
@@ -92,9 +91,9 @@ def test_max_epochs_auto_scales_with_the_rows(pairs, monkeypatch):
     assert auto_epochs(100_000, 64) == 10  # at least 10 epochs
     assert auto_epochs(3, 64) == 1000  # at most 1,000
     monkeypatch.setattr(skmm._params, "AUTO_STEPS", 20)
-    emb = CRVAEEmbedder(**TINY).fit(pairs.iloc[:48])  # the default max_epochs="auto"
+    emb = CRVAEEmbedder(**tiny()).fit(pairs.iloc[:48])  # the default max_epochs="auto"
     assert len(emb.history_) == 10  # ceil(20 / 3 batches) = 7, at least 10
-    emb = CRVAEEmbedder(**TINY, validation_fraction=0.5, max_epochs=2).fit(pairs.iloc[:48])
+    emb = CRVAEEmbedder(**tiny(), validation_fraction=0.5, max_epochs=2).fit(pairs.iloc[:48])
     assert len(emb.history_) == 2
 
 
@@ -114,7 +113,7 @@ def test_kl_warmup_ramps_the_weight_then_restores_it(pairs):
             super().on_epoch_begin(net, **kwargs)
             weights.append(net.module_.kl_weight)
 
-    emb = CRVAEEmbedder(**TINY, max_epochs=5, kl_warmup=3)
+    emb = CRVAEEmbedder(**tiny(), max_epochs=5, kl_warmup=3)
     own = emb._callbacks
     emb._callbacks = lambda state: [*own(state), ("spy", Spy(3))]
     emb.fit(pairs.iloc[:48])
@@ -122,12 +121,12 @@ def test_kl_warmup_ramps_the_weight_then_restores_it(pairs):
     assert emb.net_.module_.kl_weight == 1.0
 
 
-@pytest.mark.parametrize("options", [
-    dict(word_dropout=0.5), dict(free_bits=0.1, kl_warmup=2),
-    dict(text_loss="mse", bow_weight=0.0, normalize_terms=False)])
-def test_each_remedy_trains_and_transforms(pairs, options):
+@pytest.mark.parametrize("text, options", [  # the text encoder's settings, the embedder's
+    (dict(word_dropout=0.5), {}), ({}, dict(free_bits=0.1, kl_warmup=2)),
+    (dict(text_loss="mse", bow_weight=0.0), dict(normalize_terms=False))])
+def test_each_remedy_trains_and_transforms(pairs, text, options):
     X = pairs.iloc[:48]
-    emb = CRVAEEmbedder(**TINY, max_epochs=2, **options).fit(X)
+    emb = CRVAEEmbedder(**tiny(**text), max_epochs=2, **options).fit(X)
     assert np.isfinite(emb.history_[-1, "train_loss"])
     assert emb.transform(X).shape == (48, 4)
     assert set(" ".join(emb.inverse_transform(emb.transform(X[:3]))["text"]).split()) <= set(

@@ -11,7 +11,14 @@ from sklearn.base import clone
 
 from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 from skmm.datasets import make_shapes
-from skmm.encoders import ConvEncoder, ImageTower, TextTower
+from skmm.encoders import (
+    ConvEncoder,
+    ImageTower,
+    ModuleEncoder,
+    RecurrentTextEncoder,
+    TextMatrix,
+    TextTower,
+)
 from skmm.exceptions import InvalidRowsError
 from skmm.towers import feature_cache
 from skmm.towers import features as tower_features
@@ -132,8 +139,10 @@ def test_chinese_text_through_use(X):
 
 
 def test_fine_tuned_tower_trains_as_a_module(X):
-    emb = fit("crvae", X, fine_tune_image_encoder=True, image_size=32, max_epochs=1)
-    assert emb.image_tower_ is None  # not frozen: no cached features
+    emb = fit("crvae", X, max_epochs=1,
+              image_encoder=ModuleEncoder("efficientnet_lite0", image_size=32, fine_tune=True))
+    assert isinstance(emb.image_encoder_, ModuleEncoder) and emb.image_size_ == (32, 32)
+    assert set(emb.tower_scalers_) == {"text"}  # the image is not frozen: no cached features
     backbone = emb.net_.module_.image_encoder.backbone
     from skmm.towers.efficientnet import EfficientNetLite0
 
@@ -167,9 +176,9 @@ def test_the_defaults_are_the_towers(cls):
     params = cls().get_params()
     assert params["image_encoder"] == "efficientnet_lite0" and params["text_encoder"] == "use"
     paper = cls.paper().get_params()  # the published architecture keeps its own encoders
-    # (an encoder object; "cnn" while the common space takes the shortcut)
-    assert isinstance(paper["image_encoder"], ConvEncoder) or paper["image_encoder"] == "cnn"
-    assert paper["text_encoder"] != "use"
+    assert isinstance(paper["image_encoder"], ConvEncoder)
+    text = {CRVAEEmbedder: RecurrentTextEncoder, MMEDAEmbedder: TextMatrix}[cls]
+    assert isinstance(paper["text_encoder"], text)
 
 
 @pytest.mark.parametrize("name", ["crvae", "mmeda"])
