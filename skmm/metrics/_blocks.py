@@ -32,6 +32,8 @@ _GROUPS = 1024
 _BLOCK_ROWS = 512
 #: The fewest gallery rows per chunk before blocks take fewer queries.
 _MIN_CHUNK = 2048
+#: The most gallery rows per chunk: wider blocks are no faster, and take more memory.
+_MAX_CHUNK = 2**17
 
 
 def chunk_rows(row_bytes: int, *, working_memory=None, max_rows: int | None = None) -> int:
@@ -64,8 +66,10 @@ def _rank_rows(sim: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _groups(width: int, k: int) -> int:
     """Groups whose maxima bound a row's k-th largest value; 0: find that value exactly."""
-    groups = max(_GROUPS, 32 * k)
-    return groups if width >= 16 * groups else 0  # reduceat is slow on smaller groups
+    # at least 32 groups per result (the bound is then close), at least 16 values per
+    # group (reduceat is slow on smaller ones)
+    groups = max(32 * k, min(_GROUPS, width // 16))
+    return groups if width >= 16 * groups else 0
 
 
 def _row_bytes(width: int, k: int, itemsize: int) -> int:
@@ -188,7 +192,7 @@ def iter_top_k(queries: np.ndarray, gallery: np.ndarray, k: int, *, scale=None, 
                                                                                      mid - 1)
         return low
 
-    chunk = widest(rows)
+    chunk = min(widest(rows), _MAX_CHUNK)
     if chunk < min(n, _MIN_CHUNK):
         chunk = min(n, _MIN_CHUNK)
         rows = max(1, min(rows, budget // _row_bytes(chunk, k, item)))

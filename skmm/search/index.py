@@ -339,9 +339,10 @@ class GalleryIndex:
         return indices, similarities
 
     def _search_hnsw(self, Q: np.ndarray, k: int):
-        self.hnsw_.hnsw.efSearch = max(int(self.ef_search), k)
+        params = _faiss().SearchParametersHNSW()  # per call: the graph is not modified
+        params.efSearch = max(int(self.ef_search), k)
         with _faiss_threads(self.n_threads):
-            similarities, indices = self.hnsw_.search(Q, k)
+            similarities, indices = self.hnsw_.search(Q, k, params=params)
         missing = indices < 0  # fewer than k found: filled with the exact search's rows
         if missing.any():
             rows = np.flatnonzero(missing.any(axis=1))
