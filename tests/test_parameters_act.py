@@ -46,10 +46,15 @@ from skmm.encoders import (
 EXEMPT = set(INFRASTRUCTURE) | {
     # MMEDA's and AutoencoderMF's: the columns of the text matrix per step of its
     # column autoencoder, a bound on memory (the same model in exact arithmetic)
-    "column_batch_size"} | {
-    f"{prefix}__{name}" for prefix in ("image_encoder", "text_encoder")
-    for name in ("batch_size", "device", "precision", "n_threads", "memory", "verbose",
-                 "encoder")}
+    "column_batch_size"}
+#: The same for an encoder's settings (``image_encoder__device``, ``modalities[image]__device``).
+ENCODER_EXEMPT = {"batch_size", "device", "precision", "n_threads", "memory", "verbose",
+                  "encoder"}
+
+
+def exempt(name: str) -> bool:
+    prefix, _, leaf = name.rpartition("__")
+    return name in EXEMPT or (bool(prefix) and leaf in ENCODER_EXEMPT)
 
 
 class TinyBackbone(nn.Module):
@@ -108,6 +113,28 @@ MMEDA_OWN = {"image_col": "image2", "text_col": "text2", "variant": "I", "image_
 TEXT_MATRIX = {"text_encoder__features": "word2vec", "text_encoder__tokenizer": str.split,
                "text_encoder__word_vectors": "wordllama", "text_encoder__word_vector_dims": 64,
                "text_encoder__vector_size": 4, "text_encoder__max_features": 5}
+SPACE = dict(n_components=8, hidden_size=16, max_epochs=2, batch_size=32, random_state=0)
+SPACE_OWN = {"strategy": "rvs", "reference": "text", "n_components": 4, "hidden_size": 8,
+             "dropout": 0.1, "attention": False, "partner_dropout": 0.2, "ce_weight": 0.5,
+             "triplet_weight": 0.5, "gammas": (0.5, 0.25, 0.25), "margins": (0.5, 0.5),
+             "items_per_class": 2, "map_k": 5, "max_epochs": 3, "batch_size": 16, "lr": 1e-2,
+             "validation_fraction": 0.25}
+#: settings the unlabelled space does not act on: refused without y
+SUPERVISED_ONLY = {k: SPACE_OWN[k] for k in ("attention", "partner_dropout", "ce_weight",
+                                             "triplet_weight", "gammas", "margins",
+                                             "items_per_class")}
+
+
+def in_modality(modality, settings):
+    """Alternatives of an encoder's settings, moved into a common-space modality."""
+    return {f"modalities[{modality}]__{k.partition('__')[2]}": v for k, v in settings.items()}
+
+
+def space(image, text, **params):
+    return skmm.CommonSpaceEmbedder(modalities={"image": ("image", image),
+                                                "text": ("text", text)}, **{**SPACE, **params})
+
+
 MODULE = {"image_encoder__module": TinyBackbone(width=5), "image_encoder__image_size": 8,
           "image_encoder__fine_tune": False, "image_encoder__lr": 0.05}
 
@@ -136,6 +163,29 @@ CASES = {
     "MMEDAEmbedder[module]": Case(lambda: skmm.MMEDAEmbedder(
         **MMEDA, image_encoder=ModuleEncoder(backbone(0), image_size=16, fine_tune=True)),
         MODULE),
+    "CommonSpaceEmbedder": Case(
+        lambda: space(ImageTower(), short_texts()),
+        {**SPACE_OWN, "modalities": {"image": ("image", ImageTower()),
+                                     "text": ("text2", short_texts())},
+         **in_modality("image", IMAGE_TOWER), **in_modality("text", TEXT_TOWER)},
+        supervised=True),
+    "CommonSpaceEmbedder[pairs]": Case(
+        lambda: space(ImageTower(), short_texts()),
+        {**SUPERVISED_ONLY, "dropout": 0.1, "lr": 1e-2}),
+    "CommonSpaceEmbedder[cnn]": Case(
+        lambda: space(ConvEncoder(image_size=16, channels=4), MeanWordEncoder(vector_size=8)),
+        {**in_modality("image", CNN), **in_modality("text", {
+            f"text_encoder__{k}": v for k, v in {
+                "tokenizer": str.split, "word_vectors": "wordllama", "word_vector_dims": 64,
+                "vector_size": 4, "min_count": 8, "max_vocabulary": 5, "max_length": 3,
+                "fine_tune": False}.items()})},
+        supervised=True),
+    "CommonSpaceEmbedder[recurrent]": Case(
+        lambda: space(ConvEncoder(image_size=16, channels=4), words()),
+        in_modality("text", RECURRENT), supervised=True),
+    "CommonSpaceEmbedder[module]": Case(
+        lambda: space(ModuleEncoder(backbone(0), image_size=16, fine_tune=True), short_texts()),
+        in_modality("image", MODULE), supervised=True),
     "TowerCCA": Case(lambda: skmm.baselines.TowerCCA(
         n_components=2, pca_components=4, image_encoder=ImageTower(), text_encoder=short_texts()),
         {"image_col": "image2", "text_col": "text2", "n_components": 3, "pca_components": 6,
@@ -275,13 +325,14 @@ def _encoder_of(est, prefix):
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_parameter_has_an_alternative(name):
     """A parameter of the case's estimator or of its encoders that is neither tried
-    nor exempt fails: each new parameter must show that it acts. The estimator's own
-    parameters may be tried by another case of the same class."""
+    nor exempt fails: each new parameter must show that it acts. A parameter may be
+    tried by another case of the same estimator class (the same name, e.g. a
+    modality's tower setting tried in the supervised space and not again without
+    labels)."""
     est = CASES[name].make()
-    own_tried = {p for case in CASES.values() if type(case.make()) is type(est)
-                 for p in case.alternatives if "__" not in p}
-    missing = sorted(n for n in _nested_names(est) - EXEMPT - set(CASES[name].alternatives)
-                     if "__" in n or n not in own_tried)
+    tried = {p for case in CASES.values() if type(case.make()) is type(est)
+             for p in case.alternatives}
+    missing = sorted(n for n in _nested_names(est) - tried if not exempt(n))
     assert not missing, f"{name}: no alternative for {missing}"
 
 
@@ -294,9 +345,8 @@ def test_every_setting_of_every_encoder_is_tried():
             prefix, _, setting = p.rpartition("__")
             if prefix:
                 tried.setdefault(type(_encoder_of(est, prefix)), set()).add(setting)
-    exempt = {e.rpartition("__")[2] for e in EXEMPT}
     for cls in (ImageTower, TextTower, ConvEncoder, ModuleEncoder, RecurrentTextEncoder,
                 MeanWordEncoder, TextMatrix):
         every = set(cls._defaults()) | ({"module"} if cls is ModuleEncoder else set())
-        missing = sorted(every - tried.get(cls, set()) - exempt)
+        missing = sorted(every - tried.get(cls, set()) - ENCODER_EXEMPT)
         assert not missing, f"{cls.__name__}: no case tries {missing}"
