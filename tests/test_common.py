@@ -119,7 +119,10 @@ MMEDA = dict(n_components=4, image_code=8, text_code=8, hidden_size=16, fusion_s
 COMMON_SPACE = dict(n_components=8, hidden_size=16, max_epochs=2, batch_size=32, random_state=0)
 CNN = dict(image_size=16, channels=(4, 8), hidden_size=16, max_epochs=2, batch_size=16,
            random_state=0)
-FUSION = dict(image_size=16, channels=(4, 8), hidden_size=8, dense_size=8, vector_size=8,
+FUSION = dict(image_size=16, channels=(4, 8), dense_size=8,
+              text_encoder=skmm.encoders.RecurrentTextEncoder(
+                  cell="lstm", hidden_size=8, vector_size=8, num_layers=1, bidirectional=False,
+                  mean_pooling=False, fine_tune=True, max_length=None),
               max_epochs=2, batch_size=16, random_state=0)
 CONV = dict(image_size=16, n_components=4, conv_channels=4, max_epochs=2, batch_size=16,
             random_state=0)
