@@ -50,6 +50,11 @@ def mean_average_precision(
     the top ``K`` (the normalisation of the common-vector-space thesis; AP is
     0 when none is retrieved). mAP@K is the mean over queries.
 
+    The labels may be item ids (a picture's id, the same id on each of its
+    captions): a query's relevant rows are then the rows of its item, the
+    mAP of retrieval with several captions per item (the paired metrics
+    take them as ``query_items`` / ``gallery_items``, :mod:`skmm.metrics.pairs`).
+
     Vectorised and bounded: the queries are processed in blocks of at most
     ``batch_size``, fewer where a block's similarities would pass
     scikit-learn's ``working_memory`` (``sklearn.set_config``, 1 GiB by
