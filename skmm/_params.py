@@ -238,7 +238,8 @@ word_vector_dims : {64, 128, 256} or None, default=None
     other ``word_vectors`` raises ValueError unless None.""",
     "vector_size": """\
 vector_size : int, default=50
-    Word2Vec dimensions (ignored for loaded vectors and wordllama).""",
+    Word2Vec dimensions (``word_vectors="word2vec"`` only: another value with
+    loaded vectors or wordllama raises ValueError).""",
     "min_count": """\
 min_count : int, default=1
     Words seen fewer times in training map to ``<unk>``.""",

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import inspect
 from numbers import Integral
 
 import numpy as np
@@ -39,6 +40,32 @@ __all__ = ["ImageFeatures"]
 
 _IMAGE_FEATURES = StrOptions({"pixels", "pca", "convae", "vector"})
 _POSITIVE = Interval(Integral, 1, None, closed="left")
+#: The settings each kind of image features reads ("vector" and a transformer: neither).
+_IMAGE_READS = {"pixels": ("image_size",), "pca": ("image_size", "n_image_components"),
+                "convae": ("image_size", "n_image_components")}
+
+
+def _image_reads(kind) -> tuple:
+    return _IMAGE_READS.get(kind, ()) if isinstance(kind, str) else ()
+
+
+def check_image_settings(estimator) -> None:
+    """Raise if ``image_size`` or ``n_image_components`` of ``estimator`` (ImageFeatures or
+    an estimator built on it) is set while its ``image_features`` does not read it."""
+    kind = estimator.image_features
+    defaults = {name: p.default for name, p in
+                inspect.signature(type(estimator).__init__).parameters.items()}
+    unread = [name for name in ("image_size", "n_image_components")
+              if name not in _image_reads(kind)
+              and (as_size(getattr(estimator, name)) != as_size(defaults[name])
+                   if name == "image_size" else getattr(estimator, name) != defaults[name])]
+    if unread:
+        what = repr(kind) if isinstance(kind, str) else f"{type(kind).__name__}(...)"
+        raise ValueError(
+            f"{type(estimator).__name__}(image_features={what}) does not act on "
+            f"{', '.join(unread)} (image_size sizes the pixels, PCA and the conv autoencoder, "
+            "n_image_components the last two); leave "
+            f"{'it' if len(unread) == 1 else 'them'} at the default")
 
 # ---------------------------------------------------------------------------
 # Image features
@@ -65,9 +92,11 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
         that is almost always white would otherwise get huge z-scores on
         new rows).
     image_size : int or (int, int), default=16
-        Size the images are resized to (pixels, PCA, conv AE).
+        Size the images are resized to (pixels, PCA, conv AE; another value
+        with ``"vector"`` or a transformer raises ValueError).
     n_image_components : int, default=50
-        Components of ``"pca"``, code width of ``"convae"``.
+        Components of ``"pca"``, code width of ``"convae"`` (another value
+        with the others raises ValueError).
     random_state : int, RandomState instance or None, default=None
         Seeds PCA and the conv autoencoder.
 
@@ -125,6 +154,7 @@ class ImageFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixi
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, then return the standardised image features of ``X`` (float32)."""
+        check_image_settings(self)
         X = check_frame(X)
         check_columns(X, [self.image_col])
         kind = self.image_features
@@ -199,9 +229,11 @@ image_features : {"pixels", "pca", "convae", "vector"} or transformer
     The image matrix; see :class:`~skmm.baselines.features.ImageFeatures`
     (standardised per column).
 image_size : int or (int, int)
-    Size of the images for pixels, PCA and the conv autoencoder.
+    Size of the images for pixels, PCA and the conv autoencoder (another
+    value with ``"vector"`` or a transformer raises ValueError).
 n_image_components : int, default=50
-    PCA components / conv-autoencoder code width.
+    PCA components / conv-autoencoder code width (another value with
+    ``"pixels"``, ``"vector"`` or a transformer raises ValueError).
 text_encoder : TextMatrix, "tfidf", "passthrough" or None, default=None
     How the text matrix is built (:mod:`skmm.encoders`; its settings are
     nested parameters, ``text_encoder__vector_size``). None:
@@ -246,9 +278,10 @@ class _FeatureBlocks:
         return encoder
 
     def _builders(self, encoder, seed_image=None, seed_text=None):
-        image = ImageFeatures(self.image_col, self.image_features, image_size=self.image_size,
-                              n_image_components=self.n_image_components,
-                              random_state=seed_image)
+        check_image_settings(self)
+        settings = {name: getattr(self, name) for name in _image_reads(self.image_features)}
+        image = ImageFeatures(self.image_col, self.image_features, random_state=seed_image,
+                              **settings)
         return image, text_matrix(encoder, self.text_col, random_state=seed_text)
 
     def _columns(self):

@@ -28,7 +28,12 @@ from skmm.inputs.tokenizers import (
     tokenize,
 )
 from skmm.inputs.vocabulary import SPECIALS, UNK_ID, Vocabulary
-from skmm.inputs.word_vectors import keyed_vectors, load_wordllama, vector_table
+from skmm.inputs.word_vectors import (
+    is_pretrained,
+    keyed_vectors,
+    load_wordllama,
+    vector_table,
+)
 
 __all__ = ["MeanWordVectors", "TextEncoder", "encode_new_texts"]
 
@@ -54,7 +59,8 @@ class TextEncoder(BaseEstimator):
     %(word_vector_dims)s
     %(vector_size)s
     word2vec_epochs : int, default=20
-        Training epochs of Word2Vec.
+        Training epochs of Word2Vec (``word_vectors="word2vec"`` only: another
+        value with loaded vectors or wordllama raises ValueError).
     random_state : int, RandomState instance or None, default=None
         Seeds Word2Vec. Training uses one worker thread and a process-stable
         hash (:func:`stable_hash`), so an int gives bit-identical vectors in
@@ -186,8 +192,21 @@ class TextEncoder(BaseEstimator):
         skmm.exceptions.InvalidRowsError
             If any text is missing, not a string, empty or yields no tokens.
         ValueError
-            If no word reaches ``min_count``.
+            If no word reaches ``min_count``, or ``vector_size`` or
+            ``word2vec_epochs`` is set with pretrained ``word_vectors``.
         """
+        if is_pretrained(self.word_vectors):  # Word2Vec's settings would do nothing
+            unread = {name: default for name, default in (("vector_size", 50),
+                                                          ("word2vec_epochs", 20))
+                      if getattr(self, name) != default}
+            if unread:
+                given = (self.word_vectors if isinstance(self.word_vectors, str | os.PathLike)
+                         else type(self.word_vectors).__name__)
+                raise ValueError(
+                    ", ".join(f"{name}={getattr(self, name)!r}" for name in unread)
+                    + f": {'a setting' if len(unread) == 1 else 'settings'} of Word2Vec "
+                    f"trained in fit; word_vectors={given!r} brings its own vectors: leave "
+                    + " and ".join(f"{name}={default}" for name, default in unread.items()))
         token_lists = self.tokenize(values, column=column)
         vocabulary = Vocabulary.build(
             token_lists, min_count=self.min_count, max_size=self.max_vocabulary
@@ -362,7 +381,10 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     %(word_vectors)s
     %(word_vector_dims)s
     %(vector_size)s
-    %(min_count)s
+    min_count : int, default=1
+        Words seen fewer times in training get no vector. Not with vectors
+        that :meth:`transform` reads again (``"wordllama"``, a KeyedVectors),
+        which give every word its vector: another value raises ValueError.
     %(random_state)s
 
     Attributes
@@ -417,6 +439,14 @@ class MeanWordVectors(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
         check_columns(
             check_frame(X), [self.text_col], context="text_col of MeanWordVectors"
         )
+        vectors = self.word_vectors
+        if self.min_count != 1 and (vectors == WORDLLAMA if isinstance(vectors, str)
+                                    else not isinstance(vectors, os.PathLike)):
+            given = vectors if isinstance(vectors, str) else type(vectors).__name__
+            raise ValueError(
+                f"MeanWordVectors(min_count={self.min_count!r}) leaves rare words out of the "
+                "fitted vocabulary, but transform reads every word's vector again from "
+                f"word_vectors={given!r}: leave min_count=1")
         self.encoder_ = TextEncoder(
             tokenizer=self.tokenizer,
             min_count=self.min_count,

@@ -6,6 +6,8 @@ given (a :class:`~skmm.encoders.TextMatrix` or ``"passthrough"``).
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 from sklearn.base import (
@@ -40,7 +42,7 @@ class TextFeatures(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     Parameters
     ----------
     text_col : str, default="text"
-        Column of texts (ignored when ``text_features`` is a list of columns).
+        Column of texts (not with a list of columns in ``text_features``).
     text_features : {"word2vec", "tfidf", "tfidf+word2vec", "vector"} or list of str, \
 default="word2vec"
         ``"word2vec"``: the mean of the word vectors of each text
@@ -62,6 +64,10 @@ default="word2vec"
         sentence embedding, SkipThoughts features as in the common-space
         thesis: 1-D arrays or lists of one length), standardised per
         column. A list: numeric columns of ``X``, standardised per column.
+        A setting the matrix does not read raises ValueError: the word
+        vectors' (``word_vectors``, ``word_vector_dims``, ``vector_size``)
+        without ``"word2vec"``, ``max_text_features`` without ``"tfidf"``,
+        ``tokenizer`` without either.
     %(tokenizer)s
     %(vector_size)s
     %(word_vectors)s
@@ -147,6 +153,29 @@ default="word2vec"
     def _vectors(self, X, length=None) -> np.ndarray:
         return load_vectors(X[self.text_col], column=self.text_col, length=length)
 
+    def _check_settings(self) -> None:
+        """Raise if a setting is set that this kind of text matrix does not read."""
+        from skmm.encoders._base import _differs
+
+        kinds = set(self._kinds)
+        reads = {"text_col"} if not self._numeric else set()
+        if kinds & {"tfidf", "word2vec"}:
+            reads.add("tokenizer")
+        if "word2vec" in kinds:
+            reads |= {"word_vectors", "word_vector_dims", "vector_size"}
+        if "tfidf" in kinds:
+            reads.add("max_text_features")
+        unread = [name for name, p in inspect.signature(type(self).__init__).parameters.items()
+                  if name not in reads and name not in ("self", "text_features", "random_state")
+                  and _differs(getattr(self, name), p.default)]
+        if unread:
+            raise ValueError(
+                f"TextFeatures(text_features={self.text_features!r}) does not act on "
+                f"{', '.join(unread)}: the word vectors' settings act with 'word2vec', "
+                "max_text_features with 'tfidf', tokenizer with either, text_col unless "
+                f"text_features lists columns; leave {'it' if len(unread) == 1 else 'them'} "
+                "at the default")
+
     def fit(self, X, y=None):
         """Fit the word vectors / vocabulary and the scaling on ``X``.
 
@@ -169,6 +198,7 @@ default="word2vec"
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, then return the text matrix of ``X`` (float32)."""
+        self._check_settings()
         X = check_frame(X)
         check_columns(X, self.columns())
         self.check(X)

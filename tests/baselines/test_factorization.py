@@ -62,7 +62,8 @@ def test_collective_mf_image_feature_choices(X, image_features):
     Xv = X.copy()
     if image_features == "vector":
         Xv["image"] = [np.asarray(im, dtype=float).mean(axis=(0, 1)) for im in X["image"]]
-    cmf = CollectiveMF(n_components=2, image_features=image_features, image_size=8,
+    size = {} if image_features == "vector" else {"image_size": 8}  # vectors have no size
+    cmf = CollectiveMF(n_components=2, image_features=image_features, **size,
                        text_encoder="tfidf", random_state=0).fit(Xv)
     width = {"pixels": 3 * 8 * 8, "pca": 50 if 48 > 50 else 48, "vector": 3}[image_features]
     assert cmf.loadings_["image"].shape == (width, 2)

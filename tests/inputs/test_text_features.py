@@ -63,10 +63,10 @@ def test_a_column_of_precomputed_text_vectors(frame):
 def test_tfidf_and_word_vectors_side_by_side(frame):
     """TF-IDF columns first (unscaled), then the standardised mean word vectors,
     weighted so that both blocks have the same mean square row norm."""
-    kw = dict(vector_size=4, random_state=0, max_text_features=5)
-    both = TextFeatures(text_features="tfidf+word2vec", **kw).fit(frame)
-    tfidf = TextFeatures(text_features="tfidf", **kw).fit(frame)
-    words = TextFeatures(text_features="word2vec", **kw).fit(frame)
+    both = TextFeatures(text_features="tfidf+word2vec", vector_size=4, random_state=0,
+                        max_text_features=5).fit(frame)
+    tfidf = TextFeatures(text_features="tfidf", max_text_features=5).fit(frame)
+    words = TextFeatures(text_features="word2vec", vector_size=4, random_state=0).fit(frame)
     Z = both.transform(frame)
     assert both.n_features_out_ == 9 and Z.dtype == np.float32
     assert both.vector_weight_ == pytest.approx(np.sqrt(5 / 4))
