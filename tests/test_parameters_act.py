@@ -91,7 +91,7 @@ CRVAE_OWN = {"image_col": "image2", "text_col": "text2", "image_encoder": "cnn",
              "kl_warmup": 2, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
              "validation_fraction": 0.25}
 IMAGE_TOWER = {"image_encoder__image_size": 64, "image_encoder__column": "elsewhere"}
-TEXT_TOWER = {"text_encoder__max_words": 2, "text_encoder__windows": 1,
+TEXT_TOWER = {"text_encoder__max_words": None, "text_encoder__windows": 1,
               "text_encoder__column": "elsewhere"}
 CNN = {"image_encoder__image_size": 8, "image_encoder__channels": 2}
 RECURRENT = {"text_encoder__tokenizer": str.split, "text_encoder__word_vectors": "wordllama",
