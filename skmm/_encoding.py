@@ -43,7 +43,7 @@ from skmm import _params
 from skmm._base import sample_rows
 from skmm.encoders._base import check_reads, encoder_role, resolve_encoder
 from skmm.exceptions import MAX_TEXT_CHARS, EncoderError, format_rows, shorten
-from skmm.inputs.checks import is_missing, load_vectors
+from skmm.inputs.checks import load_vectors
 from skmm.inputs.images import as_size
 from skmm.nn.encoders import ImageFeatureEncoder
 from skmm.towers.features import image_module
@@ -167,16 +167,6 @@ class EncoderMixin:
         roles = {self._role(self._encoder(p)) for p in self._encoder_rules()}
         return _params.AUTO_VECTOR_STEPS if roles <= {"vector", "tower"} else None
 
-    def _image_tower(self):
-        """The resolved image encoder if it is a frozen tower, else None."""
-        encoder = self._encoder("image_encoder")
-        return encoder if self._role(encoder) == "tower" else None
-
-    def _text_tower(self):
-        """The resolved text encoder if it is a frozen tower, else None."""
-        encoder = self._encoder("text_encoder")
-        return encoder if self._role(encoder) == "tower" else None
-
     @staticmethod
     def _image_size(encoder) -> tuple | None:
         """The (height, width) a trained CNN or a module reads images at, else None."""
@@ -247,27 +237,6 @@ class EncoderMixin:
         if column not in scalers:
             scalers[column] = StandardScaler().fit(features)
         return scalers[column].transform(features).astype(np.float32)
-
-    def _tower_frame(self, X, towers: dict, scalers: dict | None = None):
-        """``X`` with the column of each ``{column: tower}`` replaced by the tower's vectors.
-
-        A shallow copy; each cell becomes a float32 1-D array (standardised
-        as in :meth:`_vectors`), and a missing cell stays missing, so the
-        vector path of the model reads the column.
-        """
-        if not towers:
-            return X
-        X = X.copy(deep=False)
-        for column, tower in towers.items():
-            values = X[column]
-            present = ~values.map(is_missing).to_numpy(dtype=bool)
-            features = self._vectors(values[present], column=column, tower=tower,
-                                     scalers=scalers)
-            cells = np.empty(len(values), dtype=object)
-            for i, vector in zip(np.flatnonzero(present), features):
-                cells[i] = vector
-            X[column] = pd.Series(cells, index=X.index, dtype=object)
-        return X
 
     def _image_feature_encoder(self, images, image_shape, data: dict, key: str,
                                mask=None, encoder=None) -> ImageFeatureEncoder:
