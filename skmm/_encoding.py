@@ -41,7 +41,8 @@ from sklearn.preprocessing import StandardScaler
 
 from skmm import _params
 from skmm._base import sample_rows
-from skmm.encoders._base import check_reads, encoder_role, resolve_encoder
+from skmm.encoders._base import check_reads, encoder_role
+from skmm.encoders._resolve import resolve_encoder
 from skmm.exceptions import MAX_TEXT_CHARS, EncoderError, format_rows, shorten
 from skmm.inputs.checks import load_vectors
 from skmm.inputs.images import as_size

@@ -24,6 +24,7 @@ from skmm.comparison import (
 )
 from skmm.datasets import make_shapes
 from skmm.inputs import MeanWordVectors
+from tests import tiny as configs
 
 
 @pytest.fixture(scope="module")
@@ -536,9 +537,8 @@ def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys)
 
     # a cheap stand-in for the paired-retrieval section's contenders
     monkeypatch.setattr(pairs, "paired_contenders", lambda random_state: [
-        ("common space (pairs)", lambda: CommonSpaceEmbedder(
-            image_size=16, n_components=4, hidden_size=8, conv_channels=4, vector_size=8,
-            max_epochs=1, random_state=random_state, image_encoder="cnn", text_encoder="mean"))])
+        ("common space (pairs)", lambda: CommonSpaceEmbedder(**configs.common_space(
+            n_components=4, hidden_size=8, max_epochs=1, random_state=random_state)))])
     committed = tmp_path / "results"
     committed.mkdir()
     monkeypatch.setattr(cli, "REPO_RESULTS", committed)

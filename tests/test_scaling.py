@@ -305,10 +305,12 @@ def test_compiled_common_space_grows_a_stage(shapes_on_disk):
     from skmm import CommonSpaceEmbedder
 
     X, y = shapes_on_disk, shapes_on_disk["color"].to_numpy()
-    emb = CommonSpaceEmbedder(**TINY_COMMON, strategy="mcvs", modalities=["text"],
-                              compile={"backend": "eager"}).fit(X, y)
+    modalities = TINY_COMMON["modalities"]
+    emb = CommonSpaceEmbedder(**{**TINY_COMMON, "modalities": {"text": modalities["text"]}},
+                              strategy="mcvs", compile={"backend": "eager"}).fit(X, y)
     before = emb.embed(X, "text")
-    emb.set_params(modalities=["text", "image"]).partial_fit(X, y)
+    emb.set_params(modalities={"text": modalities["text"], "image": modalities["image"]})
+    emb.partial_fit(X, y)
     assert [s["added"] for s in emb.stages_] == [["text"], ["image"]]
     np.testing.assert_array_equal(emb.embed(X, "text"), before)  # frozen stage
 

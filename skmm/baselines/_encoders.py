@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import inspect
 
-from skmm.encoders._base import check_reads, resolve_encoder
+from skmm.encoders._base import check_reads
+from skmm.encoders._resolve import resolve_encoder
 
 __all__ = ["check_replaced", "resolve_branch"]
 

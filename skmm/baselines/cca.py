@@ -149,7 +149,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             (naming both), or the input errors of the towers.
         """
         from skmm.encoders import ImageTower, TextTower
-        from skmm.encoders._base import resolve_encoder
+        from skmm.encoders._resolve import resolve_encoder
 
         X = self._check_X(X)
         width = min(self.pca_components, 512)

@@ -266,7 +266,7 @@ class _FeatureBlocks:
         """A new :class:`~skmm.encoders.TextMatrix` (or ``"passthrough"``) of
         ``text_encoder``, validated, its ``"auto"`` resolved."""
         from skmm.encoders import TextMatrix
-        from skmm.encoders._base import resolve_encoder
+        from skmm.encoders._resolve import resolve_encoder
 
         value = (TextMatrix(DEFAULT_TEXT_FEATURES) if self.text_encoder is None
                  else self.text_encoder)

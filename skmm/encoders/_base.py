@@ -1,4 +1,4 @@
-"""What every encoder shares, and the one place where a shortcut becomes an encoder.
+"""What every encoder shares (a leaf module: the encoders and the inputs import it).
 
 An encoder is a scikit-learn estimator that carries the settings of how one
 column becomes input to an embedder's model (see :mod:`skmm.encoders`). Its
@@ -13,8 +13,7 @@ import inspect
 
 from sklearn.base import BaseEstimator
 
-__all__ = ["PASSTHROUGH", "SHORTCUTS", "Encoder", "check_reads", "encoder_role",
-           "resolve_encoder"]
+__all__ = ["PASSTHROUGH", "SHORTCUTS", "Encoder", "check_reads", "encoder_role"]
 
 #: The encoder of a column of precomputed vectors (one 1-D array per cell).
 PASSTHROUGH = "passthrough"
@@ -95,83 +94,6 @@ def check_reads(encoder, reads, *, estimator, parameter: str) -> None:
             f"default (it reads {', '.join(sorted(reads)) or 'none of its settings'})")
 
 
-def _shortcuts() -> dict:
-    from skmm.encoders.towers import ImageTower, TextTower
-    from skmm.encoders.trained import (
-        ConvEncoder,
-        MeanWordEncoder,
-        RecurrentTextEncoder,
-        TextMatrix,
-    )
-
-    return {"image": {"efficientnet_lite0": ImageTower, "cnn": ConvEncoder},
-            "text": {"use": TextTower, "recurrent": RecurrentTextEncoder,
-                     "mean": MeanWordEncoder, "tfidf": TextMatrix}}
-
-
-#: The documented string shortcuts of each modality: ``{modality: {name: encoder class}}``
-#: (each stands for the class at its defaults), plus :data:`PASSTHROUGH`.
+#: The documented string shortcuts of each modality (each stands for an encoder class at
+#: its defaults: :func:`skmm.encoders._resolve.resolve_encoder`), plus :data:`PASSTHROUGH`.
 SHORTCUTS = {"image": ("efficientnet_lite0", "cnn"), "text": ("use", "recurrent", "mean", "tfidf")}
-
-
-def resolve_encoder(value, modality: str, *, allowed: tuple, estimator, parameter: str):
-    """The encoder object that ``value`` stands for: a new, unfitted one.
-
-    Parameters
-    ----------
-    value : Encoder, str or torch.nn.Module
-        An encoder (a new one with the same settings), a shortcut of :data:`SHORTCUTS` or
-        :data:`PASSTHROUGH`, or (images) a torch module, which becomes a
-        frozen :class:`~skmm.encoders.ModuleEncoder`.
-    modality : {"image", "text"}
-    allowed : tuple of type
-        The encoder classes the estimator takes (``str`` admits
-        :data:`PASSTHROUGH`).
-    estimator, parameter
-        For messages.
-
-    Returns
-    -------
-    Encoder or "passthrough"
-
-    Raises
-    ------
-    ValueError
-        An unknown shortcut, an encoder of the other modality, or one the
-        estimator does not take.
-    """
-    from skmm._params import is_torch_module
-    from skmm.encoders.trained import ModuleEncoder
-
-    name = type(estimator).__name__
-    takes = [c.__name__ for c in allowed if c is not str]
-    if str in allowed:
-        takes.append(repr(PASSTHROUGH))
-    if isinstance(value, str):
-        if value == PASSTHROUGH:
-            if str not in allowed:
-                raise ValueError(f"{name}: {parameter}={PASSTHROUGH!r} is not taken here; "
-                                 f"it takes {', '.join(takes)}")
-            return value
-        classes = _shortcuts()[modality]
-        if value not in classes:
-            raise ValueError(f"{name}: {parameter}={value!r} is no {modality} encoder; the "
-                             f"shortcuts are {sorted(classes)} and {PASSTHROUGH!r}, or pass "
-                             "an encoder object of skmm.encoders")
-        encoder = classes[value]()
-    elif is_torch_module(value) and modality == "image":
-        encoder = ModuleEncoder(value)
-    elif isinstance(value, Encoder):
-        # a new object with the same settings; unlike clone, it shares what they hold
-        # (a module, word vectors): fit copies a module once, for the model
-        encoder = type(value)(**value.get_params(deep=False))
-    else:
-        raise ValueError(f"{name}: {parameter} must be an encoder of skmm.encoders or a "
-                         f"shortcut string; got {type(value).__name__}")
-    if encoder.modality != modality:
-        raise ValueError(f"{name}: {parameter}={type(encoder).__name__}(...) encodes "
-                         f"{encoder.modality}s, not {modality}s")
-    if not isinstance(encoder, tuple(c for c in allowed if c is not str)):
-        raise ValueError(f"{name}: {parameter}={type(encoder).__name__}(...) is not taken by "
-                         f"{name}; it takes {', '.join(takes)}")
-    return encoder

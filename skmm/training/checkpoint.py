@@ -73,9 +73,9 @@ def describe(value) -> str:
 
     Plain values by their repr (numbers normalised, lists and tuples alike,
     dicts by sorted keys, paths as strings); an estimator (an encoder) by its
-    class and parameters; callables by module and qualified name; any other object by its type only (what it holds
-    reaches the fingerprint through the data or the initial module, e.g.
-    word vectors).
+    class and parameters; callables by module and qualified name; any other
+    object by its type only (what it holds reaches the fingerprint through
+    the data or the initial module, e.g. word vectors).
     """
     if value is None or isinstance(value, bool | str):
         return repr(value)

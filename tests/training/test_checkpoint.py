@@ -123,6 +123,7 @@ def test_kill_9_mid_fit_then_fit_again_gives_the_uninterrupted_embedding(X, refe
         from skmm import CRVAEEmbedder
         from skmm.datasets import make_shapes
         from skmm.training.checkpoint import EpochCheckpoint
+        from tests import tiny
 
         save = EpochCheckpoint.on_epoch_end
 
@@ -132,7 +133,8 @@ def test_kill_9_mid_fit_then_fit_again_gives_the_uninterrupted_embedding(X, refe
 
         EpochCheckpoint.on_epoch_end = slow
         X = make_shapes(32, image_size=16, label="color", random_state=0)
-        CRVAEEmbedder(**{params!r}, checkpoint_dir={str(folder)!r}).fit(X)
+        CRVAEEmbedder(**tiny.crvae(max_epochs=25, n_threads=1),
+                      checkpoint_dir={str(folder)!r}).fit(X)
         print("finished")
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -296,7 +298,8 @@ def test_partial_fit_stages_do_not_checkpoint(X, tmp_path):
     params = {**COMMON_SPACE, "max_epochs": 1, "strategy": "mcvs"}
     emb = CommonSpaceEmbedder(**params, checkpoint_dir=tmp_path).fit(X, X["label"])
     before = (tmp_path / CHECKPOINT_FILE).read_bytes()
-    emb.set_params(modalities={"image": "image", "text": "text", "caption": "caption"})
+    emb.set_params(modalities={**COMMON_SPACE["modalities"],
+                               "caption": ("caption", tiny.MeanWordEncoder(vector_size=8))})
     emb.partial_fit(X, X["label"])
     assert len(emb.stages_) == 2
     assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before
