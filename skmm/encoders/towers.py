@@ -273,11 +273,9 @@ class TextTower(_Tower):
         characters between white space, or one CJK character). A longer text
         is read as ``windows`` evenly spaced windows of ``max_words //
         windows`` words, and its vector is the mean of theirs. The encoder's
-        cost grows with the length of a text: 800-word texts read whole cost
-        about 20 times the time of 50-word ones, and about 2 times read
-        through 128 words (measured in the user guide's "Long texts",
-        ``benchmarks/long_text.py``, with what each choice keeps of a long
-        text). None reads every word.
+        cost grows with the length of a text; this bounds it (the cost and
+        what each choice keeps of a long text are measured in the user
+        guide's "Long texts"). None reads every word.
     windows : int, default=4
         The windows a long text is read through: spread over the text, they
         keep more of what a long document is about than its first words
