@@ -6,17 +6,21 @@ into one vector per row, with a PyTorch model trained through skorch:
 * :class:`CRVAEEmbedder`: convolutional-recurrent variational autoencoder;
 * :class:`MMEDAEmbedder`: multimodal encoder-decoder with matrix factorization;
 * :class:`CommonSpaceEmbedder`: supervised common vector space of any number of
-  modalities, for cross-modal retrieval.
+  modalities, for cross-modal retrieval;
+* :class:`ZeroShotClassifier`: classes from their names, in a common space learned
+  from the pairs alone.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["CRVAEEmbedder", "CommonSpaceEmbedder", "MMEDAEmbedder", "__version__"]
+__all__ = ["CRVAEEmbedder", "CommonSpaceEmbedder", "MMEDAEmbedder", "ZeroShotClassifier",
+           "__version__"]
 
 _LOCATIONS = {
     "CRVAEEmbedder": "skmm.embedders.crvae",
     "MMEDAEmbedder": "skmm.embedders.mmeda",
     "CommonSpaceEmbedder": "skmm.embedders.common_space",
+    "ZeroShotClassifier": "skmm.zero_shot",
 }
 
 

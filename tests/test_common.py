@@ -212,6 +212,12 @@ SPECS = {
                                        ("image", "text"), neural=True),
     "TowerCCA": Spec(lambda: skmm.baselines.TowerCCA(n_components=2, pca_components=4),
                      ("image", "text")),
+    # classes from their names: the space fitted on the pairs, y only checked; predict
+    # reads the query modality's column alone
+    "ZeroShotClassifier": Spec(lambda: skmm.ZeroShotClassifier(
+        skmm.CommonSpaceEmbedder(**COMMON_SPACE), classes=["circle", "cross", "square",
+                                                           "triangle"]),
+        ("image",), supervised=True, classifier=True, y_optional=True),
     "ImageTower": Spec(lambda: skmm.encoders.ImageTower("image", image_size=32), ("image",)),
     "TextTower": Spec(lambda: skmm.encoders.TextTower("text"), ("text",)),
 }

@@ -114,14 +114,16 @@ TEXT_MATRIX = {"text_encoder__features": "word2vec", "text_encoder__tokenizer": 
                "text_encoder__word_vectors": "wordllama", "text_encoder__word_vector_dims": 64,
                "text_encoder__vector_size": 4, "text_encoder__max_features": 5}
 SPACE = dict(n_components=8, hidden_size=16, max_epochs=2, batch_size=32, random_state=0)
-SPACE_OWN = {"strategy": "rvs", "reference": "text", "n_components": 4, "hidden_size": 8,
+SPACE_OWN = {"strategy": "rvs", "n_components": 4, "hidden_size": 8,
              "dropout": 0.1, "attention": False, "partner_dropout": 0.2, "ce_weight": 0.5,
-             "triplet_weight": 0.5, "gammas": (0.5, 0.25, 0.25), "margins": (0.5, 0.5),
+             "triplet_weight": 0.5, "pair_weight": 0.5, "gammas": (0.5, 0.25, 0.25),
+             "margins": (0.5, 0.5),
              "items_per_class": 2, "map_k": 5, "max_epochs": 3, "batch_size": 16, "lr": 1e-2,
              "validation_fraction": 0.25}
 #: settings the unlabelled space does not act on: refused without y
 SUPERVISED_ONLY = {k: SPACE_OWN[k] for k in ("attention", "partner_dropout", "ce_weight",
-                                             "triplet_weight", "gammas", "margins",
+                                             "triplet_weight", "pair_weight", "gammas",
+                                             "margins",
                                              "items_per_class")}
 
 
@@ -164,6 +166,11 @@ def encoded(est, X):
     """What a fitted TextEncoder gives for the texts: their ids, lengths and vectors."""
     ids, lengths = est.encode(X["text"])
     return np.concatenate([ids.ravel(), lengths, est.vectors_.ravel()])
+
+
+#: make_shapes' colours (the label of this module's table) and the common space's settings
+COLORS = ["blue", "green", "orange", "purple", "red"]
+SPACE_SETTINGS = {f"space__{k}" for k in skmm.CommonSpaceEmbedder().get_params(deep=True)}
 
 
 class Case:
@@ -221,6 +228,14 @@ CASES = {
     "CommonSpaceEmbedder[module]": Case(
         lambda: space(ModuleEncoder(backbone(0), image_size=16, fine_tune=True), short_texts()),
         in_modality("image", MODULE), supervised=True),
+    # classes from their names in a space fitted on the pairs (the space's own settings
+    # are tried in its cases above)
+    "ZeroShotClassifier": Case(
+        lambda: skmm.ZeroShotClassifier(space(ImageTower(), short_texts()), classes=COLORS),
+        {"space": skmm.baselines.TowerCCA(n_components=2, pca_components=4),
+         "classes": {c: f"{c} thing" for c in COLORS}, "template": "not {}",
+         "query": "text", "label_modality": "image"},
+        supervised=True, exempt=SPACE_SETTINGS),
     "TowerCCA": Case(lambda: skmm.baselines.TowerCCA(
         n_components=2, pca_components=4, image_encoder=ImageTower(), text_encoder=short_texts()),
         {"image_col": "image2", "text_col": "text2", "n_components": 3, "pca_components": 6,

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from skmm.inputs.checks import FrameMixin, set_input_features
+from skmm.inputs.checks import FrameMixin, check_columns, check_frame, set_input_features
 from skmm.metrics import cross_modal_mrr
 from skmm.search.index import GalleryIndex
 from skmm.search.index import retrieve as search_retrieve
@@ -191,6 +191,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Parameters
         ----------
         X : pandas.DataFrame
+            Holds that modality's column (the other one is not read).
         modality : {"image", "text"}
 
         Returns
@@ -200,7 +201,11 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self, "directions_")
         if modality not in ("image", "text"):
             raise ValueError(f"unknown modality {modality!r}; TowerCCA has 'image' and 'text'")
-        X = self._check_X(X, fitted=True)
+        X = check_frame(X)
+        check_columns(X, [self.image_col if modality == "image" else self.text_col],
+                      context=f"modality {modality!r}")
+        if len(X) == 0:
+            raise ValueError("X has no rows")
         reduced = self.reducers_[modality].transform(self._features(X, modality))
         z = (reduced @ self.directions_[modality]).astype(np.float32)
         return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)

@@ -48,8 +48,11 @@ _RULES = {
     "vector": {str: "all"},
 }
 #: The parameters that act only with labels (the supervised objective).
-SUPERVISED_ONLY = ("ce_weight", "triplet_weight", "gammas", "margins", "items_per_class",
-                   "attention", "partner_dropout")
+SUPERVISED_ONLY = ("ce_weight", "triplet_weight", "pair_weight", "gammas", "margins",
+                   "items_per_class", "attention", "partner_dropout")
+#: ``pair_weight="auto"`` with labels and at least two modalities (the pairing term's
+#: weight beside the class terms; measured: the user guide's "Labels and pairs").
+AUTO_PAIR_WEIGHT = 2.0
 #: A tower's settings that follow the embedder's (not compared between stages).
 _INHERITED = ("column", "device", "precision", "n_threads", "verbose")
 
@@ -119,11 +122,17 @@ class ModalityEncodersMixin:
         return resolved
 
     def _auto_lr(self, encoders: dict) -> float:
-        """``lr``; ``"auto"``: 3e-4 with labels and a frozen tower, 1e-3 otherwise."""
+        """``lr``; ``"auto"``: 3e-4 with labels, a frozen tower and no pairing term
+        (``pair_weight`` 0), 1e-3 otherwise."""
         if self.lr != "auto":
             return self.lr
         towered = any(self._role(e) == "tower" for e in encoders.values())
-        return 3e-4 if towered and self._supervised else 1e-3
+        return 3e-4 if towered and not self._learns_pairs(len(encoders)) else 1e-3
+
+    def _learns_pairs(self, n_modalities: int) -> bool:
+        """Whether the fit learns the pairing of the rows: without labels, or with a
+        pairing term beside them."""
+        return not self._supervised or self._pair_weight(n_modalities) > 0
 
     def _resolve_modalities(self, X: pd.DataFrame, known=None) -> tuple[dict, dict]:
         """``({name: {"column", "kind"}}, {name: encoder})``: the modalities of
@@ -180,9 +189,6 @@ class ModalityEncodersMixin:
                     raise ValueError(f"{name}({p}={getattr(self, p)!r}): {why}; leave it at "
                                      f"the default {defaults[p]!r}")
 
-        if self.reference is not None and self.strategy != "rvs":
-            raise ValueError(f"{name}(reference={self.reference!r}) names the reference "
-                             f"modality of strategy='rvs'; strategy={self.strategy!r} has none")
         if not supervised:
             refuse(SUPERVISED_ONLY, "it acts only with labels, and fit(X) without y learns "
                                     "from the pairing of the rows (the contrastive objective)")
@@ -195,6 +201,8 @@ class ModalityEncodersMixin:
                                           "triplet_weight=0 switches them off")
         if n_modalities == 1 and self.strategy == "cvs":
             refuse(["attention", "partner_dropout"], "one modality has no attention block")
+            refuse(["pair_weight"], "it weighs the pairing of a row's modalities, and "
+                                    "modalities has one")
             if tuple(self.gammas[1:]) != defaults["gammas"][1:] or \
                     self.margins[1] != defaults["margins"][1]:
                 raise ValueError(f"{name}(gammas={self.gammas!r}, margins={self.margins!r}): "
@@ -202,9 +210,18 @@ class ModalityEncodersMixin:
                                  "terms of other modalities, and modalities has one; leave "
                                  "them at the defaults")
 
-    def _loss_settings(self) -> dict:
-        """The loss weights and margins of the module (refreshed at each stage)."""
+    def _pair_weight(self, n_modalities: int) -> float:
+        """``pair_weight``; ``"auto"``: :data:`AUTO_PAIR_WEIGHT` with labels and at least
+        two modalities, 0 otherwise (the value of a fit is ``pair_weight_``)."""
+        if self.pair_weight != "auto":
+            return float(self.pair_weight)
+        return AUTO_PAIR_WEIGHT if self._supervised and n_modalities >= 2 else 0.0
+
+    def _loss_settings(self, n_modalities: int) -> dict:
+        """The loss weights and margins of the module (refreshed at each stage), for
+        ``n_modalities`` modalities."""
         return dict(ce_weight=self.ce_weight, triplet_weight=self.triplet_weight,
+                    pair_weight=self._pair_weight(n_modalities),
                     gamma1=self.gammas[0], gamma2=self.gammas[1], gamma3=self.gammas[2],
                     margin_intra=self.margins[0], margin_inter=self.margins[1],
                     partner_dropout=self.partner_dropout)
@@ -231,8 +248,10 @@ class ModalityEncodersMixin:
             vectors=tokenizers[m].vectors_ if role == "words" else None,
             n_features=vector_sizes.get(m), image_encoder=image_encoder,
             fine_tune_word_vectors=role == "words" and encoder.fine_tune, **text)
-        # without labels, a frozen tower's features are also dropped out at the input
-        input_dropout = self.dropout if role == "tower" and not self._supervised else 0.0
+        # where the pairing is learned, a frozen tower's features are also dropped out at
+        # the input
+        pairs = self._learns_pairs(len(self._encoders()))
+        input_dropout = self.dropout if role == "tower" and pairs else 0.0
         return ModalityBranch(kind, module, self.hidden_size, self.n_components,
                               dropout=self.dropout, input_dropout=input_dropout)
 

@@ -147,7 +147,8 @@ class StagesMixin:
         if contrastive:
             self._check_pairs(data, specs)
         module = copy.deepcopy(unwrap(self.net_.module_))
-        for name, value in self._loss_settings().items():  # the stage's weights and margins
+        # the stage's weights and margins
+        for name, value in self._loss_settings(len(specs)).items():
             setattr(module, name, value)
         with torch_seed(seeds["torch"]):
             module.grow_classifier(len(classes))
@@ -168,6 +169,7 @@ class StagesMixin:
         net = self._train_net(module, data, seeds)
         self.modalities_ = specs
         self.encoders_ = encoders
+        self.pair_weight_ = module.pair_weight
         if not contrastive:
             self.classes_ = classes
         self.tokenizers_ = tokenizers

@@ -8,10 +8,13 @@ are then L2-normalised. :class:`CommonSpaceNet` holds the branches, the blocks
 and a classifier on the common space, and computes the loss
 
 ``ce_weight * (cross-entropy + fused cross-entropy) + triplet_weight * (gamma1 * intra_first
-+ gamma2 * intra_others + gamma3 * inter)``
++ gamma2 * intra_others + gamma3 * inter) + pair_weight * pairs``
 
 with semi-hard triplets mined in the batch (:func:`skmm.nn.losses.semihard_triplet_loss`,
-the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised).
+the semi-hard miner + triplet loss of pytorch-metric-learning, vectorised), and
+``pairs`` the symmetric InfoNCE of the rows' modality pairs (each modality
+embedded on its own, as for retrieval), so that the space also keeps which
+caption goes with which picture.
 Without labels (``objective="contrastive"``) the loss is the symmetric InfoNCE
 of CLIP over the pairs of the batch, with a learned temperature
 (:meth:`CommonSpaceNet.contrastive_loss`).
@@ -43,6 +46,11 @@ __all__ = [
     "block_key",
     "make_encoder",
 ]
+
+
+#: The suffix of a modality's embedding on its own in :meth:`CommonSpaceNet.forward`'s
+#: output (for the pairing term beside the labels).
+ALONE = "__alone"
 
 
 def block_key(a: str, b: str) -> str:
@@ -207,6 +215,11 @@ class CommonSpaceNet(nn.Module):
         The initial temperature of the contrastive loss (learned, as
         ``logit_scale = log(1 / temperature)``, capped at a scale of 100 as
         in CLIP).
+    pair_weight : float, default=0.0
+        With labels, the weight of the pairing term: the contrastive loss
+        (:meth:`contrastive_terms`) of the rows' modality pairs, each
+        modality embedded on its own (the attention blocks reading the
+        partner's stand-in), as a retrieval query or gallery is.
 
     Notes
     -----
@@ -229,7 +242,7 @@ class CommonSpaceNet(nn.Module):
     def __init__(self, branches: dict, n_components: int, n_classes: int, *, ce_weight=1.0,
                  triplet_weight=1.0, gamma1=0.25, gamma2=0.25, gamma3=0.5, margin_intra=1.0,
                  margin_inter=1.0, attention=True, partner_dropout=0.5,
-                 objective="supervised", temperature=0.07):
+                 objective="supervised", temperature=0.07, pair_weight=0.0):
         super().__init__()
         if objective not in ("supervised", "contrastive"):
             raise ValueError(f"objective must be 'supervised' or 'contrastive', got {objective!r}")
@@ -237,11 +250,14 @@ class CommonSpaceNet(nn.Module):
         self.branches = nn.ModuleDict(branches)
         self.blocks = nn.ModuleDict()
         self.block_targets: dict[str, tuple[str, ...]] = {}
+        # the temperature of the contrastive loss: of the unlabelled objective, or of the
+        # pairing term beside the labels' (and of a zero-shot classifier's probabilities)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
         if objective == "contrastive":
             self.classifier = None
-            self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
         else:
             self.classifier = nn.Linear(n_components, n_classes)
+        self.pair_weight = pair_weight
         self.n_components = n_components
         self.ce_weight, self.triplet_weight = ce_weight, triplet_weight
         self.gamma1, self.gamma2, self.gamma3 = gamma1, gamma2, gamma3
@@ -306,10 +322,10 @@ class CommonSpaceNet(nn.Module):
     def freeze(self, *, classifier: bool, word_vectors=False) -> None:
         """Train only the branches of ``trainable`` and the blocks that refine them.
 
-        ``classifier``: also train the classifier (contrastive: the
-        temperature); ``word_vectors``: also the word-vector tables of the
-        trainable branches (True: of every one; a collection of modality
-        names: of those). A user's image module trains only where it is
+        ``classifier``: also train the classifier and the temperature;
+        ``word_vectors``: also the word-vector tables of the trainable
+        branches (True: of every one; a collection of modality names: of
+        those). A user's image module trains only where it is
         fine-tuned (:class:`ImageFeatureEncoder`).
         """
         for p in self.parameters():
@@ -328,8 +344,7 @@ class CommonSpaceNet(nn.Module):
                 block.requires_grad_(True)
         if self.classifier is not None:
             self.classifier.requires_grad_(classifier)
-        else:
-            self.logit_scale.requires_grad_(classifier)
+        self.logit_scale.requires_grad_(classifier)
 
     def grow_classifier(self, n_classes: int) -> None:
         """Add outputs for new classes, keeping the weights of the known ones."""
@@ -396,7 +411,10 @@ class CommonSpaceNet(nn.Module):
         dict of str to (index, z)
             For each modality with a ``"<m>__mask"`` in the batch: the
             positions of the rows that carry it and their (k, n_components)
-            L2-normalised embeddings.
+            L2-normalised embeddings. With labels in the batch (``"y"``: a
+            training or validation step), a pairing term and attention
+            blocks, also ``"<m>__alone"``: the modality embedded on its own
+            (partner stand-ins), which the pairing term reads.
         """
         features, n_rows = {}, 0
         for m, branch in self.branches.items():
@@ -411,8 +429,13 @@ class CommonSpaceNet(nn.Module):
             if self.training and m in self.trainable:
                 branch.update_running_mean(g)
             features[m] = (index, g)
-        return {m: (index, self._attend(m, index, g, features, n_rows))
-                for m, (index, g) in features.items()}
+        out = {m: (index, self._attend(m, index, g, features, n_rows))
+               for m, (index, g) in features.items()}
+        if "y" in batch and self.pair_weight > 0 and len(self.blocks):
+            # the pairing term scores each modality as retrieval embeds it: alone
+            out.update({f"{m}{ALONE}": (index, self._attend(m, index, g, {}, n_rows))
+                        for m, (index, g) in features.items()})
+        return out
 
     # ---- loss ------------------------------------------------------------
     def logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -437,6 +460,8 @@ class CommonSpaceNet(nn.Module):
         """
         if self.objective == "contrastive":
             return self.contrastive_terms(out)
+        alone = {m: out.get(f"{m}{ALONE}", out[m]) for m in self.branches if m in out}
+        out = {m: out[m] for m in self.branches if m in out}
         y = batch["y"]
         device = y.device
         zero = torch.zeros((), device=device, requires_grad=torch.is_grad_enabled())
@@ -467,8 +492,13 @@ class CommonSpaceNet(nn.Module):
         triplet = intra_t + self.gamma3 * inter_t
         fused_t = self._fused_cross_entropy(out, y) if len(out) > 1 else zero
         loss = self.ce_weight * (ce_t + fused_t) + self.triplet_weight * triplet + zero
-        return {"loss": loss, "ce": ce_t.detach(), "fused": fused_t.detach(),
-                "intra": intra_t.detach(), "inter": inter_t.detach()}
+        terms = {"ce": ce_t.detach(), "fused": fused_t.detach(), "intra": intra_t.detach(),
+                 "inter": inter_t.detach()}
+        if self.pair_weight > 0:
+            pairs = self.contrastive_terms(alone)
+            loss = loss + self.pair_weight * pairs["loss"]
+            terms.update(pairs=pairs["contrastive"], temperature=pairs["temperature"])
+        return {"loss": loss, **terms}
 
     @property
     def temperature(self) -> float:

@@ -83,12 +83,14 @@ def test_history_records_each_loss_term(fitted):
     h = fitted.history_
     assert len(h) == 2
     last = h[-1]
-    for key in ["train_loss", "train_ce", "train_fused", "train_intra", "train_inter", "dur"]:
+    for key in ["train_loss", "train_ce", "train_fused", "train_intra", "train_inter",
+                "train_pairs", "train_temperature", "dur"]:
         assert np.isfinite(last[key]), key
     assert last["train_fused"] > 0  # the mean embedding of the two modalities is trained
+    assert fitted.pair_weight_ == 2.0  # "auto" with labels and two modalities
     assert last["train_loss"] == pytest.approx(
         last["train_ce"] + last["train_fused"] + last["train_intra"]
-        + 0.5 * last["train_inter"], rel=1e-4)
+        + 0.5 * last["train_inter"] + 2.0 * last["train_pairs"], rel=1e-4)
     assert fitted.stages_[0]["added"] == ["image", "text"]
 
 
@@ -170,8 +172,6 @@ def test_bad_modalities_specs(X, y):
         CommonSpaceEmbedder(modalities={"a": ("image", "audio")}).fit(X, y)
     with pytest.raises(ValueError, match=r"\(column, kind\) or \(column, encoder\)"):
         CommonSpaceEmbedder(modalities={"a": ("text", "text", {"tokenizer": "jieba"})}).fit(X, y)
-    with pytest.raises(ValueError, match="reference"):
-        CommonSpaceEmbedder(**TINY, strategy="rvs", reference="audio").fit(X, y)
 
 
 # ---- modalities --------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_unpaired_rows_train_and_missing_modalities_give_no_loss(X, y):
     data = emb._prepare_fitted(Xu.iloc[:24], ["image", "text"])
     data["y"] = torch.tensor([list(emb.classes_).index(v) for v in y[:24]])
     out = module(**data)
-    assert set(out) == {"image"}
+    assert set(out) == {"image", "image__alone"}  # alone: what the pairing term reads
     terms = module.loss_terms(out, data)
     assert terms["inter"] == 0 and terms["ce"] > 0
     assert terms["fused"] == 0  # one modality: its mean is itself, already in "ce"
@@ -319,8 +319,10 @@ def test_rvs_and_cvs_block_counts(Xv, y):
     four = mods(v="vec", cap=("caption", words()))
     cvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": four}).fit(Xv, y)
     assert len(cvs.attention_blocks_) == 4 * 3 // 2
-    rvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": four},
-                              strategy="rvs", reference="text").fit(Xv, y)
+    # the first modality is the reference
+    text_first = {"text": four["text"], **four}
+    rvs = CommonSpaceEmbedder(**{**TINY, "max_epochs": 1, "modalities": text_first},
+                              strategy="rvs").fit(Xv, y)
     assert len(rvs.attention_blocks_) == 4
     assert rvs.attention_blocks_[0] == ("text", "text", ("text",))
     assert all(a == "text" for a, _, _ in rvs.attention_blocks_)
@@ -465,13 +467,16 @@ def test_fused_cross_entropy_is_that_of_the_rows_mean_embedding():
     assert torch.allclose(net._fused_cross_entropy(out, y), expected, atol=1e-6)
 
 
-@pytest.mark.parametrize(("modalities", "labelled", "lr_"), [
-    (mods(), True, 1e-3),  # trained encoders
-    (mods(text=("text", "use")), True, 3e-4),  # a frozen tower, with labels
-    (mods(text=("text", "use")), False, 1e-3),  # ... without
+@pytest.mark.parametrize(("modalities", "labelled", "pair_weight", "lr_"), [
+    (mods(), True, 0, 1e-3),  # trained encoders
+    (mods(text=("text", "use")), True, 0, 3e-4),  # a frozen tower, labels and no pairing
+    (mods(text=("text", "use")), True, "auto", 1e-3),  # ... with the pairing term
+    (mods(text=("text", "use")), False, "auto", 1e-3),  # ... without labels
 ])
-def test_lr_auto_is_lower_with_a_tower_and_labels(X, y, modalities, labelled, lr_):
-    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": 1})
+def test_lr_auto_is_lower_with_a_tower_and_labels_alone(X, y, modalities, labelled,
+                                                        pair_weight, lr_):
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": 1},
+                              pair_weight=pair_weight)
     emb.fit(X, y) if labelled else emb.fit(X)
     assert emb.lr_ == lr_ and emb.net_.lr == lr_
     emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": 1}, lr=0.01)
@@ -505,7 +510,8 @@ def test_the_issue_example_one_encoder_per_modality(bilingual, y):
     assert emb.vector_sizes_ == {"image": 1280, "en": 512}
     assert set(emb.tokenizers_) == {"zh"} and "红色" in emb.tokenizers_["zh"].vocabulary_.stoi
     assert emb.modalities_["zh"] == {"column": "text_zh", "kind": "text"}
-    assert emb.lr_ == 3e-4  # towers, with labels
+    assert emb.lr_ == 1e-3  # towers, with labels and the pairing term
+    assert emb.pair_weight_ == 2.0
     assert emb.embed(bilingual, "zh").shape == (len(bilingual), 8)
     idx, _ = emb.retrieve(bilingual.iloc[:3], "zh", bilingual, "image", k=2)
     assert idx.shape == (3, 2)
@@ -620,8 +626,6 @@ def test_a_fine_tuned_module_trains_at_its_own_rate(X, y):
 
 # ---- every setting acts, or the fit says why not -----------------------------------
 @pytest.mark.parametrize(("params", "match"), [
-    (dict(reference="text"), r"reference='text'\) names the reference modality of "
-                             r"strategy='rvs'; strategy='cvs' has none"),
     (dict(attention=False, partner_dropout=0.2), "attention=False builds none"),
     (dict(triplet_weight=0.0, gammas=(0.5, 0.25, 0.5)), "triplet_weight=0 switches them off"),
     (dict(modalities={"image": ("image", cnn())}, gammas=(0.25, 0.5, 0.5)),
@@ -675,7 +679,8 @@ def test_stages_train_with_the_loss_settings_of_the_time(Xv, y):
 def test_auto_cap_and_lr_read_the_encoders_of_the_modalities(modalities, steps):
     from skmm._params import AUTO_VECTOR_STEPS
 
-    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": "auto"})
+    emb = CommonSpaceEmbedder(**{**TINY, "modalities": modalities, "max_epochs": "auto"},
+                              pair_weight=0)
     emb._fit_state = emb._resolve_auto()  # the kinds given: resolved before the data
     try:
         assert emb._auto_steps() == (AUTO_VECTOR_STEPS if steps else None)

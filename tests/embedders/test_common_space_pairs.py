@@ -136,7 +136,7 @@ def test_held_out_captions_are_found_far_above_chance():
 
 NOT_DEFAULT = {"ce_weight": 0.5, "triplet_weight": 2.0, "gammas": (0.5, 0.25, 0.5),
                "margins": (0.5, 1.0), "items_per_class": 2, "attention": False,
-               "partner_dropout": 0.2}
+               "partner_dropout": 0.2, "pair_weight": 1.0}
 
 
 @pytest.mark.parametrize("name", SUPERVISED_ONLY)
@@ -158,3 +158,50 @@ def test_without_labels_map_k_still_acts_on_a_labelled_score(fitted, X):
     scores = {k: fitted.set_params(map_k=k).score(X, X["label"]) for k in (3, 50)}
     fitted.set_params(map_k=50)
     assert scores[3] != scores[50]
+
+
+# ---- labels and pairs: the supervised space also learns the pairing -------------------
+def test_labels_erase_the_pairing_and_the_pairing_term_keeps_it():
+    """Trained on the shape (which no caption names), a picture finds its own caption only
+    where the pairing term joins the class terms: colour, size and mood are what the
+    caption and the picture share (R@10 chance: 10 / 80)."""
+    X = make_shapes(160, image_size=16, label="shape", random_state=0)
+    train, test = train_test_split(X, test_size=0.5, random_state=0)
+    recall = {}
+    for weight in (0, "auto"):
+        space = CommonSpaceEmbedder(n_components=16, hidden_size=32, max_epochs=20,
+                                    batch_size=32, random_state=0, n_threads=1,
+                                    pair_weight=weight).fit(train, train["label"])
+        recall[weight] = recall_at_k(space.embed(test, "image"), space.embed(test, "text"),
+                                     k=10)
+    assert recall[0] < 0.2 < 0.25 < recall["auto"], recall
+
+
+def test_pairing_term_in_the_history_with_a_learned_temperature(X):
+    space = CommonSpaceEmbedder(**{**SMALL, "max_epochs": 4}).fit(X, X["label"])
+    assert space.objective_ == "supervised" and space.pair_weight_ == 2.0
+    pairs = space.history_[:, "train_pairs"]
+    assert np.isfinite(pairs).all() and pairs[-1] < pairs[0]
+    assert space.temperature_ != pytest.approx(0.07)  # learned
+    assert space.temperature_ == pytest.approx(space.history_[-1, "train_temperature"], rel=0.01)
+    off = CommonSpaceEmbedder(**SMALL, pair_weight=0).fit(X, X["label"])
+    assert "train_pairs" not in off.history_[-1] and off.temperature_ == pytest.approx(0.07)
+    assert off.pair_weight_ == 0.0
+
+
+def test_pair_weight_auto_is_zero_where_nothing_pairs(X):
+    one = {"image": mods()["image"]}
+    space = CommonSpaceEmbedder(**{**SMALL, "modalities": one}).fit(X, X["label"])
+    assert space.pair_weight_ == 0.0
+    with pytest.raises(ValueError, match=r"pair_weight=1.0.*modalities has one"):
+        CommonSpaceEmbedder(**{**SMALL, "modalities": one}, pair_weight=1.0).fit(X, X["label"])
+    assert CommonSpaceEmbedder(**SMALL).fit(X).pair_weight_ == 0.0  # the pairs are the loss
+
+
+def test_a_stage_takes_the_pairing_weight_of_its_settings(X):
+    space = CommonSpaceEmbedder(**{**SMALL, "modalities": {"image": mods()["image"]}},
+                                strategy="mcvs").fit(X, X["label"])
+    assert space.pair_weight_ == 0.0
+    space.set_params(modalities=mods())
+    space.partial_fit(X, X["label"])
+    assert space.pair_weight_ == 2.0 and "train_pairs" in space.history_[-1]
