@@ -40,23 +40,12 @@ from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from skmm import CommonSpaceEmbedder, ZeroShotClassifier  # noqa: E402
-from skmm.datasets import load_emoji  # noqa: E402
+from skmm.datasets import EMOJI_GROUP_DESCRIPTIONS, load_emoji  # noqa: E402
 from skmm.encoders import ImageTower, TextTower  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 THREADS = 2
-#: A few words of what each group's glyphs show, in place of Unicode's group names.
-SHORT_NAMES = {
-    "Smileys & Emotion": "smiling face",
-    "People & Body": "person",
-    "Animals & Nature": "animal or plant",
-    "Food & Drink": "food or drink",
-    "Travel & Places": "place, building or vehicle",
-    "Activities": "sport, game or celebration",
-    "Objects": "object",
-    "Symbols": "symbol or sign",
-    "Flags": "flag",
-}
+SHORT_NAMES = EMOJI_GROUP_DESCRIPTIONS
 ENSEMBLE = ["{}", "an emoji of {}", "a picture of {}", "a {} icon"]
 
 
@@ -121,8 +110,8 @@ def main(argv=None):
                       f"The towers' features, computed once before the table: {first:.0f} s; "
                       f"the space's fit (the pairs of two folds): "
                       f"{np.mean(fit_seconds):.1f} s a fold.", "",
-                      "Short names: " + "; ".join(f"{g} → \"{n}\""
-                                                  for g, n in SHORT_NAMES.items()) + ".",
+                      "Short names (`skmm.datasets.EMOJI_GROUP_DESCRIPTIONS`): "
+                      + "; ".join(f"{g} → \"{n}\"" for g, n in SHORT_NAMES.items()) + ".",
                       "Templates averaged: " + ", ".join(f'"{t}"' for t in ENSEMBLE) + ".",
                       "", *rows, ""])
     print(text)

@@ -553,7 +553,7 @@ def test_demo_command_runs_the_demo_configuration(monkeypatch, tmp_path, capsys)
     assert (tmp_path / "out" / "results.md").exists()
     md = (committed / "comparison_emoji_demo.md").read_text()
     assert "# skmm comparison: emoji (demo)" in md and "--update-results" in md
-    assert "## Paired retrieval without labels" in md
+    assert "## Paired retrieval" in md and "| common space (pairs) | pairs |" in md
     assert "| common space (pairs) | image → text |" in md
     assert "[pairs 1/1] common space (pairs), fold 2/2" in out
     assert (committed / "comparison_emoji_demo.csv").exists()
