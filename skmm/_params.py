@@ -207,10 +207,11 @@ image_encoder : ImageTower, ConvEncoder, ModuleEncoder, torch.nn.Module, \
     How the image column becomes input to the model (:mod:`skmm.encoders`;
     its settings are nested parameters, ``image_encoder__image_size``).
     :class:`~skmm.encoders.ImageTower` (``"efficientnet_lite0"``, the
-    default): the pretrained ImageNet EfficientNet-Lite0, frozen; its 1,280
-    features of each image are computed once per process and the model
-    learns from their standardised values. :class:`~skmm.encoders.ConvEncoder`
-    (``"cnn"``): the papers' conv blocks, trained (:meth:`paper`).
+    default): the pretrained ImageNet EfficientNet-Lite0, frozen; its 2,768
+    features of each image (every stage pooled: ``layers``) are computed once
+    per process and the model learns from their standardised values.
+    :class:`~skmm.encoders.ConvEncoder` (``"cnn"``): the papers' conv blocks,
+    trained (:meth:`paper`).
     :class:`~skmm.encoders.ModuleEncoder` (or a ``torch.nn.Module``, taken
     as a frozen one): a pretrained backbone of yours, frozen or fine-tuned.
     ``"passthrough"``: the column holds precomputed 1-D feature vectors (the

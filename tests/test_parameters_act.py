@@ -90,7 +90,8 @@ CRVAE_OWN = {"image_col": "image2", "text_col": "text2", "image_encoder": "cnn",
              "text_weight": 0.5, "beta": 0.5, "normalize_terms": False, "free_bits": 0.5,
              "kl_warmup": 2, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
              "validation_fraction": 0.25}
-IMAGE_TOWER = {"image_encoder__image_size": 64, "image_encoder__column": "elsewhere"}
+IMAGE_TOWER = {"image_encoder__image_size": 64, "image_encoder__layers": "head",
+               "image_encoder__column": "elsewhere"}
 TEXT_TOWER = {"text_encoder__max_words": None, "text_encoder__windows": 1,
               "text_encoder__column": "elsewhere"}
 CNN = {"image_encoder__image_size": 8, "image_encoder__channels": 2}
@@ -253,12 +254,15 @@ CASES = {
         random_state=0),
         {"image_encoder": "efficientnet_lite0", "image_size": 8, "channels": (2, 4)},
         supervised=True),
+    # the head's features: on them the validation loss of this small fit stalls, so
+    # that patience=1 stops it early
     "ImageCNNClassifier[tower]": Case(lambda: skmm.baselines.ImageCNNClassifier(
-        image_encoder=ImageTower(), hidden_size=16, max_epochs=8, batch_size=16,
+        image_encoder=ImageTower(layers="head"), hidden_size=16, max_epochs=8, batch_size=16,
         random_state=0),
         {"image_col": "image2", "image_size": 32, "channels": (4, 8), "hidden_size": 8,
          "dropout": 0.1, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
-         "validation_fraction": None, "patience": 1, **IMAGE_TOWER}, supervised=True),
+         "validation_fraction": None, "patience": 1,
+         **IMAGE_TOWER, "image_encoder__layers": "stages"}, supervised=True),
     "LateFusionClassifier": Case(lambda: skmm.baselines.LateFusionClassifier(
         image_size=16, channels=(4, 8), dense_size=8, text_encoder=words(), max_epochs=2,
         batch_size=16, random_state=0),
@@ -266,11 +270,12 @@ CASES = {
          "text_encoder": "use", "image_size": 8, "channels": (2, 4), "dense_size": 4,
          "fusion_size": 4, "dropout": 0.1, "max_epochs": 3, "batch_size": 8, "lr": 1e-2,
          "validation_fraction": None, **RECURRENT}, supervised=True),
+    # lr and the head's features: a valid loss that rises, then falls: patience acts
     "LateFusionClassifier[towers]": Case(lambda: skmm.baselines.LateFusionClassifier(
-        image_encoder=ImageTower(), text_encoder=short_texts(), max_epochs=8, batch_size=16,
-        lr=5e-3, random_state=0),  # lr: a valid loss that rises, then falls: patience acts
+        image_encoder=ImageTower(layers="head"), text_encoder=short_texts(), max_epochs=8,
+        batch_size=16, lr=5e-3, random_state=0),
         {"image_size": 32, "channels": (4, 8), "dense_size": 8, "patience": 1,
-         **IMAGE_TOWER, **TEXT_TOWER}, supervised=True),
+         **IMAGE_TOWER, "image_encoder__layers": "stages", **TEXT_TOWER}, supervised=True),
     "TextSVMClassifier": Case(lambda: skmm.baselines.TextSVMClassifier(random_state=0),
                               {"text_col": "text2", "text_encoder": "use", "stop_words": None,
                                "ngram_range": (1, 1), "min_df": 2, "C": 0.01,
@@ -337,7 +342,8 @@ CASES = {
                                    column="text", output=encoded),
     # the towers on their own, a column named
     "ImageTower": Case(lambda: ImageTower("image", image_size=32),
-                       {"column": "image2", "image_size": 64}, exempt=TOWER_EXEMPT),
+                       {"column": "image2", "image_size": 64, "layers": "head"},
+                       exempt=TOWER_EXEMPT),
     "TextTower": Case(lambda: TextTower("text", max_words=6),
                       {"column": "text2", "max_words": None, "windows": 1}, exempt=TOWER_EXEMPT),
 }

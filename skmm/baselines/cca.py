@@ -56,7 +56,7 @@ class TowerCCA(FrameMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     n_components : int, default=64
         Dimensions of the common space (CCA directions).
     pca_components : int, default=128
-        Dimensions of each side before CCA (CCA on the raw 1,280 and 512
+        Dimensions of each side before CCA (CCA on the raw 2,768 and 512
         features of a few thousand rows finds spurious correlations).
     image_encoder : ImageTower or "efficientnet_lite0", default="efficientnet_lite0"
         The image tower (:class:`skmm.encoders.ImageTower`; its settings,

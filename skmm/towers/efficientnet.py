@@ -47,6 +47,12 @@ class EfficientNetLite0(nn.Module):
 
     #: Width of the features.
     out_features = 1280
+    #: The last block of each of the five stages after the first two (40, 80, 112, 192
+    #: and 320 channels), whose maps :meth:`stage_features` pools.
+    STAGE_ENDS = (4, 7, 10, 14, 15)
+    #: Width of ``forward(images, stages=True)``: the mean and the max of each stage
+    #: end's map, then the 1,280 features of the head.
+    stage_features_width = 2 * (40 + 80 + 112 + 192 + 320) + 1280
 
     def __init__(self):
         super().__init__()
@@ -64,6 +70,24 @@ class EfficientNetLite0(nn.Module):
         net._dropout = nn.Identity()
         self.net = net.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, stages: bool = False) -> torch.Tensor:
+        """The head's pooled features ``(N, 1280)``; ``stages=True``: features of every
+        scale, the global mean and max of the last map of each stage
+        (:data:`STAGE_ENDS`), then the head's, ``(N, 2768)``.
+
+        The head's pooled features describe what ImageNet's classes need; the earlier
+        stages keep colour, stroke and layout, which captions name ("red heart",
+        "pointing left"). Both come from one pass through the network.
+        """
         x = images * (255.0 / 128.0) - (127.0 / 128.0)
-        return self.net.extract_features(x).mean((2, 3))
+        if not stages:
+            return self.net.extract_features(x).mean((2, 3))
+        net = self.net
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        pooled = []
+        for index, block in enumerate(net._blocks):
+            x = block(x)  # no drop-connect: the network is frozen, in eval mode
+            if index in self.STAGE_ENDS:
+                pooled += [x.mean((2, 3)), x.amax((2, 3))]
+        pooled.append(net._swish(net._bn1(net._conv_head(x))).mean((2, 3)))
+        return torch.cat(pooled, 1)

@@ -24,15 +24,26 @@ from skmm.towers.cache import digest, feature_cache
 from skmm.training.net import native_bf16
 from skmm.training.runtime import torch_threads
 
-__all__ = ["IMAGE_TOWERS", "TEXT_TOWERS", "image_module", "image_tower_features",
-           "resolve_precision", "text_tower_features", "text_windows"]
+__all__ = ["IMAGE_LAYERS", "IMAGE_TOWERS", "TEXT_TOWERS", "image_features_width",
+           "image_module", "image_tower_features", "resolve_precision", "text_tower_features",
+           "text_windows"]
 
 #: The image towers by name: the input size (height, width) the frozen tower
 #: reads images at and the width of its features. 128 px, not the 224 of
 #: ImageNet training: on the emoji groups it scores as well at a third of the
 #: time (see the user guide's "Pretrained towers" and
 #: ``benchmarks/results/towers.md``).
-IMAGE_TOWERS = {"efficientnet_lite0": {"size": (128, 128), "out_features": 1280}}
+IMAGE_TOWERS = {"efficientnet_lite0": {"size": (128, 128), "out_features": 1280,
+                                       "stage_features": 2768}}
+#: What an image tower's features are read from (``ImageTower(layers=...)``): ``"stages"``
+#: every stage's end pooled beside the head (``stage_features`` wide), ``"head"`` the
+#: pooled last map alone (``out_features`` wide).
+IMAGE_LAYERS = ("stages", "head")
+
+
+def image_features_width(tower: str, layers: str = "head") -> int:
+    """The width of ``tower``'s features read from ``layers`` (:data:`IMAGE_LAYERS`)."""
+    return IMAGE_TOWERS[tower]["out_features" if layers == "head" else "stage_features"]
 
 #: The text towers by name: the width of their sentence vectors.
 TEXT_TOWERS = {"use": {"out_features": 512}}
@@ -78,7 +89,7 @@ def _autocast(device, precision: str):
 
 
 def _run_images(tower: str, precision: str, pixels: np.ndarray, device, batch_size: int,
-                verbose: int = 0) -> np.ndarray:
+                verbose: int = 0, layers: str = "head") -> np.ndarray:
     """The tower's float32 features of uint8 NCHW ``pixels``, in batches."""
     module = _frozen_module(tower, device)
     starts = range(0, len(pixels), batch_size)
@@ -91,7 +102,7 @@ def _run_images(tower: str, precision: str, pixels: np.ndarray, device, batch_si
         for start in starts:
             batch = torch.from_numpy(pixels[start: start + batch_size]).to(device)
             batch = batch.float().div_(255).contiguous(memory_format=torch.channels_last)
-            chunks.append(module(batch).float().cpu().numpy())
+            chunks.append(module(batch, stages=layers == "stages").float().cpu().numpy())
     return np.concatenate(chunks)
 
 
@@ -117,7 +128,7 @@ def _cached(keys: list, compute, width: int) -> np.ndarray:
 def image_tower_features(values: pd.Series, *, tower: str = "efficientnet_lite0", column,
                          size=None, device="cpu", precision: str = "auto",
                          batch_size: int = 64, n_threads: int | None = None,
-                         verbose: int = 0, memory=None) -> np.ndarray:
+                         verbose: int = 0, memory=None, layers: str = "head") -> np.ndarray:
     """The frozen tower's features of every image of a column, computing each image once.
 
     Parameters
@@ -141,10 +152,13 @@ def image_tower_features(values: pd.Series, *, tower: str = "efficientnet_lite0"
         A progress bar when > 0.
     memory : joblib.Memory or None, default=None
         Also caches the computed features on disk, keyed by the pixels.
+    layers : {"head", "stages"}, default="head"
+        See :data:`IMAGE_LAYERS`.
 
     Returns
     -------
-    ndarray of shape (n_rows, out_features), float32
+    ndarray of shape (n_rows, width), float32
+        ``width``: :func:`image_features_width`.
 
     Raises
     ------
@@ -154,19 +168,23 @@ def image_tower_features(values: pd.Series, *, tower: str = "efficientnet_lite0"
     """
     if tower not in IMAGE_TOWERS:
         raise ValueError(f"unknown image tower {tower!r}; the towers are {sorted(IMAGE_TOWERS)}")
+    if layers not in IMAGE_LAYERS:
+        raise ValueError(f"unknown layers {layers!r}; one of {IMAGE_LAYERS}")
     size = as_size(size if size is not None else IMAGE_TOWERS[tower]["size"])
     pixels = load_images(values, column=column, mode="RGB", size=size, verbose=verbose)
     precision = resolve_precision(precision, device)
-    keys = [digest(tower, str(size), precision, image) for image in pixels]
+    # the head's keys are those of every earlier version (a disk cache stays valid)
+    tag = tower if layers == "head" else f"{tower}/{layers}"
+    keys = [digest(tag, str(size), precision, image) for image in pixels]
 
     run = _run_images if memory is None else memory.cache(
         _run_images, ignore=["device", "batch_size", "verbose"])
 
     def compute(rows):
         with torch_threads(n_threads):
-            return run(tower, precision, pixels[rows], device, batch_size, verbose)
+            return run(tower, precision, pixels[rows], device, batch_size, verbose, layers)
 
-    return _cached(keys, compute, IMAGE_TOWERS[tower]["out_features"])
+    return _cached(keys, compute, image_features_width(tower, layers))
 
 
 def _use_model(n_threads: int):

@@ -81,7 +81,7 @@ def test_image_head_on_tower_features(pair):
     clf = ImageCNNClassifier(image_encoder=EFFNET, hidden_size=64, max_epochs=30, n_threads=1,
                              random_state=0).fit(X, X["shape"])
     assert isinstance(clf.net_.module_, FeatureClassifier)
-    assert clf.net_.module_.head[0].in_features == 1280
+    assert clf.net_.module_.head[0].in_features == 2768
     assert clf.image_size_ == (128, 128)  # the tower's own size, not image_size
     assert isinstance(clf.image_encoder_, ImageTower)
     assert clf.image_encoder_.device_ == "cpu"  # the classifier's device
@@ -91,7 +91,7 @@ def test_image_head_on_tower_features(pair):
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
     # the features are standardised with the training rows' statistics
     scaling = clf.net_.module_.scaling
-    assert scaling.mean.shape == (1280,) and (scaling.std > 0).all()
+    assert scaling.mean.shape == (2768,) and (scaling.std > 0).all()
 
 
 def test_late_fusion_of_two_towers_learns_the_pair_label(pair):
@@ -102,7 +102,7 @@ def test_late_fusion_of_two_towers_learns_the_pair_label(pair):
     module = clf.net_.module_
     assert isinstance(module, BranchFusion)
     assert isinstance(module.image, FeatureScaling) and isinstance(module.text, FeatureScaling)
-    assert module.out.in_features == 1280 + 512  # the classic late fusion: additive scores
+    assert module.out.in_features == 2768 + 512  # the classic late fusion: additive scores
     assert clf.tokenizer_ is None
     assert isinstance(clf.text_encoder_, TextTower) and clf.text_encoder_.column_ == "text"
     assert clf.score(test, test["label"]) > 0.6  # measured 0.93

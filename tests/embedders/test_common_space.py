@@ -507,7 +507,7 @@ def test_the_issue_example_one_encoder_per_modality(bilingual, y):
     assert isinstance(fitted["image"], ImageTower) and fitted["image"].image_size_ == (32, 32)
     assert isinstance(fitted["en"], TextTower) and fitted["zh"] is not zh  # a fitted clone
     assert fitted["zh"].mean_pooling_ is False  # "auto": Word2Vec trained in fit
-    assert emb.vector_sizes_ == {"image": 1280, "en": 512}
+    assert emb.vector_sizes_ == {"image": 2768, "en": 512}
     assert set(emb.tokenizers_) == {"zh"} and "红色" in emb.tokenizers_["zh"].vocabulary_.stoi
     assert emb.modalities_["zh"] == {"column": "text_zh", "kind": "text"}
     assert emb.lr_ == 1e-3  # towers, with labels and the pairing term

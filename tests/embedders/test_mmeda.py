@@ -418,5 +418,5 @@ def test_the_towers_read_no_pixels_and_keep_no_text_builder():
     emb = MMEDAEmbedder(n_components=4, max_epochs=1, random_state=0).fit(X)
     assert isinstance(emb.image_encoder_, ImageTower) and isinstance(emb.text_encoder_, TextTower)
     assert emb.image_size_ is None and emb.text_features_ is None
-    assert emb.image_vector_size_ == 1280 and emb.components_.shape == (512, 4)
+    assert emb.image_vector_size_ == 2768 and emb.components_.shape == (512, 4)
     assert emb.text_code_ == 64  # 512 / 8

@@ -70,11 +70,11 @@ def test_towers_give_the_model_their_vectors(name, fitted, X):
         assert isinstance(emb.encoders_["image"], ImageTower)
         assert isinstance(emb.encoders_["text"], TextTower)
         assert [s["kind"] for s in emb.modalities_.values()] == ["image", "text"]
-        assert emb.vector_sizes_ == {"image": 1280, "text": 512} and emb.tokenizers_ == {}
+        assert emb.vector_sizes_ == {"image": 2768, "text": 512} and emb.tokenizers_ == {}
     else:
         assert isinstance(emb.image_encoder_, ImageTower)
         assert isinstance(emb.text_encoder_, TextTower)
-        assert emb.image_vector_size_ == 1280
+        assert emb.image_vector_size_ == 2768
         if name == "crvae":
             assert emb.text_vector_size_ == 512 and emb.vocabulary_ is None
             assert emb.net_.module_.image_target == "vector"
@@ -157,7 +157,7 @@ def test_fine_tuned_tower_trains_as_a_module(X):
 def test_tower_features_are_standardised_on_the_training_rows(name, fitted, X):
     emb = fitted[name]
     assert set(emb.tower_scalers_) == {"image", "text"}
-    raw = tower_features.image_tower_features(X["image"], column="image")
+    raw = tower_features.image_tower_features(X["image"], column="image", layers="stages")
     z = emb.tower_scalers_["image"].transform(raw)
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
     assert np.allclose(z.std(0)[raw.std(0) > 1e-3], 1, atol=1e-3)

@@ -350,7 +350,7 @@ def test_weights_load_and_features_compute_without_network(monkeypatch, X):
 
     images = ImageTower("image", image_size=SMALL, device="cpu").fit_transform(X.iloc[:2])
     texts = TextTower("text").fit_transform(X.iloc[:2])
-    assert images.shape == (2, 1280) and np.isfinite(images).all() and images.any()
+    assert images.shape == (2, 2768) and np.isfinite(images).all() and images.any()
     assert texts.shape == (2, 512) and np.isfinite(texts).all()
     assert towers_features._MODULES and towers_features._USE  # really built in here
 
@@ -376,7 +376,7 @@ def test_nothing_is_written_outside_the_data_home(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "(4, 1280) (4, 512)"
+    assert done.stdout.strip() == "(4, 2768) (4, 512)"
     assert sorted(p.relative_to(home) for p in home.rglob("*")) == []
     assert sorted(p.relative_to(cwd) for p in cwd.rglob("*")) == []
 
@@ -455,14 +455,41 @@ def test_image_tower_output_names_and_pandas(X):
     tower = ImageTower("image", device="cpu").fit(X)  # the tower's own 128 px
     assert tower.image_size_ == (128, 128) and tower.column_ == "image"
     Z = tower.transform(X)
-    assert Z.shape == (8, 1280) and Z.dtype == np.float32 and np.isfinite(Z).all()
+    assert Z.shape == (8, 2768) and Z.dtype == np.float32 and np.isfinite(Z).all()
     assert (Z.std(0) > 0).any()
     names = tower.get_feature_names_out()
-    assert list(names) == [f"imagetower{i}" for i in range(1280)]
+    assert list(names) == [f"imagetower{i}" for i in range(2768)]
     out = tower.set_output(transform="pandas").transform(X)
     assert isinstance(out, pd.DataFrame) and list(out.index) == list(X.index)
     assert list(out.columns) == list(names)
     np.testing.assert_array_equal(out.to_numpy(), Z)
+
+
+def test_image_tower_layers(X):
+    """"stages": every stage's end pooled (mean and max), then the head's features, which
+    "head" gives alone; each has its own cache entries."""
+    head = ImageTower("image", image_size=SMALL, layers="head", precision="float32").fit(X)
+    stages = ImageTower("image", image_size=SMALL, precision="float32").fit(X)
+    H, S = head.transform(X), stages.transform(X)
+    assert H.shape == (8, EfficientNetLite0.out_features)
+    assert S.shape == (8, EfficientNetLite0.stage_features_width) == (8, 2768)
+    np.testing.assert_allclose(S[:, -1280:], H, rtol=1e-4, atol=1e-5)  # the same head
+    # each stage end: its mean, then its max (never below the mean; above it on the
+    # first stage's map of several pixels)
+    start = 0
+    for width in (40, 80, 112, 192, 320):
+        mean, peak = S[:, start:start + width], S[:, start + width:start + 2 * width]
+        assert (peak >= mean - 1e-5).all()
+        assert start > 0 or (peak > mean + 1e-3).any()
+        start += 2 * width
+    assert start == 2768 - 1280
+    # the second call reads the cache, and the head's entries are not the stages'
+    np.testing.assert_array_equal(stages.transform(X), S)
+    np.testing.assert_array_equal(head.transform(X), H)
+    assert len(stages.get_feature_names_out()) == 2768
+    assert len(head.get_feature_names_out()) == 1280
+    with pytest.raises(ValueError, match="layers"):
+        ImageTower("image", layers="middle").fit(X)
 
 
 def test_text_tower_output_names_and_pandas(X):
@@ -499,7 +526,7 @@ def test_towers_compose_in_a_column_transformer_and_pipeline():
     assert predicted.shape == (24,) and set(predicted) <= set(data["label"])
     assert (predicted == data["label"]).mean() >= 0.9
     names = features.get_feature_names_out()
-    assert len(names) == 1280 + 512
+    assert len(names) == 2768 + 512
     assert names[0] == "img__imagetower0" and names[-1] == "txt__texttower511"
 
 
