@@ -3,11 +3,12 @@
 The script of ``tests/training/test_distributed.py`` and of the command in
 ``docs/scaling.md``::
 
-    torchrun --standalone --nproc_per_node 2 tests/distributed_fit.py OUT crvae mmeda common
+    torchrun --standalone --nproc_per_node 2 tests/distributed_fit.py OUT crvae mmeda common pairs
 
 Each process builds an ``accelerate.Accelerator(cpu=True)`` (gloo), fits each
-named embedder (``crvae``, ``mmeda``, ``common``: CRVAEEmbedder,
-MMEDAEmbedder, CommonSpaceEmbedder with the pair label as ``y``) on
+named embedder (``crvae``, ``mmeda``, ``common``, ``pairs``: CRVAEEmbedder,
+MMEDAEmbedder, CommonSpaceEmbedder with the pair label as ``y``, without and
+with its pairing term) on
 :func:`make_data` with :func:`params` and writes ``OUT/<name>-rank<r>.json``:
 the process index and count, the training batches and rows of every epoch,
 the history's ``train_loss``, a checksum of the final weights. Process 0 also
@@ -43,9 +44,15 @@ def params(name: str) -> dict:
                       text_encoder=RecurrentTextEncoder(hidden_size=16, vector_size=8)),
         "mmeda": dict(TINY, n_components=8, image_code=8, text_code=8, hidden_size=16,
                       fusion_size=16, image_encoder=cnn, text_encoder=TextMatrix()),
-        "common": dict(TINY, n_components=8, hidden_size=16,
+        # the class terms alone (pair_weight=0), whose one-process twin is exact up to
+        # batch statistics; "pairs": with the pairing term, its negatives gathered from
+        # both processes
+        "common": dict(TINY, n_components=8, hidden_size=16, pair_weight=0,
                        modalities={"image": ("image", cnn),
                                    "text": ("text", MeanWordEncoder(vector_size=8))}),
+        "pairs": dict(TINY, n_components=8, hidden_size=16, pair_weight=2.0,
+                      modalities={"image": ("image", cnn),
+                                  "text": ("text", MeanWordEncoder(vector_size=8))}),
     }[name]
 
 
@@ -61,7 +68,8 @@ def estimator(name: str, **overrides):
     """The embedder ``name`` with :func:`params` updated by ``params``."""
     from skmm import CommonSpaceEmbedder, CRVAEEmbedder, MMEDAEmbedder
 
-    cls = {"crvae": CRVAEEmbedder, "mmeda": MMEDAEmbedder, "common": CommonSpaceEmbedder}[name]
+    cls = {"crvae": CRVAEEmbedder, "mmeda": MMEDAEmbedder, "common": CommonSpaceEmbedder,
+           "pairs": CommonSpaceEmbedder}[name]
     return cls(**{**params(name), **overrides})
 
 
@@ -107,5 +115,6 @@ def main(out: Path, names: list[str]):
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        sys.exit(f"usage: {sys.argv[0]} OUT_DIR NAME [NAME ...] (names: crvae, mmeda, common)")
+        sys.exit(f"usage: {sys.argv[0]} OUT_DIR NAME [NAME ...] "
+                 "(names: crvae, mmeda, common, pairs)")
     main(Path(sys.argv[1]), sys.argv[2:])

@@ -498,6 +498,8 @@ class CommonSpaceNet(nn.Module):
             pairs = self.contrastive_terms(alone)
             loss = loss + self.pair_weight * pairs["loss"]
             terms.update(pairs=pairs["contrastive"], temperature=pairs["temperature"])
+        else:  # the temperature takes part (DDP requires every parameter in the graph)
+            loss = loss + 0 * self.logit_scale
         return {"loss": loss, **terms}
 
     @property
@@ -524,14 +526,30 @@ class CommonSpaceNet(nn.Module):
         Each pair is scored on the rows of the batch that carry both
         modalities (a pair with fewer than two such rows adds nothing).
         Also ``contrastive`` (the same, detached) and ``temperature``.
+
+        In distributed training (``torch.distributed`` initialised, more
+        than one process) every process scores the pairs of all the
+        processes' batches, its own rows keeping their graph
+        (:func:`_gather_rows`), as CLIP does: each row then has the
+        negatives of the whole step, as with one process and the whole
+        batch, and DDP's average of the processes' gradients is that
+        batch's gradient.
         """
+        world = _training_world(self)
         terms = []
         for a, b in self.inter_pairs:
             if a in out and b in out:
                 (ia, za), (ib, zb) = out[a], out[b]
                 common, pa, pb = _common_rows(ia, ib)
-                if len(common) >= 2:
-                    terms.append(self.contrastive_loss(za[pa], zb[pb]))
+                za, zb = za[pa], zb[pb]
+            elif world > 1:  # every process takes part in the gathering
+                za = zb = self.logit_scale.new_zeros((0, self.n_components))
+            else:
+                continue
+            if world > 1:
+                za, zb = _gather_rows(za), _gather_rows(zb)
+            if len(za) >= 2:
+                terms.append(self.contrastive_loss(za, zb))
         scale = self.logit_scale
         zero = scale.sum() * 0  # keeps the graph when the batch holds no pair
         loss = torch.stack(terms).mean() if terms else zero
@@ -559,6 +577,42 @@ class CommonSpaceNet(nn.Module):
         rows = count > 0
         fused = F.normalize(total[rows] / count[rows, None], dim=-1)
         return F.cross_entropy(self.logits(fused), y[rows])
+
+
+def _training_world(module: nn.Module) -> int:
+    """The number of processes of a distributed training step (1 outside one)."""
+    import torch.distributed as dist
+
+    if not module.training or not (dist.is_available() and dist.is_initialized()):
+        return 1
+    return dist.get_world_size()
+
+
+def _gather_rows(z: torch.Tensor) -> torch.Tensor:
+    """Every process's rows of ``z`` in rank order (float32); this process's keep their graph.
+
+    Each process computes the loss of all the rows, but its gradient reaches
+    only its own rows, so their gradient is scaled by the number of
+    processes: DDP's average over the processes is then the gradient of the
+    loss of all the rows (the temperature, which every process reaches
+    whole, is not scaled). The processes' row counts may differ: they are
+    gathered first, and the rows padded to the largest count.
+    """
+    import torch.distributed as dist
+
+    world, rank = dist.get_world_size(), dist.get_rank()
+    z = z.float()
+    count = torch.tensor([len(z)], device=z.device)
+    counts = [torch.zeros_like(count) for _ in range(world)]
+    dist.all_gather(counts, count)
+    counts = [int(c) for c in counts]
+    padded = z.new_zeros((max(counts), z.shape[1]))
+    padded[:len(z)] = z.detach()
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    parts = [part[:c] for part, c in zip(parts, counts)]
+    parts[rank] = world * z - (world - 1) * z.detach()  # the value of z, world times its grad
+    return torch.cat(parts)
 
 
 def _common_rows(ia: torch.Tensor, ib: torch.Tensor):

@@ -23,7 +23,7 @@ pytest.importorskip("accelerate", reason="several processes train through accele
                                          "which is not installed")
 
 SCRIPT = Path(__file__).resolve().parents[1] / "distributed_fit.py"
-NAMES = ("crvae", "mmeda", "common")
+NAMES = ("crvae", "mmeda", "common", "pairs")
 WORLD = 2
 #: Seconds for the launch (about 40 s for the three fits on 2 busy cores).
 TIMEOUT = 300
@@ -120,4 +120,10 @@ def test_two_processes_train_on_their_shards(launched, script, data, name):
     np.testing.assert_allclose(records[0]["train_loss"], one.history_[:, "train_loss"],
                                rtol=0.01)
     expected = _score(one, X, y)
-    assert abs(_score(emb, X, y) - expected) <= 0.01 * abs(expected)
+    # With the pairing term ("pairs") the losses agree as closely: each process scores the
+    # pairs against the negatives of both processes' rows (without the gathering they
+    # were 11% lower: half the negatives). The score moves more (3%): the term embeds each
+    # modality alone, on the partner's stand-in, a running mean that DDP broadcasts from
+    # process 0, which saw half the rows.
+    tolerance = 0.05 if name == "pairs" else 0.01
+    assert abs(_score(emb, X, y) - expected) <= tolerance * abs(expected)
