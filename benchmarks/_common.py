@@ -33,6 +33,25 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def write_results(path, title: str, doc: str, lines: list[str], rows: list[str],
+                  names: list[str], only) -> None:
+    """Print and write the results file of the benchmark script ``path.stem`` at ``path``.
+
+    The file: ``title``, the script's command and :func:`machine`, the
+    protocol (the fourth paragraph of the script's docstring ``doc``),
+    ``lines``, then the table ``rows`` (its header and rule first). With
+    ``only`` (a run of some rows), the rows measured are replaced in the
+    existing file and the rest kept (:func:`refresh_rows`, ``names``: every
+    contender in table order).
+    """
+    text = "\n".join([f"# {title}", "", f"`python benchmarks/{path.stem}.py` on {machine()}.",
+                      "", doc.split("\n\n")[3].replace("\n", " "), "", *lines, "", *rows, ""])
+    print(text)
+    if only:
+        text = refresh_rows(path, text, rows[2:], names)
+    path.write_text(text)
+
+
 def refresh_rows(path, text: str, fresh_rows: list[str], names: list[str]) -> str:
     """The results file at ``path`` with the table rows in ``fresh_rows`` measured again.
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import machine, refresh_rows  # noqa: E402
+from _common import write_results  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
@@ -157,16 +157,11 @@ def main(argv=None):
                     f"{cell('R@10 both')} | {target} | "
                     + (f"{r['fit']:.1f} s |" if make is not None else "- |"))
         print(rows[-1], flush=True)
-    text = "\n".join(["# Labels and pairs: the supervised space's classes and pairing", "",
-                      f"`python benchmarks/labels_and_pairs.py` on {machine()}.", "",
-                      __doc__.split("\n\n")[3].replace("\n", " "), "",
-                      f"The towers' features of the 1,914 glyphs (the image's at both `layers`), "
-                      f"computed once before the table: {first:.0f} s.", "", *rows, ""])
-    print(text)
-    path = RESULTS / "labels_and_pairs.md"
-    if args.only and path.exists():
-        text = refresh_rows(path, text, rows[2:], [c[0] for c in contenders()])
-    path.write_text(text)
+    write_results(RESULTS / "labels_and_pairs.md",
+                  "Labels and pairs: the supervised space's classes and pairing", __doc__,
+                  [f"The towers' features of the 1,914 glyphs (the image's at both `layers`), "
+                   f"computed once before the table: {first:.0f} s."],
+                  rows, [c[0] for c in contenders()], args.only)
 
 
 if __name__ == "__main__":

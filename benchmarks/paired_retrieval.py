@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import machine, refresh_rows  # noqa: E402
+from _common import write_results  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from skmm import CommonSpaceEmbedder  # noqa: E402
@@ -130,17 +130,11 @@ def main(argv=None):
                     f"{i2t['median rank']:.1f} | {both} | {t2i['R@1']:.3f} | {t2i['R@10']:.3f} | "
                     f"{t2i['median rank']:.1f} | {target} | {seconds:.0f} s |")
         print(rows[-1], flush=True)
-    text = "\n".join(["# Pairs without labels: held-out image → name retrieval", "",
-                      f"`python benchmarks/paired_retrieval.py` on {machine()}.", "",
-                      __doc__.split("\n\n")[3].replace("\n", " "), "",
-                      f"The towers' features of the 1,914 glyphs (both `layers`) and both names' "
-                      f"columns, "
-                      f"computed once before the table: {first:.0f} s.", "", *rows, ""])
-    print(text)
-    path = RESULTS / "paired_retrieval.md"
-    if args.only and path.exists():
-        text = refresh_rows(path, text, rows[2:], [c[0] for c in contenders()])
-    path.write_text(text)
+    write_results(RESULTS / "paired_retrieval.md",
+                  "Pairs without labels: held-out image → name retrieval", __doc__,
+                  [f"The towers' features of the 1,914 glyphs (both `layers`) and both names' "
+                   f"columns, computed once before the table: {first:.0f} s."],
+                  rows, [c[0] for c in contenders()], args.only)
 
 
 if __name__ == "__main__":

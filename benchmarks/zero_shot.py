@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import machine, refresh_rows  # noqa: E402
+from _common import write_results  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
@@ -104,21 +104,15 @@ def main(argv=None):
     for name, _, target in chosen:
         f1, acc = np.mean(scores[name], axis=0)
         rows.append(f"| {name} | {f1:.3f} | {acc:.3f} | {target} |")
-    text = "\n".join(["# Zero-shot: the emoji groups from their names", "",
-                      f"`python benchmarks/zero_shot.py` on {machine()}.", "",
-                      __doc__.split("\n\n")[3].replace("\n", " "), "",
-                      f"The towers' features, computed once before the table: {first:.0f} s; "
-                      f"the space's fit (the pairs of two folds): "
-                      f"{np.mean(fit_seconds):.1f} s a fold.", "",
-                      "Short names (`skmm.datasets.EMOJI_GROUP_DESCRIPTIONS`): "
-                      + "; ".join(f"{g} → \"{n}\"" for g, n in SHORT_NAMES.items()) + ".",
-                      "Templates averaged: " + ", ".join(f'"{t}"' for t in ENSEMBLE) + ".",
-                      "", *rows, ""])
-    print(text)
-    path = RESULTS / "zero_shot.md"
-    if args.only and path.exists():
-        text = refresh_rows(path, text, rows[2:], [c[0] for c in contenders()])
-    path.write_text(text)
+    write_results(RESULTS / "zero_shot.md", "Zero-shot: the emoji groups from their names",
+                  __doc__,
+                  [f"The towers' features, computed once before the table: {first:.0f} s; "
+                   f"the space's fit (the pairs of two folds): "
+                   f"{np.mean(fit_seconds):.1f} s a fold.", "",
+                   "Short names (`skmm.datasets.EMOJI_GROUP_DESCRIPTIONS`): "
+                   + "; ".join(f"{g} → \"{n}\"" for g, n in SHORT_NAMES.items()) + ".",
+                   "Templates averaged: " + ", ".join(f'"{t}"' for t in ENSEMBLE) + "."],
+                  rows, [c[0] for c in contenders()], args.only)
 
 
 if __name__ == "__main__":

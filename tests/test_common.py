@@ -111,6 +111,9 @@ import skmm.towers
 from skmm.datasets import make_shapes
 from skmm.exceptions import MissingColumnError
 
+#: one torch thread for the whole module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 # ---- the estimators, each in a tiny configuration ---------------------------------
 
 CRVAE = dict(n_components=4, fusion_size=16, max_epochs=2, batch_size=16, random_state=0)
@@ -259,15 +262,6 @@ def output(name, est, X):
 
 
 # ---- data and fits, once per module ---------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Bit-identical results hold at a fixed thread count: one thread here."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

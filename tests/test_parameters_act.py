@@ -37,6 +37,9 @@ from skmm.encoders import (
     TextTower,
 )
 
+#: one torch thread for the whole module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 #: Parameters that change where and how fast a model trains, not what it computes:
 #: the embedders' infrastructure (skmm._params.INFRASTRUCTURE: device, precision,
 #: scaling, checkpoints, threads, seed, verbosity; random_state is tested in
@@ -358,14 +361,6 @@ def shapes():
 @pytest.fixture(scope="module")
 def X():
     return shapes()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def outcome(case, est, X):

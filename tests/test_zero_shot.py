@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -20,16 +19,11 @@ import skmm.baselines
 from skmm import CommonSpaceEmbedder, ZeroShotClassifier
 from skmm.datasets import make_shapes
 
+#: one torch thread for the whole module (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 COLORS = ["blue", "green", "orange", "purple", "red"]
 SPACE = dict(n_components=16, hidden_size=32, max_epochs=15, batch_size=32, random_state=0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -546,8 +546,8 @@ class CommonSpaceNet(nn.Module):
                 za = zb = self.logit_scale.new_zeros((0, self.n_components))
             else:
                 continue
-            if world > 1:
-                za, zb = _gather_rows(za), _gather_rows(zb)
+            if world > 1:  # both sides in one gathering: their rows are the same
+                za, zb = _gather_rows(torch.cat([za.float(), zb.float()], 1)).chunk(2, dim=1)
             if len(za) >= 2:
                 terms.append(self.contrastive_loss(za, zb))
         scale = self.logit_scale
@@ -590,6 +590,9 @@ def _training_world(module: nn.Module) -> int:
 
 def _gather_rows(z: torch.Tensor) -> torch.Tensor:
     """Every process's rows of ``z`` in rank order (float32); this process's keep their graph.
+
+    Two collectives per call (the counts, then the rows), so the caller
+    gathers a modality pair's two sides side by side.
 
     Each process computes the loss of all the rows, but its gradient reaches
     only its own rows, so their gradient is scaled by the number of
